@@ -1,0 +1,54 @@
+"""``python -m baseline_hub [--demo]``: run the v1.5 hub on its two ports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
+from .server import HubStartError, OnReady, serve
+
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m baseline_hub",
+        description="Run the Sheratan v1.5 hub: control plane and data plane in one process.",
+    )
+    parser.add_argument("--demo", action="store_true",
+                        help="also run a small simulated fleet against the hub's real API")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("uvicorn.error", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = HubConfig.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    on_ready: list[OnReady] = []
+    if args.demo:
+        from .demo import run_demo
+
+        on_ready.append(run_demo)
+    try:
+        asyncio.run(serve(config, on_ready=on_ready))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    except HubStartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
+    except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
+        pass
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Assembles one plane's ASGI app: routes, guards, logs, and what observers mount on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Scope
+
+from . import models
+from .accesslog import AccessLogMiddleware
+from .context import HubContext, PlaneInfo
+from .errors import error_response, install_error_handlers
+from .guards import ALL_METHODS, LeakGuardMiddleware, ProtectedRoute, port_mismatch
+from .routes import control_router, data_router
+from .version import __version__
+
+MAX_BODY_BYTES = 1024 * 1024
+
+#: Hook through which an integration (hub_middleware) adds ``GET /metrics`` and its own
+#: middleware to a plane app. It receives the app and the plane; it must not touch other routes.
+PlaneInstrumenter = Callable[[FastAPI, PlaneInfo], None]
+
+
+def _routers() -> dict[str, APIRouter]:
+    return {"control": control_router(), "data": data_router()}
+
+
+def build_plane_app(
+    plane: PlaneInfo,
+    hub: HubContext,
+    *,
+    instrument: PlaneInstrumenter | None = None,
+) -> ASGIApp:
+    """Build the ASGI app of one plane.
+
+    Args:
+        plane: which plane, and the ports actually bound.
+        hub: the shared hub context.
+        instrument: optional hook that mounts ``GET /metrics`` (and its middleware). Without
+            it, ``/metrics`` answers 501.
+    """
+    routers = _routers()
+    other = "data" if plane.name == "control" else "control"
+    app = FastAPI(
+        title=f"Sheratan hub, {plane.name} plane",
+        version=__version__,
+        redirect_slashes=False,
+        max_body_size=MAX_BODY_BYTES,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.hub = hub
+    app.state.plane = plane
+    install_error_handlers(app)
+
+    @app.get("/health", response_model=models.Health)
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "plane": plane.name, "version": __version__})
+
+    app.include_router(routers[plane.name])
+    # Every route of the other plane answers 421 here, whatever the method.
+    for route in routers[other].routes:
+        assert isinstance(route, ProtectedRoute)
+        app.add_api_route(route.path, port_mismatch, methods=ALL_METHODS,
+                          include_in_schema=False)
+
+    def on_leak(scope: Scope) -> None:
+        hub.security_event("LEAK_BLOCKED", scope, plane)
+
+    app.add_middleware(LeakGuardMiddleware, secret=hub.token_bytes, on_leak=on_leak)
+    app.add_middleware(AccessLogMiddleware, log=hub.plane_logs[plane.name], scrub=hub.scrub)
+    # Last, so that middleware it adds is outermost and sees the final status of every
+    # answer, the guards' 401, 421 and leak-guard 500 included.
+    if instrument is not None:
+        instrument(app, plane)
+    else:
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics_unavailable(request: Request) -> JSONResponse:
+            return error_response(501, "metrics_not_configured")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema (not served; used by tests), with the bearer scheme on protected routes."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"}
+        }
+        protected = {r.path for r in app.routes if isinstance(r, ProtectedRoute)}
+        for path, operations in schema.get("paths", {}).items():
+            if path in protected:
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema

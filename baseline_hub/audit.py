@@ -1,0 +1,83 @@
+"""The security audit log: one JSON object per line, flushed per event, rotated by rename."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+logger = logging.getLogger(__name__)
+
+ROTATE_AT_BYTES = 10 * 1024 * 1024
+KEEP_ROTATED = 5
+
+
+class AuditLog:
+    """Appends audit records to ``path``; at ``rotate_at_bytes`` renames it to ``.1`` (… ``.5``).
+
+    The file is reopened after each rotation, so readers that follow it by name (the watcher)
+    see a new file. On Windows a rename fails while another process holds the file without
+    share-delete; the watcher never does, and if the rename fails anyway we keep appending
+    rather than lose events. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        rotate_at_bytes: int = ROTATE_AT_BYTES,
+        keep: int = KEEP_ROTATED,
+    ) -> None:
+        if rotate_at_bytes <= 0 or keep < 1:
+            raise ValueError(f"bad rotation settings: {rotate_at_bytes=}, {keep=}")
+        self._path = path
+        self._rotate_at_bytes = rotate_at_bytes
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._handle: IO[bytes] | None = None
+        self._size = 0
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def write(self, record: dict[str, object]) -> None:
+        line = orjson.dumps(record) + b"\n"
+        with self._lock:
+            handle = self._open()
+            if self._size and self._size + len(line) > self._rotate_at_bytes:
+                handle = self._rotate()
+            handle.write(line)
+            handle.flush()
+            self._size += len(line)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+    def _open(self) -> IO[bytes]:
+        if self._handle is None or self._handle.closed:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self._path, "ab")  # noqa: SIM115 - held across writes on purpose
+            self._size = self._handle.tell()
+        return self._handle
+
+    def _rotate(self) -> IO[bytes]:
+        assert self._handle is not None
+        self._handle.close()
+        self._handle = None
+        try:
+            for index in range(self._keep - 1, 0, -1):
+                older = self._path.with_name(f"{self._path.name}.{index}")
+                if older.exists():
+                    os.replace(older, self._path.with_name(f"{self._path.name}.{index + 1}"))
+            os.replace(self._path, self._path.with_name(f"{self._path.name}.1"))
+        except OSError as exc:
+            logger.warning("audit log rotation failed, appending to %s: %s", self._path, exc)
+        return self._open()

@@ -1,0 +1,179 @@
+"""The hub's configuration: the frozen v1.5 environment, parsed once into a typed value."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Exit code for a configuration the user must fix (bad env var, bad argument).
+EXIT_CONFIG_ERROR = 2
+
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+MIN_TOKEN_LENGTH = 16
+
+
+class ConfigError(ValueError):
+    """A configuration value the hub cannot start with.
+
+    Attributes:
+        field: the environment variable (or file) at fault.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class HubPaths:
+    """Every file and folder the hub owns below ``SHERATAN_HOME``."""
+
+    home: Path
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def configs_dir(self) -> Path:
+        return self.home / "configs"
+
+    @property
+    def db(self) -> Path:
+        return self.state_dir / "hub.db"
+
+    @property
+    def token_file(self) -> Path:
+        return self.secrets_dir / "hub_token"
+
+    @property
+    def control_log(self) -> Path:
+        return self.logs_dir / "hub_control.log"
+
+    @property
+    def data_log(self) -> Path:
+        return self.logs_dir / "hub_data.log"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.logs_dir / "hub_security_audit.jsonl"
+
+    def create(self) -> None:
+        """Create the state folders (idempotent)."""
+        for folder in (self.logs_dir, self.state_dir, self.secrets_dir, self.configs_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """The v1.5 environment (CONTRACT section 2), validated.
+
+    A port of 0 asks the OS for a free port; the hub prints the ports it bound.
+    """
+
+    home: Path = Path(".sheratan")
+    host: str = "127.0.0.1"
+    control_port: int = 8787
+    data_port: int = 8788
+    token: str | None = None
+    node_stale_s: float = 30.0
+    node_dead_s: float = 120.0
+    job_lease_s: float = 30.0
+    job_max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        _check_host(self.host)
+        for name, port in (("HUB_CONTROL_PORT", self.control_port), ("HUB_DATA_PORT", self.data_port)):
+            if not 0 <= port <= 65535:
+                raise ConfigError(name, f"port must be 0..65535, got {port}")
+        if self.control_port == self.data_port and self.control_port != 0:
+            raise ConfigError("HUB_DATA_PORT", f"must differ from HUB_CONTROL_PORT ({self.control_port})")
+        if self.token is not None:
+            check_token(self.token, "HUB_TOKEN")
+        for name, value in (("HUB_NODE_STALE_S", self.node_stale_s), ("HUB_JOB_LEASE_S", self.job_lease_s)):
+            if not value > 0:
+                raise ConfigError(name, f"must be a number > 0, got {value}")
+        if not self.node_dead_s > self.node_stale_s:
+            raise ConfigError(
+                "HUB_NODE_DEAD_S",
+                f"must be greater than HUB_NODE_STALE_S ({self.node_stale_s}), got {self.node_dead_s}",
+            )
+        if not 1 <= self.job_max_attempts <= 1000:
+            raise ConfigError("HUB_JOB_MAX_ATTEMPTS", f"must be 1..1000, got {self.job_max_attempts}")
+
+    @property
+    def paths(self) -> HubPaths:
+        return HubPaths(self.home)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HubConfig:
+        """Parse the ``HUB_*`` and ``SHERATAN_HOME`` variables.
+
+        Raises:
+            ConfigError: naming the first variable whose value is invalid.
+        """
+        token = env.get("HUB_TOKEN")
+        return cls(
+            home=Path(env.get("SHERATAN_HOME") or ".sheratan"),
+            host=env.get("HUB_HOST", "127.0.0.1"),
+            control_port=_int(env, "HUB_CONTROL_PORT", 8787),
+            data_port=_int(env, "HUB_DATA_PORT", 8788),
+            token=token,
+            node_stale_s=_float(env, "HUB_NODE_STALE_S", 30.0),
+            node_dead_s=_float(env, "HUB_NODE_DEAD_S", 120.0),
+            job_lease_s=_float(env, "HUB_JOB_LEASE_S", 30.0),
+            job_max_attempts=_int(env, "HUB_JOB_MAX_ATTEMPTS", 3),
+        )
+
+
+def check_token(token: str, field: str) -> None:
+    """Reject tokens the leak guard could not protect (too short, or with whitespace).
+
+    The message never contains the token itself.
+    """
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(field, f"token must be at least {MIN_TOKEN_LENGTH} characters long")
+    if any(ch.isspace() for ch in token) or not token.isprintable():
+        raise ConfigError(field, "token must not contain whitespace or control characters")
+
+
+def _check_host(host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME_RE.match(host):
+            raise ConfigError("HUB_HOST", f"not an IP address or host name: {host!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected a number of seconds, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(name, f"expected a finite number of seconds, got {raw!r}")
+    return value

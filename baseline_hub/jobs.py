@@ -1,0 +1,176 @@
+"""The job queue: submit, claim with a lease, complete, fail, retry and dead-letter."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from .observer import RetryCause
+from .timefmt import iso
+
+JobState = Literal["queued", "inflight", "done", "dead"]
+_STATES: tuple[JobState, ...] = ("queued", "inflight", "done", "dead")
+
+
+class JobNotFound(LookupError):
+    pass
+
+
+class JobConflict(Exception):
+    """The job is not in a state that allows the operation, or another node holds it."""
+
+    def __init__(self, error: str, state: str) -> None:
+        super().__init__(error)
+        self.error = error
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A job sent back to the queue (or dead-lettered when out of attempts)."""
+
+    job_id: str
+    cause: RetryCause
+    state: JobState
+
+
+def _job_json(row: sqlite3.Row) -> dict[str, Any]:
+    lease = row["lease_expires_at"]
+    return {
+        "job_id": row["job_id"],
+        "kind": row["kind"],
+        "payload": orjson.loads(row["payload"]),
+        "state": row["state"],
+        "attempts": row["attempts"],
+        "max_attempts": row["max_attempts"],
+        "node_id": row["node_id"],
+        "lease_expires_at": iso(lease) if lease is not None else None,
+        "result": orjson.loads(row["result"]) if row["result"] is not None else None,
+        "last_error": row["last_error"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+    }
+
+
+class JobQueue:
+    """Jobs in SQLite with in-memory per-state counters.
+
+    The counters mirror the table (this process is its only writer), so queue metrics never
+    scan it. ``counts()`` may be called from an exporter thread, hence the lock.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        default_lease_s: float,
+        default_max_attempts: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._conn = conn
+        self._default_lease_s = default_lease_s
+        self._default_max_attempts = default_max_attempts
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(_STATES, 0)
+        for row in conn.execute("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
+            self._counts[row["state"]] = row["n"]
+
+    def submit(self, kind: str, payload: dict[str, Any], max_attempts: int | None) -> str:
+        now = self._clock()
+        job_id = uuid.uuid4().hex
+        attempts = self._default_max_attempts if max_attempts is None else max_attempts
+        self._conn.execute(
+            "INSERT INTO jobs(job_id, kind, payload, state, max_attempts, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+            (job_id, kind, orjson.dumps(payload).decode(), attempts, now, now),
+        )
+        self._move(None, "queued")
+        return job_id
+
+    def claim(self, node_id: str, lease_s: float | None) -> dict[str, Any] | None:
+        """Lease the oldest queued job to ``node_id``, or return None when the queue is empty."""
+        now = self._clock()
+        lease = self._default_lease_s if lease_s is None else lease_s
+        row = self._conn.execute(
+            "UPDATE jobs SET state='inflight', node_id=?, attempts=attempts+1,"
+            " lease_expires_at=?, updated_at=?"
+            " WHERE seq=(SELECT seq FROM jobs WHERE state='queued' ORDER BY seq LIMIT 1)"
+            " RETURNING *",
+            (node_id, now + lease, now),
+        ).fetchone()
+        if row is None:
+            return None
+        self._move("queued", "inflight")
+        return _job_json(row)
+
+    def complete(self, job_id: str, node_id: str, result: dict[str, Any] | None) -> dict[str, Any]:
+        self._check_holder(job_id, node_id)
+        row = self._conn.execute(
+            "UPDATE jobs SET state='done', result=?, lease_expires_at=NULL, updated_at=?"
+            " WHERE job_id=? RETURNING *",
+            (orjson.dumps(result).decode() if result is not None else None, self._clock(), job_id),
+        ).fetchone()
+        self._move("inflight", "done")
+        return _job_json(row)
+
+    def fail(self, job_id: str, node_id: str, error: str) -> tuple[dict[str, Any], Retry]:
+        """Requeue the job if it has attempts left, else dead-letter it."""
+        attempts, max_attempts = self._check_holder(job_id, node_id)
+        state: JobState = "queued" if attempts < max_attempts else "dead"
+        row = self._conn.execute(
+            "UPDATE jobs SET state=?, last_error=?, node_id=NULL, lease_expires_at=NULL,"
+            " updated_at=? WHERE job_id=? RETURNING *",
+            (state, error, self._clock(), job_id),
+        ).fetchone()
+        self._move("inflight", state)
+        return _job_json(row), Retry(job_id, "failed", state)
+
+    def expire_leases(self) -> list[Retry]:
+        """Requeue (or dead-letter) every inflight job whose lease has run out."""
+        now = self._clock()
+        rows = self._conn.execute(
+            "UPDATE jobs SET state=CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,"
+            " last_error='lease expired', node_id=NULL, lease_expires_at=NULL, updated_at=?"
+            " WHERE state='inflight' AND lease_expires_at < ? RETURNING job_id, state",
+            (now, now),
+        ).fetchall()
+        retries = [Retry(row["job_id"], "lease_expired", row["state"]) for row in rows]
+        for retry in retries:
+            self._move("inflight", retry.state)
+        return retries
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        row = self._conn.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        return _job_json(row)
+
+    def counts(self) -> dict[str, int]:
+        """``{"queued", "inflight"}`` from the in-memory counters."""
+        with self._lock:
+            return {"queued": self._counts["queued"], "inflight": self._counts["inflight"]}
+
+    def _check_holder(self, job_id: str, node_id: str) -> tuple[int, int]:
+        row = self._conn.execute(
+            "SELECT state, node_id, attempts, max_attempts FROM jobs WHERE job_id=?", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise JobNotFound(job_id)
+        if row["state"] != "inflight":
+            raise JobConflict("invalid_state", row["state"])
+        if row["node_id"] != node_id:
+            raise JobConflict("not_lease_holder", row["state"])
+        return row["attempts"], row["max_attempts"]
+
+    def _move(self, old: JobState | None, new: JobState) -> None:
+        with self._lock:
+            if old is not None:
+                self._counts[old] -= 1
+            self._counts[new] += 1

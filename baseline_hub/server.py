@@ -1,0 +1,244 @@
+"""Runs the hub: one process, two uvicorn servers on one event loop, and the lease sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+
+import uvicorn
+
+from . import db
+from .app import PlaneInstrumenter, build_plane_app
+from .audit import AuditLog
+from .config import HubConfig
+from .context import HubContext, PlaneInfo, PlaneName
+from .jobs import JobQueue
+from .observer import HubObserver, ObserverFanout
+from .planelog import close_plane_log, open_plane_log
+from .registry import NodeRegistry
+from .token import TokenSource, resolve_token
+from .version import __version__
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 0.25
+_HANDLED_SIGNALS = tuple(
+    sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)) if sig
+)
+
+
+class HubStartError(RuntimeError):
+    """The hub could not start (a port in use, an unwritable home)."""
+
+
+class _PlaneServer(uvicorn.Server):
+    # Two servers share one process: the hub owns signal handling for both.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class HubRuntime:
+    """A started hub, handed to ``on_ready`` hooks (the demo fleet, tests)."""
+
+    config: HubConfig
+    hub: HubContext
+    token: TokenSource
+    control: PlaneInfo
+    data: PlaneInfo
+    servers: list[_PlaneServer] = field(default_factory=list)
+
+    @property
+    def control_url(self) -> str:
+        return f"http://{_url_host(self.config.host)}:{self.control.port}"
+
+    @property
+    def data_url(self) -> str:
+        return f"http://{_url_host(self.config.host)}:{self.data.port}"
+
+    def request_stop(self, force: bool = False) -> None:
+        for server in self.servers:
+            server.should_exit = True
+            server.force_exit = server.force_exit or force
+
+
+def _url_host(host: str) -> str:
+    connect = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"[{connect}]" if ":" in connect else connect
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind a listening socket, so a configured port 0 resolves before the apps are built."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise HubStartError(f"cannot resolve HUB_HOST {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto says TCP, and without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    if sys.platform != "win32":  # on Windows SO_REUSEADDR would let another process share it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise HubStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextlib.contextmanager
+def _signals_stop(runtime: HubRuntime) -> Iterator[None]:
+    """First SIGINT/SIGTERM: graceful stop. A second one: force the exit. Handlers only set flags."""
+    received: list[int] = []
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        received.append(sig)
+        runtime.request_stop(force=len(received) > 1)
+
+    try:
+        originals = {sig: signal.signal(sig, handle) for sig in _HANDLED_SIGNALS}
+    except ValueError:  # not the main thread (tests running the hub in a thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, original in originals.items():
+            signal.signal(sig, original)
+
+
+async def _sweep_leases(runtime: HubRuntime, stop: asyncio.Event) -> None:
+    hub = runtime.hub
+    while not stop.is_set():
+        try:
+            for retry in hub.jobs.expire_leases():
+                if retry.state == "queued":
+                    hub.job_retried(retry)
+                else:
+                    hub.plane_logs["data"].info("job %s dead: lease expired", retry.job_id)
+        except Exception:  # the sweeper must outlive a locked or busy database
+            logger.exception("lease sweep failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_S)
+
+
+OnReady = Callable[[HubRuntime], Awaitable[None]]
+
+
+async def serve(
+    config: HubConfig,
+    *,
+    observers: Sequence[HubObserver] = (),
+    instrument: PlaneInstrumenter | None = None,
+    on_ready: Sequence[OnReady] = (),
+    on_stop: Sequence[Callable[[], None]] = (),
+    wall_clock: Callable[[], float] = time.time,
+) -> None:
+    """Run the hub until SIGINT/SIGTERM (or ``HubRuntime.request_stop``).
+
+    Raises:
+        HubStartError: when a port cannot be bound or the state folder cannot be written.
+    """
+    paths = config.paths
+    try:
+        paths.create()
+    except OSError as exc:
+        raise HubStartError(f"cannot create SHERATAN_HOME {paths.home}: {exc.strerror}") from None
+    token = resolve_token(config)
+    control_sock = bind(config.host, config.control_port)
+    try:
+        data_sock = bind(config.host, config.data_port)
+    except HubStartError:
+        control_sock.close()
+        raise
+    ports: dict[PlaneName, int] = {
+        "control": control_sock.getsockname()[1],
+        "data": data_sock.getsockname()[1],
+    }
+    conn = db.connect(paths.db)
+    fanout = ObserverFanout(observers)
+    hub = HubContext(
+        token=token.value,
+        registry=NodeRegistry(conn, stale_s=config.node_stale_s, dead_s=config.node_dead_s,
+                              clock=wall_clock),
+        jobs=JobQueue(conn, default_lease_s=config.job_lease_s,
+                      default_max_attempts=config.job_max_attempts, clock=wall_clock),
+        audit=AuditLog(paths.audit_log),
+        observers=fanout,
+        plane_logs={"control": open_plane_log("control", paths.control_log),
+                    "data": open_plane_log("data", paths.data_log)},
+        wall_clock=wall_clock,
+    )
+    runtime = HubRuntime(
+        config, hub, token,
+        control=PlaneInfo("control", ports["control"], ports["data"]),
+        data=PlaneInfo("data", ports["data"], ports["control"]),
+    )
+    fanout.attach(hub)
+    for plane, sock in ((runtime.control, control_sock), (runtime.data, data_sock)):
+        app = build_plane_app(plane, hub, instrument=instrument)
+        server_config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
+                                       timeout_graceful_shutdown=2)
+        runtime.servers.append(_PlaneServer(server_config))
+    stop = asyncio.Event()
+    try:
+        with _signals_stop(runtime):
+            tasks = [
+                asyncio.create_task(server.serve(sockets=[sock]))
+                for server, sock in zip(runtime.servers, (control_sock, data_sock), strict=True)
+            ]
+            sweeper = asyncio.create_task(_sweep_leases(runtime, stop))
+            while not all(server.started for server in runtime.servers):
+                if any(task.done() for task in tasks):
+                    break
+                await asyncio.sleep(0.01)
+            for plane in ("control", "data"):
+                hub.plane_logs[plane].info("started on port %d", ports[plane])  # type: ignore[index]
+            _print_banner(runtime)
+            ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
+            await asyncio.gather(*tasks)
+            stop.set()
+            for task in ready:
+                task.cancel()
+            await asyncio.gather(sweeper, *ready, return_exceptions=True)
+    finally:
+        for plane in ("control", "data"):
+            hub.plane_logs[plane].info("stopped")  # type: ignore[index]
+        for hook in on_stop:
+            try:
+                hook()
+            except Exception:
+                logger.exception("shutdown hook failed")
+        conn.close()
+        hub.audit.close()
+        close_plane_log("control")
+        close_plane_log("data")
+        for sock in (control_sock, data_sock):
+            sock.close()
+
+
+def _print_banner(runtime: HubRuntime) -> None:
+    paths = runtime.config.paths
+    token = ("from HUB_TOKEN" if runtime.token.origin == "HUB_TOKEN"
+             else f"in {runtime.token.origin}")
+    print(
+        f"Sheratan hub {__version__} ready\n"
+        f"  control plane  {runtime.control_url}\n"
+        f"  data plane     {runtime.data_url}\n"
+        f"  state          {paths.db}\n"
+        f"  logs           {paths.logs_dir}\n"
+        f"  token          {token}",
+        flush=True,
+    )

@@ -1,0 +1,51 @@
+"""Where the hub's bearer token comes from: ``HUB_TOKEN``, else a generated token file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ConfigError, HubConfig, check_token
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSource:
+    """The token and a printable description of where it came from (never the value)."""
+
+    value: str
+    origin: str
+
+    def __repr__(self) -> str:  # keep the value out of tracebacks and debug output
+        return f"TokenSource(origin={self.origin!r})"
+
+
+def resolve_token(config: HubConfig) -> TokenSource:
+    """Return ``HUB_TOKEN`` if set, else read or create ``secrets/hub_token`` (mode 0600).
+
+    Raises:
+        ConfigError: if the token file exists but holds an unusable token.
+    """
+    if config.token is not None:
+        return TokenSource(config.token, "HUB_TOKEN")
+    path = config.paths.token_file
+    if not path.exists():
+        _create_token_file(path)
+    value = path.read_text(encoding="utf-8").strip()
+    check_token(value, str(path))
+    return TokenSource(value, str(path))
+
+
+def _create_token_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: two hubs starting at once must not overwrite each other's token.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot create token file: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
