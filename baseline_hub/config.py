@@ -94,23 +94,28 @@ class HubConfig:
 
     def __post_init__(self) -> None:
         _check_host(self.host)
-        for name, port in (("HUB_CONTROL_PORT", self.control_port), ("HUB_DATA_PORT", self.data_port)):
+        ports = (("HUB_CONTROL_PORT", self.control_port), ("HUB_DATA_PORT", self.data_port))
+        for name, port in ports:
             if not 0 <= port <= 65535:
                 raise ConfigError(name, f"port must be 0..65535, got {port}")
         if self.control_port == self.data_port and self.control_port != 0:
-            raise ConfigError("HUB_DATA_PORT", f"must differ from HUB_CONTROL_PORT ({self.control_port})")
+            raise ConfigError("HUB_DATA_PORT",
+                              f"must differ from HUB_CONTROL_PORT ({self.control_port})")
         if self.token is not None:
             check_token(self.token, "HUB_TOKEN")
-        for name, value in (("HUB_NODE_STALE_S", self.node_stale_s), ("HUB_JOB_LEASE_S", self.job_lease_s)):
+        durations = (("HUB_NODE_STALE_S", self.node_stale_s), ("HUB_JOB_LEASE_S", self.job_lease_s))
+        for name, value in durations:
             if not value > 0:
                 raise ConfigError(name, f"must be a number > 0, got {value}")
         if not self.node_dead_s > self.node_stale_s:
             raise ConfigError(
                 "HUB_NODE_DEAD_S",
-                f"must be greater than HUB_NODE_STALE_S ({self.node_stale_s}), got {self.node_dead_s}",
+                f"must be greater than HUB_NODE_STALE_S ({self.node_stale_s}),"
+                f" got {self.node_dead_s}",
             )
         if not 1 <= self.job_max_attempts <= 1000:
-            raise ConfigError("HUB_JOB_MAX_ATTEMPTS", f"must be 1..1000, got {self.job_max_attempts}")
+            raise ConfigError("HUB_JOB_MAX_ATTEMPTS",
+                              f"must be 1..1000, got {self.job_max_attempts}")
 
     @property
     def paths(self) -> HubPaths:

@@ -14,7 +14,7 @@ _FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(plane)s %(message)s"
 
 
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
 
 def open_plane_log(plane: str, path: Path) -> logging.LoggerAdapter[logging.Logger]:

@@ -14,13 +14,17 @@ from .errors import error_response
 from .guards import ProtectedRoute
 from .jobs import JobConflict, JobNotFound
 
+Responses = dict[int | str, dict[str, Any]]
+
 _ID = Path(pattern=models.NODE_ID_PATTERN)
 _JOB_ID = Path(min_length=1, max_length=128)
 
-_E401 = {401: {"model": models.Error, "description": "missing or wrong bearer token"}}
-_E404 = {404: {"model": models.Error, "description": "unknown id"}}
-_E409 = {409: {"model": models.Error, "description": "job not inflight or held by another node"}}
-_EBODY = {
+_E401: Responses = {401: {"model": models.Error, "description": "missing or wrong bearer token"}}
+_E404: Responses = {404: {"model": models.Error, "description": "unknown id"}}
+_E409: Responses = {
+    409: {"model": models.Error, "description": "job not inflight, or held by another node"}
+}
+_EBODY: Responses = {
     400: {"model": models.Error, "description": "malformed JSON"},
     413: {"model": models.Error, "description": "body over 1 MiB"},
 }

@@ -9,9 +9,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -100,7 +101,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 @contextlib.contextmanager
 def _signals_stop(runtime: HubRuntime) -> Iterator[None]:
-    """First SIGINT/SIGTERM: graceful stop. A second one: force the exit. Handlers only set flags."""
+    """First SIGINT/SIGTERM: graceful stop; a second one forces the exit. Handlers set flags."""
     received: list[int] = []
 
     def handle(sig: int, frame: FrameType | None) -> None:
@@ -134,7 +135,7 @@ async def _sweep_leases(runtime: HubRuntime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_S)
 
 
-OnReady = Callable[[HubRuntime], Awaitable[None]]
+OnReady = Callable[[HubRuntime], Coroutine[Any, Any, None]]
 
 
 async def serve(
@@ -187,7 +188,7 @@ async def serve(
         data=PlaneInfo("data", ports["data"], ports["control"]),
     )
     fanout.attach(hub)
-    for plane, sock in ((runtime.control, control_sock), (runtime.data, data_sock)):
+    for plane in (runtime.control, runtime.data):
         app = build_plane_app(plane, hub, instrument=instrument)
         server_config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
                                        timeout_graceful_shutdown=2)
@@ -204,8 +205,8 @@ async def serve(
                 if any(task.done() for task in tasks):
                     break
                 await asyncio.sleep(0.01)
-            for plane in ("control", "data"):
-                hub.plane_logs[plane].info("started on port %d", ports[plane])  # type: ignore[index]
+            for name, port in ports.items():
+                hub.plane_logs[name].info("started on port %d", port)
             _print_banner(runtime)
             ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
             await asyncio.gather(*tasks)
@@ -214,8 +215,8 @@ async def serve(
                 task.cancel()
             await asyncio.gather(sweeper, *ready, return_exceptions=True)
     finally:
-        for plane in ("control", "data"):
-            hub.plane_logs[plane].info("stopped")  # type: ignore[index]
+        for plane_log in hub.plane_logs.values():
+            plane_log.info("stopped")
         for hook in on_stop:
             try:
                 hook()
