@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from starlette.types import Scope
 
+from . import db
 from .audit import AuditLog
+from .config import HubConfig
 from .jobs import JobQueue, Retry
-from .observer import ObserverFanout, SecurityEvent, SecurityEventKind
+from .observer import HubObserver, ObserverFanout, SecurityEvent, SecurityEventKind
+from .planelog import close_plane_log, open_plane_log
 from .registry import NodeRegistry
 from .timefmt import iso
 
@@ -50,15 +55,58 @@ class HubContext:
         observers: ObserverFanout,
         plane_logs: Mapping[PlaneName, logging.LoggerAdapter[logging.Logger]],
         wall_clock: Callable[[], float],
+        conn: sqlite3.Connection | None = None,
     ) -> None:
         self._token = token
         self._token_bytes = token.encode()
+        self._conn = conn
         self.registry = registry
         self.jobs = jobs
         self.audit = audit
         self.observers = observers
         self.plane_logs = plane_logs
         self._wall_clock = wall_clock
+
+    @classmethod
+    def open(
+        cls,
+        config: HubConfig,
+        token: str,
+        *,
+        observers: Sequence[HubObserver] = (),
+        wall_clock: Callable[[], float] = time.time,
+    ) -> HubContext:
+        """Open the store, logs and audit log under ``config.home`` and attach the observers.
+
+        Call ``close()`` when done.
+        """
+        paths = config.paths
+        conn = db.connect(paths.db)
+        fanout = ObserverFanout(observers)
+        hub = cls(
+            token=token,
+            registry=NodeRegistry(conn, stale_s=config.node_stale_s, dead_s=config.node_dead_s,
+                                  clock=wall_clock),
+            jobs=JobQueue(conn, default_lease_s=config.job_lease_s,
+                          default_max_attempts=config.job_max_attempts, clock=wall_clock),
+            audit=AuditLog(paths.audit_log),
+            observers=fanout,
+            plane_logs={"control": open_plane_log("control", paths.control_log),
+                        "data": open_plane_log("data", paths.data_log)},
+            wall_clock=wall_clock,
+            conn=conn,
+        )
+        fanout.attach(hub)
+        return hub
+
+    def close(self) -> None:
+        """Close the database, the audit log and the plane logs (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.audit.close()
+        for name in self.plane_logs:
+            close_plane_log(name)
 
     @property
     def token_bytes(self) -> bytes:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -16,15 +17,10 @@ from typing import Any
 
 import uvicorn
 
-from . import db
 from .app import PlaneInstrumenter, build_plane_app
-from .audit import AuditLog
 from .config import HubConfig
 from .context import HubContext, PlaneInfo, PlaneName
-from .jobs import JobQueue
-from .observer import HubObserver, ObserverFanout
-from .planelog import close_plane_log, open_plane_log
-from .registry import NodeRegistry
+from .observer import HubObserver
 from .token import TokenSource, resolve_token
 from .version import __version__
 
@@ -168,26 +164,17 @@ async def serve(
         "control": control_sock.getsockname()[1],
         "data": data_sock.getsockname()[1],
     }
-    conn = db.connect(paths.db)
-    fanout = ObserverFanout(observers)
-    hub = HubContext(
-        token=token.value,
-        registry=NodeRegistry(conn, stale_s=config.node_stale_s, dead_s=config.node_dead_s,
-                              clock=wall_clock),
-        jobs=JobQueue(conn, default_lease_s=config.job_lease_s,
-                      default_max_attempts=config.job_max_attempts, clock=wall_clock),
-        audit=AuditLog(paths.audit_log),
-        observers=fanout,
-        plane_logs={"control": open_plane_log("control", paths.control_log),
-                    "data": open_plane_log("data", paths.data_log)},
-        wall_clock=wall_clock,
-    )
+    try:
+        hub = HubContext.open(config, token.value, observers=observers, wall_clock=wall_clock)
+    except (sqlite3.Error, OSError) as exc:
+        for sock in (control_sock, data_sock):
+            sock.close()
+        raise HubStartError(f"cannot open the hub state in {paths.home}: {exc}") from None
     runtime = HubRuntime(
         config, hub, token,
         control=PlaneInfo("control", ports["control"], ports["data"]),
         data=PlaneInfo("data", ports["data"], ports["control"]),
     )
-    fanout.attach(hub)
     for plane in (runtime.control, runtime.data):
         app = build_plane_app(plane, hub, instrument=instrument)
         server_config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
@@ -222,10 +209,7 @@ async def serve(
                 hook()
             except Exception:
                 logger.exception("shutdown hook failed")
-        conn.close()
-        hub.audit.close()
-        close_plane_log("control")
-        close_plane_log("data")
+        hub.close()
         for sock in (control_sock, data_sock):
             sock.close()
 

@@ -1,0 +1,67 @@
+"""In-process hub fixtures: a HubContext on a temporary home, a fake clock, plane clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from baseline_hub import HubConfig, HubContext, PlaneInfo, build_plane_app
+from baseline_hub.observer import HubObserver
+from tests.conftest import TEST_TOKEN
+
+CONTROL = PlaneInfo("control", 8787, 8788)
+DATA = PlaneInfo("data", 8788, 8787)
+CLIENT = ("10.0.0.7", 50123)
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config(hub_home: Path) -> HubConfig:
+    return HubConfig(home=hub_home, node_stale_s=30, node_dead_s=120, job_lease_s=30)
+
+
+def open_hub(config: HubConfig, clock: FakeClock,
+             observers: tuple[HubObserver, ...] = ()) -> HubContext:
+    return HubContext.open(config, TEST_TOKEN, observers=observers, wall_clock=clock)
+
+
+@pytest.fixture
+def hub(config: HubConfig, clock: FakeClock) -> Iterator[HubContext]:
+    context = open_hub(config, clock)
+    yield context
+    context.close()
+
+
+def plane_client(hub: HubContext, plane: PlaneInfo, *, auth: bool = True) -> TestClient:
+    headers = {"Authorization": f"Bearer {TEST_TOKEN}"} if auth else {}
+    return TestClient(build_plane_app(plane, hub), client=CLIENT, headers=headers)
+
+
+@pytest.fixture
+def control(hub: HubContext) -> Iterator[TestClient]:
+    with plane_client(hub, CONTROL) as client:
+        yield client
+
+
+@pytest.fixture
+def data(hub: HubContext) -> Iterator[TestClient]:
+    with plane_client(hub, DATA) as client:
+        yield client
