@@ -1,0 +1,111 @@
+"""Renderers: one collected ``MetricsData`` to the flat JSON object or to Prometheus text.
+
+Both read the same collect, so a ``/metrics`` answer is one consistent reading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+
+# The exporter's collector class turns OTel MetricsData into prometheus_client metric
+# families (names, units, _total suffixes, label sanitizing). It is private, but the
+# public PrometheusMetricReader would register into a registry and pull on its own;
+# feeding the collector our own reading is what keeps one collect per request and no
+# global registry. tests/otel/test_prometheus.py pins the behaviour we rely on.
+from opentelemetry.exporter.prometheus import _CustomCollector
+from opentelemetry.sdk.metrics.export import Gauge, Metric, MetricsData, NumberDataPoint, Sum
+from prometheus_client import exposition as text_exposition
+from prometheus_client.openmetrics import exposition as om_exposition
+from prometheus_client.registry import Collector
+
+from ._instruments import (
+    AUTH_FAILURE_RATE,
+    JOB_RETRY_RATE,
+    JOBS_INFLIGHT,
+    NODES,
+    PORT_MISMATCH_RATE,
+    QUEUE_DEPTH,
+    Plane,
+)
+
+__all__ = [
+    "OPENMETRICS_CONTENT_TYPE",
+    "PROMETHEUS_CONTENT_TYPE",
+    "format_generated_at",
+    "render_prometheus",
+    "snapshot_values",
+]
+
+PROMETHEUS_CONTENT_TYPE = text_exposition.CONTENT_TYPE_PLAIN_0_0_4
+OPENMETRICS_CONTENT_TYPE = om_exposition.CONTENT_TYPE_LATEST
+
+# prometheus_client's OpenMetrics writer is not annotated; this is its real signature.
+_openmetrics_latest: Callable[[Collector], bytes] = om_exposition.generate_latest
+
+
+def _metrics(data: MetricsData | None) -> Iterator[Metric]:
+    if data is None:
+        return
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            yield from scope_metrics.metrics
+
+
+def _number_points(metric: Metric) -> Iterator[NumberDataPoint]:
+    if isinstance(metric.data, Gauge | Sum):
+        yield from metric.data.data_points
+
+
+def snapshot_values(plane: Plane, data: MetricsData | None) -> dict[str, int]:
+    """The plane's JSON metric keys, in CONTRACT order, read from one collect.
+
+    A gauge with no reading (no count source set, or a source that failed) reads 0, so
+    the body always has exactly the CONTRACT keys with int values.
+    """
+    by_name: dict[str, list[NumberDataPoint]] = {}
+    for metric in _metrics(data):
+        by_name.setdefault(metric.name, []).extend(_number_points(metric))
+
+    def single(name: str) -> int:
+        points = by_name.get(name)
+        return int(points[-1].value) if points else 0
+
+    if plane is Plane.CONTROL:
+        nodes = {
+            point.attributes.get("state") if point.attributes else None: int(point.value)
+            for point in by_name.get(NODES.name, ())
+        }
+        return {
+            "nodes_online": nodes.get("online", 0),
+            "nodes_stale": nodes.get("stale", 0),
+            "nodes_dead": nodes.get("dead", 0),
+            "auth_fail_rate_1m": single(AUTH_FAILURE_RATE.name),
+            "port_mismatch_rate_1m": single(PORT_MISMATCH_RATE.name),
+        }
+    return {
+        "queue_depth": single(QUEUE_DEPTH.name),
+        "inflight_jobs": single(JOBS_INFLIGHT.name),
+        "retry_rate_1m": single(JOB_RETRY_RATE.name),
+    }
+
+
+def format_generated_at(unix_s: float) -> str:
+    """ISO-8601 UTC with millisecond precision and a ``Z``: ``2026-11-29T10:15:04.500Z``."""
+    moment = dt.datetime.fromtimestamp(unix_s, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def render_prometheus(data: MetricsData | None, *, openmetrics: bool) -> tuple[bytes, str]:
+    """Prometheus text (0.0.4) or OpenMetrics 1.0 for one collect.
+
+    ``target_info`` is left out: each port exposes its own plane's instruments and
+    nothing else (CONTRACT section 3), and resource attributes stay off the scrape.
+    Scope labels (``otel_scope_name``) stay, so a series names its plane's meter.
+    """
+    collector = _CustomCollector(disable_target_info=True, scope_info_enabled=True)
+    if data is not None:
+        collector.add_metrics_data(data)
+    if openmetrics:
+        return _openmetrics_latest(collector), OPENMETRICS_CONTENT_TYPE
+    return text_exposition.generate_latest(collector), PROMETHEUS_CONTENT_TYPE
