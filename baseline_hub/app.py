@@ -14,7 +14,13 @@ from . import models
 from .accesslog import AccessLogMiddleware
 from .context import HubContext, PlaneInfo
 from .errors import error_response, install_error_handlers
-from .guards import ALL_METHODS, LeakGuardMiddleware, ProtectedRoute, port_mismatch
+from .guards import (
+    ALL_METHODS,
+    BodyLimitMiddleware,
+    LeakGuardMiddleware,
+    ProtectedRoute,
+    port_mismatch,
+)
 from .routes import control_router, data_router
 from .version import __version__
 
@@ -49,7 +55,6 @@ def build_plane_app(
         title=f"Sheratan hub, {plane.name} plane",
         version=__version__,
         redirect_slashes=False,
-        max_body_size=MAX_BODY_BYTES,
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -72,6 +77,7 @@ def build_plane_app(
     def on_leak(scope: Scope) -> None:
         hub.security_event("LEAK_BLOCKED", scope, plane)
 
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
     app.add_middleware(LeakGuardMiddleware, secret=hub.token_bytes, on_leak=on_leak)
     app.add_middleware(AccessLogMiddleware, log=hub.plane_logs[plane.name], scrub=hub.scrub)
     # Last, so that middleware it adds is outermost and sees the final status of every

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .context import HubContext, PlaneInfo
@@ -101,3 +102,47 @@ class LeakGuardMiddleware:
             return True
         return any(self._secret in name or self._secret in value
                    for name, value in start.get("headers", ()))
+
+
+
+_TOO_LARGE_BODY = b'{"error":"body_too_large"}'
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_body_bytes`` with 413 ``{"error":"body_too_large"}``.
+
+    A declared ``Content-Length`` is refused before the app runs. A body sent without one is
+    counted as it is read, and the read raises 413 into the app, whose error handlers answer.
+    (FastAPI's ``max_body_size`` answers in plain text, which the v1.5 contract rules out.)
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self._max_body_bytes:
+                    await send({"type": "http.response.start", "status": 413, "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_TOO_LARGE_BODY)).encode()),
+                        (b"connection", b"close")]})
+                    await send({"type": "http.response.body", "body": _TOO_LARGE_BODY})
+                    return
+                break
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max_body_bytes:
+                    raise HTTPException(status_code=413)
+            return message
+
+        await self.app(scope, counted, send)
