@@ -1,0 +1,11 @@
+"""Entry point: the only place that reads the environment (once) and the real argv."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from watcher._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], dict(os.environ)))

@@ -1,0 +1,113 @@
+"""The alert record: built from an allow-list of fields, never from a raw audit line."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+
+import orjson
+
+from watcher._timefmt import US_PER_S, format_us
+
+GroupValue = str | int | None
+GroupKey = tuple[GroupValue, ...]
+
+_MAX_VALUE_CHARS = 128
+_SECRET_MARKERS = ("bearer", "token", "authorization", "secret", "password", "api_key", "apikey")
+REDACTED = "[redacted]"
+
+
+class AlertState(enum.StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+def safe_group_value(value: object) -> GroupValue:
+    """Reduces an audit field value to something that may appear in an alert.
+
+    Strings lose any query string or fragment, are capped in length, and are replaced outright
+    if they look like they carry a credential. Other types than str and int become None.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.split("?", 1)[0].split("#", 1)[0][:_MAX_VALUE_CHARS]
+    lowered = text.lower()
+    if any(marker in lowered for marker in _SECRET_MARKERS):
+        return REDACTED
+    return text
+
+
+def make_alert_id(rule: str, group: GroupKey, first_seen_us: int) -> str:
+    """Same rule, same group and same episode start give the same id, in every run."""
+    raw = orjson.dumps([rule, list(group), first_seen_us])
+    return hashlib.sha256(raw).hexdigest()[:24]
+
+
+def _seconds(window_us: int) -> int | float:
+    if window_us % US_PER_S == 0:
+        return window_us // US_PER_S
+    return window_us / US_PER_S
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One state change (or reminder) of one rule for one group."""
+
+    ts_us: int
+    alert_id: str
+    rule: str
+    event: str
+    state: AlertState
+    severity: str
+    count: int
+    threshold: int
+    window_us: int
+    group: tuple[tuple[str, GroupValue], ...]
+    first_seen_us: int
+    last_seen_us: int
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes an alert line unique: episode, state and time."""
+        return (self.alert_id, self.state.value, format_us(self.ts_us))
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``alerts.jsonl`` object (CONTRACT section 4 fields)."""
+        return {
+            "ts": format_us(self.ts_us),
+            "alert_id": self.alert_id,
+            "rule": self.rule,
+            "event": self.event,
+            "state": self.state.value,
+            "severity": self.severity,
+            "count": self.count,
+            "threshold": self.threshold,
+            "window_s": _seconds(self.window_us),
+            "group": dict(self.group),
+            "first_seen": format_us(self.first_seen_us),
+            "last_seen": format_us(self.last_seen_us),
+        }
+
+    def to_line(self) -> bytes:
+        return orjson.dumps(self.to_dict()) + b"\n"
+
+    def summary(self) -> str:
+        """Short human text, used as the console line and the OTel log body."""
+        group = ",".join(f"{k}={v}" for k, v in self.group) or "all"
+        return (
+            f"{self.state.value.upper()} {self.rule} [{group}]: {self.count} {self.event} "
+            f"in {_seconds(self.window_us)}s (threshold {self.threshold})"
+        )
+
+
+def alert_key_from_dict(data: dict[str, object]) -> tuple[str, str, str] | None:
+    """The :attr:`Alert.key` of an already written alert line, or None if it is not one."""
+    alert_id, state, ts = data.get("alert_id"), data.get("state"), data.get("ts")
+    if isinstance(alert_id, str) and isinstance(state, str) and isinstance(ts, str):
+        return (alert_id, state, ts)
+    return None

@@ -1,0 +1,143 @@
+"""The checkpoint and the exactly-once bookkeeping around ``alerts.jsonl``.
+
+A checkpoint is written (temp file, fsync, rename) only after the alerts of everything before
+its cursor are fsynced in ``alerts.jsonl``. It holds, as of that cursor: the log cursor, the
+engine's window and alert state, the counters, and ``alerts_bytes``, the size of
+``alerts.jsonl`` at that moment.
+
+After a crash the watcher resumes at the cursor and regenerates, deterministically, the alerts
+of the lines after it. Those already written are exactly the lines of ``alerts.jsonl`` past
+``alerts_bytes``; their keys are loaded into a suppression set and each is skipped once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from watcher._alert import alert_key_from_dict
+from watcher._status import write_json_atomic
+from watcher._tail import Cursor
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+MAX_SUPPRESS_SCAN_BYTES = 16 << 20
+AlertKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Everything needed to resume exactly where a run stopped."""
+
+    log_path: str
+    alerts_path: str
+    alerts_bytes: int
+    cursor: Cursor | None
+    engine: dict[str, Any] | None
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "log": self.log_path,
+            "alerts": self.alerts_path,
+            "alerts_bytes": self.alerts_bytes,
+            "cursor": None if self.cursor is None else self.cursor.to_dict(),
+            "engine": self.engine,
+            "counters": self.counters,
+        }
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Writes durably and atomically: a crash leaves the old or the new checkpoint."""
+    write_json_atomic(path, checkpoint.to_dict(), durable=True)
+
+
+def load_checkpoint(path: Path) -> Checkpoint | None:
+    """Reads a checkpoint; a missing or unreadable one gives None (with a warning if corrupt)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        data = orjson.loads(raw)
+        if data.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"unknown version {data.get('version')!r}")
+        cursor_raw = data["cursor"]
+        engine = data["engine"]
+        alerts_bytes = data["alerts_bytes"]
+        if type(alerts_bytes) is not int or not isinstance(engine, dict | None):
+            raise ValueError("bad alerts_bytes or engine")
+        return Checkpoint(
+            log_path=str(data["log"]),
+            alerts_path=str(data["alerts"]),
+            alerts_bytes=alerts_bytes,
+            cursor=None if cursor_raw is None else Cursor.from_dict(cursor_raw),
+            engine=engine,
+            counters={k: v for k, v in dict(data.get("counters", {})).items() if type(v) is int},
+        )
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        logger.warning("ignoring corrupt checkpoint %s: %s", path, exc)
+        return None
+
+
+def repair_torn_tail(alerts_path: Path) -> None:
+    """Cuts a partial last line (a write torn by a crash) off ``alerts.jsonl``.
+
+    The cut alert was never durable, so it is regenerated and written again in full.
+    """
+    try:
+        with open(alerts_path, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return
+            start = max(0, size - (1 << 20))
+            handle.seek(start)
+            tail = handle.read()
+            newline = tail.rfind(b"\n")
+            keep = start + newline + 1 if newline >= 0 else start
+            logger.warning("cutting a torn last line off %s at byte %d", alerts_path, keep)
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return
+
+
+def written_alert_keys(alerts_path: Path, from_bytes: int) -> set[AlertKey]:
+    """Keys of the alerts written at or after byte ``from_bytes`` of ``alerts.jsonl``.
+
+    If the file is now shorter than ``from_bytes`` (it was rotated or replaced), the whole
+    file is scanned. The scan is bounded to the last 16 MiB.
+    """
+    try:
+        size = alerts_path.stat().st_size
+    except FileNotFoundError:
+        return set()
+    start = from_bytes if 0 <= from_bytes <= size else 0
+    start = max(start, size - MAX_SUPPRESS_SCAN_BYTES)
+    with open(alerts_path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read()
+    if start and start != from_bytes:
+        data = data[data.find(b"\n") + 1:]  # began mid-line
+    keys: set[AlertKey] = set()
+    for line in data.split(b"\n"):
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            key = alert_key_from_dict(obj)
+            if key is not None:
+                keys.add(key)
+    return keys

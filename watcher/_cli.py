@@ -1,0 +1,246 @@
+"""``python -m watcher``: argument parsing into a frozen config, and the run modes."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from watcher._rules import RulesError, RuleSet, default_rules, load_rules
+from watcher._runner import Watcher, WatchPaths, replay
+from watcher._signals import StopFlags, stop_on_signals
+from watcher._sinks import AlertSink, ConsoleAlertSink
+from watcher._status import Counters, StatusFile
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_FORCED = 130
+
+DEFAULT_HOME = Path(".sheratan")
+AUDIT_LOG_NAME = "hub_security_audit.jsonl"
+ALERTS_NAME = "alerts.jsonl"
+RULES_NAME = "alert_rules.json"
+DEFAULT_INTERVAL_MS = 200
+DEFAULT_STATUS_INTERVAL_S = 30.0
+_SLEEP_SLICE_S = 0.05
+
+
+class Mode(enum.Enum):
+    FOLLOW = "follow"
+    ONCE = "once"
+    REPLAY = "replay"
+    CHECK_RULES = "check-rules"
+
+
+class UsageError(Exception):
+    """Bad command line or environment: reported in one line, exit code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatcherConfig:
+    """Everything the watcher takes from its command line and environment, parsed once."""
+
+    mode: Mode
+    home: Path
+    log_path: Path
+    alerts_path: Path
+    rules_path: Path | None
+    interval_ms: int = DEFAULT_INTERVAL_MS
+    status_interval_s: float = DEFAULT_STATUS_INTERVAL_S
+    target: Path | None = None  # the --replay or --check-rules file
+    otel_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m watcher",
+        description="Watch the hub's security audit log and raise alerts (CONTRACT section 4).",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true",
+                      help="process what is there, save the checkpoint and exit")
+    mode.add_argument("--replay", metavar="FILE", type=Path,
+                      help="evaluate FILE from its start in event time, no checkpoint")
+    mode.add_argument("--check-rules", metavar="FILE", type=Path,
+                      help="validate a rules file: exit 0 if valid, 2 if not")
+    parser.add_argument("--log", type=Path, help="audit log (default: $HUB_AUDIT_LOG, else "
+                        "$SHERATAN_HOME/logs/hub_security_audit.jsonl)")
+    parser.add_argument("--alerts", type=Path,
+                        help="alerts file (default: $SHERATAN_HOME/logs/alerts.jsonl)")
+    parser.add_argument("--rules", type=Path, help="rules file (default: "
+                        "$SHERATAN_HOME/configs/alert_rules.json, else the packaged defaults)")
+    parser.add_argument("--home", type=Path, help="state root (default: $SHERATAN_HOME, "
+                        "else ./.sheratan)")
+    parser.add_argument("--interval-ms", type=int, default=DEFAULT_INTERVAL_MS,
+                        help=f"poll interval in follow mode (default {DEFAULT_INTERVAL_MS})")
+    parser.add_argument("--status-interval-s", type=float, default=DEFAULT_STATUS_INTERVAL_S,
+                        help="seconds between console status lines in follow mode")
+    return parser
+
+
+def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
+    """Builds the config from arguments and an environment mapping.
+
+    Raises:
+        UsageError: naming the bad argument or variable.
+    """
+    args = build_parser().parse_args(list(argv))
+    if not 10 <= args.interval_ms <= 60_000:
+        raise UsageError(f"--interval-ms must be between 10 and 60000, got {args.interval_ms}")
+    if not 0 < args.status_interval_s <= 86_400:
+        raise UsageError(f"--status-interval-s must be > 0, got {args.status_interval_s}")
+    env_home = env.get("SHERATAN_HOME", "").strip()
+    home: Path = args.home or (Path(env_home) if env_home else DEFAULT_HOME)
+    env_log = env.get("HUB_AUDIT_LOG", "").strip()
+    log_path: Path = args.log or (Path(env_log) if env_log else home / "logs" / AUDIT_LOG_NAME)
+    if args.replay is not None:
+        mode, target = Mode.REPLAY, args.replay
+        if args.alerts is None:
+            raise UsageError("--replay FILE needs --alerts OUT")
+    elif args.check_rules is not None:
+        mode, target = Mode.CHECK_RULES, args.check_rules
+    else:
+        mode, target = (Mode.ONCE if args.once else Mode.FOLLOW), None
+    rules_path: Path | None = args.rules
+    if rules_path is None and (home / "configs" / RULES_NAME).is_file():
+        rules_path = home / "configs" / RULES_NAME
+    return WatcherConfig(
+        mode=mode,
+        home=home,
+        log_path=log_path,
+        alerts_path=args.alerts or home / "logs" / ALERTS_NAME,
+        rules_path=rules_path,
+        interval_ms=args.interval_ms,
+        status_interval_s=args.status_interval_s,
+        target=target,
+        otel_env={k: v for k, v in env.items() if k.startswith("OTEL_")},
+    )
+
+
+def _load(config: WatcherConfig) -> RuleSet:
+    return default_rules() if config.rules_path is None else load_rules(config.rules_path)
+
+
+def _status_line(counters: Counters, lag_bytes: int, waiting: bool) -> str:
+    c = counters
+    state = "waiting for log" if waiting else "following"
+    return (f"status: {state} lines={c.lines_read} parse_errors={c.parse_errors} "
+            f"invalid={c.invalid_events} overlong={c.overlong_lines} rotations={c.rotations} "
+            f"truncations={c.truncations} alerts={c.alerts} lag_bytes={lag_bytes}")
+
+
+def _sleep(seconds: float, flags: StopFlags) -> None:
+    deadline = time.monotonic() + seconds
+    while not flags.should_exit:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, _SLEEP_SLICE_S))
+
+
+def _watch(config: WatcherConfig, rules: RuleSet, stdout: TextIO) -> int:
+    sinks: list[AlertSink] = []
+    from watcher._otel import build_alert_log_provider
+
+    wiring = build_alert_log_provider(config.otel_env)
+    if wiring is not None:
+        from watcher._otel_sink import OTelAlertSink
+
+        sinks.append(OTelAlertSink(wiring.provider))
+    follow = config.mode is Mode.FOLLOW
+    if follow:
+        sinks.append(ConsoleAlertSink(stdout))
+    paths = WatchPaths(log=config.log_path, alerts=config.alerts_path, state_dir=config.state_dir)
+    flags = StopFlags()
+    try:
+        with stop_on_signals(flags):
+            watcher = Watcher(rules, paths, sinks=sinks, idle_advance=follow)
+            status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
+                                alerts_path=paths.alerts)
+            if follow:
+                print(f"watcher: following {paths.log}, {len(rules.rules)} rules, alerts to "
+                      f"{paths.alerts}", file=stdout, flush=True)
+            next_line = time.monotonic() + config.status_interval_s
+            while True:
+                if watcher.poll(lambda: flags.should_exit) == 0:
+                    watcher.idle()
+                state = "waiting_for_log" if watcher.waiting else "following"
+                status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
+                              last_poll_s=time.time())
+                if not follow or flags.should_exit:
+                    break
+                if time.monotonic() >= next_line:
+                    print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
+                          file=stdout, flush=True)
+                    next_line = time.monotonic() + config.status_interval_s
+                _sleep(config.interval_ms / 1000, flags)
+            if flags.force_exit:
+                return EXIT_FORCED
+            watcher.close()
+            status.update(watcher.counters, state="stopped", lag_bytes=watcher.lag_bytes,
+                          last_poll_s=time.time(), force=True)
+            print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
+                  file=stdout, flush=True)
+            return EXIT_FORCED if flags.force_exit else EXIT_OK
+    finally:
+        if wiring is not None and not flags.force_exit:
+            wiring.shutdown()
+
+
+def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Runs the watcher CLI and returns its exit code.
+
+    Args:
+        argv: the arguments after the program name.
+        env: the environment, read once by ``__main__``.
+    """
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        config = parse_config(argv, env)
+    except UsageError as exc:
+        print(f"python -m watcher: error: {exc}", file=err)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.WARNING, stream=err,
+                        format="watcher: %(levelname)s %(name)s: %(message)s")
+    try:
+        if config.mode is Mode.CHECK_RULES:
+            assert config.target is not None
+            rules = load_rules(config.target)
+            print(f"{config.target}: OK, {len(rules.rules)} rules", file=out)
+            return EXIT_OK
+        rules = _load(config)
+    except RulesError as exc:
+        print(f"python -m watcher: invalid rules: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        if config.mode is Mode.REPLAY:
+            assert config.target is not None
+            if not config.target.is_file():
+                print(f"python -m watcher: error: --replay: no such file: {config.target}",
+                      file=err)
+                return EXIT_USAGE
+            counters = replay(rules, config.target, config.alerts_path)
+            print(_status_line(counters, 0, False).replace("following", "replayed"), file=out)
+            return EXIT_OK
+        return _watch(config, rules, out)
+    except OSError as exc:
+        print(f"python -m watcher: error: {exc}", file=err)
+        return EXIT_FAILURE

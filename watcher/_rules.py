@@ -1,0 +1,235 @@
+"""Alert rules: the file format of CONTRACT section 4, validated once into frozen objects."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import orjson
+
+#: Audit fields a rule may group by. Anything else could carry data we never want in an alert.
+GROUPABLE_FIELDS = frozenset(
+    {"client", "plane", "port", "method", "path", "reason", "expected_port"}
+)
+SEVERITIES = ("info", "warning", "error", "critical")
+DEFAULT_REPEAT_AFTER_S = 300.0
+MAX_WINDOW_S = 7 * 24 * 3600.0
+_NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_RULE_KEYS = frozenset(
+    {"name", "event", "threshold", "window_s", "severity", "group_by", "repeat_after_s",
+     "ignore_clients"}
+)
+_TOP_KEYS = frozenset({"ignore_clients", "rules"})
+_MAX_IGNORE_CACHE = 4096
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RulesError(ValueError):
+    """A rules file is invalid. ``field`` names the offending field, e.g. ``rules[1].window_s``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ClientFilter:
+    """Matches a client address against IPs and CIDRs.
+
+    Results are cached per distinct client string (bounded), because ``ipaddress`` parsing is
+    far slower than the rest of the per-line work. Not thread-safe: one filter per engine.
+    """
+
+    __slots__ = ("_cache", "_networks")
+
+    def __init__(self, networks: Sequence[IpNetwork]) -> None:
+        self._networks = tuple(networks)
+        self._cache: dict[object, bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._networks)
+
+    def matches(self, client: object) -> bool:
+        hit = self._cache.get(client)
+        if hit is None:
+            hit = self._lookup(client)
+            if len(self._cache) >= _MAX_IGNORE_CACHE:
+                self._cache.clear()
+            self._cache[client] = hit
+        return hit
+
+    def _lookup(self, client: object) -> bool:
+        if not isinstance(client, str) or len(client) > 64:
+            return False
+        try:
+            address = ipaddress.ip_address(client.strip("[]"))
+        except ValueError:
+            return False
+        candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [address]
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            candidates.append(address.ipv4_mapped)
+        return any(
+            a in net for a in candidates for net in self._networks if a.version == net.version
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One validated rule. Windows are in seconds here and in microseconds in the engine."""
+
+    name: str
+    event: str
+    threshold: int
+    window_s: float
+    severity: str
+    group_by: tuple[str, ...] = ()
+    repeat_after_s: float = DEFAULT_REPEAT_AFTER_S
+    ignore_clients: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the rule's semantics, so a checkpoint never restores a changed rule."""
+        raw = orjson.dumps(
+            [self.name, self.event, self.threshold, self.window_s, self.group_by,
+             self.repeat_after_s, self.ignore_clients]
+        )
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """The global ``ignore_clients`` plus the rules, in file order."""
+
+    rules: tuple[Rule, ...]
+    ignore_clients: tuple[str, ...] = ()
+
+    def client_filter(self, rule: Rule) -> ClientFilter:
+        """Builds the filter for ``rule``: the global list plus the rule's own (a union)."""
+        specs = self.ignore_clients + rule.ignore_clients
+        return ClientFilter([ipaddress.ip_network(spec, strict=False) for spec in specs])
+
+
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RulesError(field, f"must be a number, got {value!r}")
+    return float(value)
+
+
+def _ip_list(value: object, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise RulesError(field, "must be a list of IP addresses or CIDRs")
+    specs: list[str] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise RulesError(f"{field}[{index}]", f"must be a string, got {item!r}")
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise RulesError(f"{field}[{index}]", f"not an IP address or CIDR: {item!r}") from None
+        specs.append(item)
+    return tuple(specs)
+
+
+def _parse_rule(raw: object, field: str) -> Rule:
+    if not isinstance(raw, dict):
+        raise RulesError(field, "must be an object")
+    for key in raw:
+        if key not in _RULE_KEYS:
+            raise RulesError(f"{field}.{key}", "unknown field")
+    for key in ("name", "event", "threshold", "window_s", "severity"):
+        if key not in raw:
+            raise RulesError(f"{field}.{key}", "is required")
+    name = raw["name"]
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise RulesError(f"{field}.name",
+                         f"must be 1-64 characters of [A-Za-z0-9_.:-], got {name!r}")
+    event = raw["event"]
+    if not isinstance(event, str) or not event or len(event) > 64:
+        raise RulesError(f"{field}.event", f"must be a non-empty event name, got {event!r}")
+    threshold = raw["threshold"]
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise RulesError(f"{field}.threshold", f"must be an integer >= 0, got {threshold!r}")
+    window_s = _number(raw["window_s"], f"{field}.window_s")
+    if not 0 < window_s <= MAX_WINDOW_S:
+        raise RulesError(f"{field}.window_s", f"must be > 0 and <= {MAX_WINDOW_S:.0f}")
+    severity = raw["severity"]
+    if severity not in SEVERITIES:
+        raise RulesError(f"{field}.severity", f"must be one of {', '.join(SEVERITIES)}")
+    group_by_raw = raw.get("group_by", [])
+    if not isinstance(group_by_raw, list):
+        raise RulesError(f"{field}.group_by", "must be a list of field names")
+    for index, item in enumerate(group_by_raw):
+        if item not in GROUPABLE_FIELDS:
+            allowed = ", ".join(sorted(GROUPABLE_FIELDS))
+            raise RulesError(f"{field}.group_by[{index}]",
+                             f"must be one of {allowed}, got {item!r}")
+    if len(set(group_by_raw)) != len(group_by_raw):
+        raise RulesError(f"{field}.group_by", "has duplicate fields")
+    repeat_after_s = _number(raw.get("repeat_after_s", DEFAULT_REPEAT_AFTER_S),
+                             f"{field}.repeat_after_s")
+    if repeat_after_s <= 0:
+        raise RulesError(f"{field}.repeat_after_s", "must be > 0")
+    ignore = _ip_list(raw.get("ignore_clients", []), f"{field}.ignore_clients")
+    return Rule(
+        name=name, event=event, threshold=threshold, window_s=window_s, severity=severity,
+        group_by=tuple(group_by_raw), repeat_after_s=repeat_after_s, ignore_clients=ignore,
+    )
+
+
+def parse_rules(data: object) -> RuleSet:
+    """Validates decoded rules JSON.
+
+    Args:
+        data: the decoded document.
+
+    Raises:
+        RulesError: naming the first invalid field.
+    """
+    if not isinstance(data, Mapping):
+        raise RulesError("(document)", "must be a JSON object with a 'rules' list")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise RulesError(str(key), "unknown field")
+    if "rules" not in data:
+        raise RulesError("rules", "is required")
+    rules_raw = data["rules"]
+    if not isinstance(rules_raw, list):
+        raise RulesError("rules", "must be a list")
+    rules = tuple(_parse_rule(raw, f"rules[{i}]") for i, raw in enumerate(rules_raw))
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        if rule.name in seen:
+            raise RulesError(f"rules[{index}].name", f"duplicate rule name {rule.name!r}")
+        seen.add(rule.name)
+    ignore = _ip_list(data.get("ignore_clients", []), "ignore_clients")
+    return RuleSet(rules=rules, ignore_clients=ignore)
+
+
+def load_rules(path: Path) -> RuleSet:
+    """Reads and validates a rules file.
+
+    Raises:
+        RulesError: the file is unreadable, not JSON, or invalid (the field is named).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RulesError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RulesError(str(path), f"not valid JSON: {exc}") from None
+    return parse_rules(data)
+
+
+def default_rules() -> RuleSet:
+    """The packaged defaults: exactly the two rules of CONTRACT section 4."""
+    raw = resources.files("watcher").joinpath("default_rules.json").read_bytes()
+    return parse_rules(orjson.loads(raw))

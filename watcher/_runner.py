@@ -1,0 +1,209 @@
+"""The watcher's cycle: read a chunk, evaluate, write its alerts durably, then checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from watcher._alert import Alert
+from watcher._checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    repair_torn_tail,
+    save_checkpoint,
+    written_alert_keys,
+)
+from watcher._engine import Engine
+from watcher._rules import RuleSet
+from watcher._sinks import AlertSink, JsonlAlertSink
+from watcher._status import Counters
+from watcher._tail import DEFAULT_READ_BYTES, Tailer, iter_file_lines
+from watcher._timefmt import US_PER_S
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "watcher_checkpoint.json"
+STATUS_NAME = "watcher_status.json"
+#: A log counts as live when its newest event was at most this far from the wall clock.
+LIVE_LAG_S = 5.0
+#: On an idle live log the clock advances to wall time minus this grace, for late writers.
+IDLE_GRACE_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchPaths:
+    """The files of one watcher."""
+
+    log: Path
+    alerts: Path
+    state_dir: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.state_dir / CHECKPOINT_NAME
+
+    @property
+    def status(self) -> Path:
+        return self.state_dir / STATUS_NAME
+
+
+class Watcher:
+    """Follows one audit log with checkpoints (``--once`` and follow mode).
+
+    Args:
+        rules: the validated rules.
+        paths: log, alerts file and state directory.
+        sinks: extra sinks (OTel, console), served after ``alerts.jsonl`` is durable.
+        wall_clock: seconds since the epoch; only used to resolve alerts on an idle live log.
+        idle_advance: whether :meth:`idle` may move event time forward by the wall clock.
+        checkpoint_interval_s: the longest time between checkpoints while lines flow.
+    """
+
+    def __init__(self, rules: RuleSet, paths: WatchPaths, *, sinks: Sequence[AlertSink] = (),
+                 wall_clock: Callable[[], float] = time.time, idle_advance: bool = True,
+                 checkpoint_interval_s: float = 1.0, read_bytes: int = DEFAULT_READ_BYTES) -> None:
+        self._rules = rules
+        self._paths = paths
+        self._sinks = tuple(sinks)
+        self._wall_clock = wall_clock
+        self._idle_advance = idle_advance
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self.counters = Counters()
+        self._engine = Engine(rules, self.counters)
+        self._suppress: set[tuple[str, str, str]] = set()
+        self._last_checkpoint = float("-inf")
+        self._dirty = False
+        self._live = False
+        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        repair_torn_tail(paths.alerts)
+        self._jsonl = JsonlAlertSink(paths.alerts)
+        saved = load_checkpoint(paths.checkpoint)
+        cursor = None
+        alerts_from = 0
+        if saved is not None and saved.log_path == str(paths.log.absolute()):
+            self.counters = Counters.from_dict(saved.counters)
+            self._engine = Engine(rules, self.counters)
+            if saved.engine is not None:
+                try:
+                    for name in self._engine.restore(saved.engine):
+                        logger.warning("rule %r changed since the checkpoint; its state restarts",
+                                       name)
+                except ValueError as exc:
+                    logger.warning("checkpoint engine state unusable, starting empty: %s", exc)
+                    self._engine = Engine(rules, self.counters)
+            cursor = saved.cursor
+            if saved.alerts_path == str(paths.alerts.absolute()):
+                alerts_from = saved.alerts_bytes
+        elif saved is not None:
+            logger.warning("checkpoint is for %s, not %s; starting over", saved.log_path, paths.log)
+        self._suppress = written_alert_keys(paths.alerts, alerts_from)
+        self._tailer = Tailer(paths.log, self.counters, cursor=cursor, read_bytes=read_bytes)
+
+    @property
+    def lag_bytes(self) -> int:
+        return self._tailer.lag_bytes
+
+    @property
+    def waiting(self) -> bool:
+        """True while the log does not exist yet."""
+        return self._tailer.waiting
+
+    def poll(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Reads and evaluates everything new. Returns the number of lines read."""
+        total = 0
+        while not should_stop():
+            chunk = self._tailer.read()
+            if chunk is None:
+                break
+            total += len(chunk.lines)
+            self._engine.feed(chunk.lines)
+            self._dirty = True
+            clock = self._engine.clock_us
+            if clock is not None:
+                lag_s = self._wall_clock() - clock / US_PER_S
+                self._live = abs(lag_s) <= LIVE_LAG_S
+            self._deliver(self._engine.take_alerts())
+        return total
+
+    def idle(self) -> None:
+        """Called when a poll found nothing: on a live log, let wall time resolve alerts.
+
+        Only when the log's own timestamps track the wall clock (the hub is writing now) does
+        the event-time clock move to ``now - IDLE_GRACE_S``; a log of old events stays purely
+        event-time, as in ``--replay``.
+        """
+        clock = self._engine.clock_us
+        if not (self._idle_advance and self._live) or clock is None:
+            return
+        target = int((self._wall_clock() - IDLE_GRACE_S) * US_PER_S)
+        if target > clock:
+            self._engine.advance_to(target)
+            self._dirty = True
+            self._deliver(self._engine.take_alerts())
+
+    def _deliver(self, alerts: list[Alert]) -> None:
+        fresh: list[Alert] = []
+        for alert in alerts:
+            if self._suppress and alert.key in self._suppress:
+                self._suppress.discard(alert.key)
+                self.counters.alerts_suppressed += 1
+            else:
+                fresh.append(alert)
+        if fresh:
+            self._jsonl.emit(fresh)  # durable before anything else sees them
+            self.counters.alerts += len(fresh)
+            for sink in self._sinks:
+                sink.emit(fresh)
+        if fresh or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Saves the cursor and engine state; everything before the cursor is durable."""
+        if not self._dirty and self._last_checkpoint > float("-inf"):
+            return
+        save_checkpoint(self._paths.checkpoint, Checkpoint(
+            log_path=str(self._paths.log.absolute()),
+            alerts_path=str(self._paths.alerts.absolute()),
+            alerts_bytes=self._jsonl.size_bytes,
+            cursor=self._tailer.cursor,
+            engine=self._engine.snapshot(),
+            counters=self.counters.as_dict(),
+        ))
+        self._dirty = False
+        self._last_checkpoint = time.monotonic()
+
+    def close(self) -> None:
+        """Saves a final checkpoint and closes the sinks. Safe to call twice."""
+        self._dirty = True
+        self.checkpoint()
+        for sink in self._sinks:
+            sink.close()
+
+
+def replay(rules: RuleSet, log_path: Path, out_path: Path) -> Counters:
+    """Evaluates a whole file from its start with event time only; no checkpoint.
+
+    The result is deterministic. ``out_path`` is replaced atomically at the end.
+
+    Raises:
+        OSError: the log cannot be read or the output cannot be written.
+    """
+    counters = Counters()
+    engine = Engine(rules, counters)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f"{out_path.name}.tmp")
+    with open(tmp, "wb") as out:
+        for lines in iter_file_lines(log_path, counters):
+            engine.feed(lines)
+            alerts = engine.take_alerts()
+            if alerts:
+                out.write(b"".join(alert.to_line() for alert in alerts))
+                counters.alerts += len(alerts)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, out_path)
+    return counters

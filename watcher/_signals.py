@@ -1,0 +1,43 @@
+"""SIGINT/SIGTERM handling: handlers only set flags; a second signal asks for a forced exit."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGBREAK") if hasattr(signal, name)
+)
+
+
+class StopFlags:
+    """Set by signal handlers, read by the main loop. Plain attribute writes are atomic."""
+
+    def __init__(self) -> None:
+        self.should_exit = False
+        self.force_exit = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+@contextmanager
+def stop_on_signals(flags: StopFlags) -> Iterator[StopFlags]:
+    """Installs ``flags.handle`` for SIGINT and SIGTERM, and restores the old handlers after.
+
+    Outside the main thread (where handlers cannot be installed) it installs nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield flags
+        return
+    previous = {sig: signal.signal(sig, flags.handle) for sig in _SIGNALS}
+    try:
+        yield flags
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,66 @@
+"""Where alerts go: ``alerts.jsonl`` (the durable record) and the console."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from watcher._alert import Alert
+from watcher._timefmt import format_us
+
+
+class AlertSink(abc.ABC):
+    """Receives each batch of new alerts, in order."""
+
+    @abc.abstractmethod
+    def emit(self, alerts: Sequence[Alert]) -> None:
+        """Delivers ``alerts``. Only the durable sink may raise; others log and carry on."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most sinks hold nothing
+        """Flushes and releases resources. Safe to call twice."""
+
+
+class JsonlAlertSink(AlertSink):
+    """Appends alerts to a JSON-lines file, flushed and fsynced per batch.
+
+    The file is opened per batch and closed again, so other tools may read or rotate it.
+    ``size_bytes`` is the file's size after the last durable write: the checkpoint records
+    it, so a restart knows which alerts were written after the checkpoint.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        try:
+            self.size_bytes = path.stat().st_size
+        except FileNotFoundError:
+            self.size_bytes = 0
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def emit(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._path, "ab") as handle:
+            handle.write(b"".join(alert.to_line() for alert in alerts))
+            handle.flush()
+            os.fsync(handle.fileno())
+            self.size_bytes = handle.tell()
+
+
+class ConsoleAlertSink(AlertSink):
+    """One human line per alert, for follow mode."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def emit(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self._stream.write(f"{format_us(alert.ts_us)} ALERT {alert.summary()} "
+                               f"id={alert.alert_id}\n")
+        self._stream.flush()

@@ -1,0 +1,104 @@
+"""The watcher's own counters and ``watcher_status.json``, which diagnose picks up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from watcher._timefmt import US_PER_S, format_us
+
+
+@dataclass(slots=True)
+class Counters:
+    """Cumulative counters. Persisted in the checkpoint, so they survive restarts.
+
+    Not thread-safe: the watcher is single-threaded.
+    """
+
+    lines_read: int = 0
+    parse_errors: int = 0  # not JSON, not UTF-8, binary, or JSON that is not an object
+    invalid_events: int = 0  # an object without a usable ``ts`` or ``event``
+    overlong_lines: int = 0
+    late_events: int = 0  # older than the window at the current event-time clock
+    rotations: int = 0
+    truncations: int = 0
+    recreations: int = 0  # the followed file was deleted and a new one appeared
+    groups_dropped: int = 0
+    alerts: int = 0
+    alerts_suppressed: int = 0  # regenerated after a crash but already in alerts.jsonl
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Counters:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names and type(v) is int}
+        return cls(**values)
+
+
+def write_json_atomic(path: Path, payload: object, *, durable: bool) -> None:
+    """Writes ``payload`` to a temp file beside ``path``, then renames it over ``path``.
+
+    With ``durable`` the temp file is fsynced before the rename and the directory after it,
+    so a crash leaves either the old or the new file, never a torn one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp")
+    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        if durable:
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    if durable and os.name == "posix":
+        # The rename itself is only durable once the directory entry is on disk.
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class StatusFile:
+    """Writes ``watcher_status.json`` atomically, at most every ``min_interval_s``."""
+
+    def __init__(self, path: Path, *, mode: str, log_path: Path, alerts_path: Path,
+                 min_interval_s: float = 1.0) -> None:
+        self._path = path
+        self._static: dict[str, object] = {
+            "pid": os.getpid(),
+            "mode": mode,
+            "log": str(log_path),
+            "alerts": str(alerts_path),
+            "started_at": format_us(int(time.time() * US_PER_S)),
+        }
+        self._min_interval_s = min_interval_s
+        self._last_write = float("-inf")
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def update(self, counters: Counters, *, state: str, lag_bytes: int, last_poll_s: float,
+               force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < self._min_interval_s:
+            return
+        self._last_write = now
+        payload = dict(self._static)
+        payload.update(counters.as_dict())
+        payload.update(
+            state=state,
+            lag_bytes=lag_bytes,
+            last_poll=format_us(int(last_poll_s * US_PER_S)),
+            updated_at=format_us(int(time.time() * US_PER_S)),
+        )
+        write_json_atomic(self._path, payload, durable=False)
