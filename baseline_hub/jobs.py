@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
@@ -9,13 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-
 from .observer import RetryCause
 from .timefmt import iso
 
 JobState = Literal["queued", "inflight", "done", "dead"]
 _STATES: tuple[JobState, ...] = ("queued", "inflight", "done", "dead")
+
+
+def _dumps(value: object) -> str:
+    # stdlib json: exact for integers beyond 64 bits, which clients may send.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 class JobNotFound(LookupError):
@@ -45,13 +49,13 @@ def _job_json(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "job_id": row["job_id"],
         "kind": row["kind"],
-        "payload": orjson.loads(row["payload"]),
+        "payload": json.loads(row["payload"]),
         "state": row["state"],
         "attempts": row["attempts"],
         "max_attempts": row["max_attempts"],
         "node_id": row["node_id"],
         "lease_expires_at": iso(lease) if lease is not None else None,
-        "result": orjson.loads(row["result"]) if row["result"] is not None else None,
+        "result": json.loads(row["result"]) if row["result"] is not None else None,
         "last_error": row["last_error"],
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
@@ -89,7 +93,7 @@ class JobQueue:
         self._conn.execute(
             "INSERT INTO jobs(job_id, kind, payload, state, max_attempts, created_at, updated_at)"
             " VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-            (job_id, kind, orjson.dumps(payload).decode(), attempts, now, now),
+            (job_id, kind, _dumps(payload), attempts, now, now),
         )
         self._move(None, "queued")
         return job_id
@@ -115,7 +119,7 @@ class JobQueue:
         row = self._conn.execute(
             "UPDATE jobs SET state='done', result=?, lease_expires_at=NULL, updated_at=?"
             " WHERE job_id=? RETURNING *",
-            (orjson.dumps(result).decode() if result is not None else None, self._clock(), job_id),
+            (_dumps(result) if result is not None else None, self._clock(), job_id),
         ).fetchone()
         self._move("inflight", "done")
         return _job_json(row)

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_JSON_DEPTH = 64
 NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 
 
 def _storable(value: dict[str, Any]) -> dict[str, Any]:
-    """Reject objects the store cannot round-trip: too deep, or numbers beyond 64 bits."""
+    """Reject objects the store cannot round-trip: too deep, NaN/Infinity, lone surrogates."""
     _check_depth(value, 1)
     try:
-        orjson.dumps(value)
-    except orjson.JSONEncodeError as exc:
-        raise ValueError(f"not storable as JSON: {exc}") from None
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ValueError(f"not storable as JSON: {type(exc).__name__}") from None
+    return value
+
+
+def _utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (lone surrogate)") from None
     return value
 
 
@@ -32,8 +40,16 @@ def _check_depth(value: object, depth: int) -> None:
             _check_depth(item, depth + 1)
 
 
+def _integral(value: object) -> object:
+    """JSON Schema counts 3.0 as an integer; strings and booleans stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+Text = Annotated[str, AfterValidator(_utf8)]
 
 
 class _Body(BaseModel):
@@ -42,14 +58,14 @@ class _Body(BaseModel):
 
 class RegisterNode(_Body):
     node_id: NodeId
-    name: Annotated[str, Field(max_length=256)] | None = None
+    name: Annotated[Text, Field(max_length=256)] | None = None
     meta: JsonObject = Field(default_factory=dict)
 
 
 class SubmitJob(_Body):
-    kind: Annotated[str, Field(min_length=1, max_length=128)]
+    kind: Annotated[Text, Field(min_length=1, max_length=128)]
     payload: JsonObject = Field(default_factory=dict)
-    max_attempts: Annotated[int, Field(ge=1, le=1000)] | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=1000), BeforeValidator(_integral)] | None = None
 
 
 class ClaimJob(_Body):
@@ -64,7 +80,7 @@ class CompleteJob(_Body):
 
 class FailJob(_Body):
     node_id: NodeId
-    error: Annotated[str, Field(max_length=65536)]
+    error: Annotated[Text, Field(max_length=65536)]
 
 
 # Response shapes, declared for the OpenAPI schema (and so for schemathesis). Handlers

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
 from .timefmt import iso
@@ -44,6 +44,11 @@ class Node:
         }
 
 
+def _dumps(value: object) -> str:
+    # stdlib json: exact for integers beyond 64 bits, which clients may send.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
 class NodeRegistry:
     """Nodes in SQLite, plus an in-memory sorted index of heartbeat times.
 
@@ -76,7 +81,7 @@ class NodeRegistry:
             " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(node_id) DO UPDATE SET"
             " name=excluded.name, meta=excluded.meta, last_seen=excluded.last_seen",
-            (node_id, name, orjson.dumps(meta).decode(), now, now),
+            (node_id, name, _dumps(meta), now, now),
         )
         self._index(node_id, now)
         return "online"
@@ -104,7 +109,7 @@ class NodeRegistry:
         ).fetchall()
         out = []
         for row in rows:
-            node = Node(row["node_id"], row["name"], orjson.loads(row["meta"]),
+            node = Node(row["node_id"], row["name"], json.loads(row["meta"]),
                         row["registered_at"], row["last_seen"])
             out.append(node.to_json(node_status(now - node.last_seen, self._stale_s, self._dead_s)))
         return out

@@ -143,13 +143,28 @@ def test_register_bad_input_is_4xx_json(control: TestClient, body: bytes, status
     {"kind": 7},
     {"payload": {}},
     {"kind": "k", "payload": [1]},
-    {"kind": "k", "payload": {"big": 10**30}},
     {"kind": "k", "payload": {"state": "done"}, "state": "done"},
 ])
 def test_submit_bad_input_is_422(data: TestClient, body: dict[str, object]) -> None:
     response = data.post("/jobs", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid_request"
+
+
+def test_integers_beyond_64_bits_round_trip_exactly(data: TestClient) -> None:
+    job_id = data.post("/jobs", json={"kind": "k", "payload": {"big": 10**30}}).json()["job_id"]
+    assert data.get(f"/jobs/{job_id}").json()["payload"] == {"big": 10**30}
+
+
+@pytest.mark.parametrize("body", [
+    b'{"kind": "k", "payload": {"x": NaN}}',
+    b'{"kind": "k", "payload": {"x": Infinity}}',
+    b'{"kind": "\\ud800"}',
+    b'{"kind": "k", "payload": {"\\udfff": 1}}',
+])
+def test_values_json_cannot_answer_with_are_422(data: TestClient, body: bytes) -> None:
+    response = data.post("/jobs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
 
 
 def test_deeply_nested_payload_is_422_not_500(data: TestClient) -> None:
