@@ -394,7 +394,10 @@ class HubTelemetry:
             self._closed = True
             planes, self._planes = self._planes, {}
             logger_provider = self._logger_provider
-        timeout_ms = max(timeout_s, 0.0) * 1000.0
+        # The SDK gets most of the budget as its own deadline, so on a dead collector it
+        # still reaches exporter.shutdown() (which stops the retry loop) before we give up
+        # waiting for it.
+        timeout_ms = max(timeout_s, 0.0) * 1000.0 * 0.75
         steps: list[Callable[[], object]] = [
             _bind_shutdown(plane.provider, timeout_ms) for plane in planes.values()
         ]
