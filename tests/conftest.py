@@ -30,15 +30,26 @@ class HubProcess:
     data_url: str
     token: str
     output: list[str]
+    drain: threading.Thread | None = None
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10) -> int:
+        """Send ``sig`` (SIGKILL for a crash), wait, and release the pipe. Returns the exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout_s)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=timeout_s)
+            if self.drain is not None:
+                self.drain.join(timeout=timeout_s)
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
 
 
 def start_hub(
@@ -74,12 +85,15 @@ def start_hub(
     if len(urls) < 2:
         proc.kill()
         rest = proc.stdout.read()
+        proc.wait(timeout=10)
+        proc.stdout.close()
         raise RuntimeError("hub did not start:\n" + "".join(lines) + rest)
     if token is None:
         token = (home / "secrets" / "hub_token").read_text().strip()
     # Keep draining, so a hub that logs to its console never blocks on a full pipe.
-    threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()
-    return HubProcess(proc, home, urls["control"], urls["data"], token, lines)
+    drain = threading.Thread(target=_drain, args=(proc, lines), daemon=True)
+    drain.start()
+    return HubProcess(proc, home, urls["control"], urls["data"], token, lines, drain)
 
 
 def _drain(proc: subprocess.Popen[str], lines: list[str]) -> None:
@@ -101,6 +115,4 @@ def hub_process(hub_home: Path) -> Iterator[HubProcess]:
     try:
         yield hub
     finally:
-        if hub.proc.poll() is None:
-            hub.proc.kill()
-        hub.proc.wait(timeout=10)
+        hub.stop(signal.SIGKILL)
