@@ -168,6 +168,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
+        "loadavg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -550,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(runs=args.runs or (3 if args.quick else 5),
                         scale=0.1 if args.quick else 1.0)
     names = args.only or list(BENCHMARKS)
+    command = " ".join(["python scripts/bench.py", *(sys.argv[1:] if argv is None else argv)])
+    host = machine()  # before the run: the load average then is other processes' load
     rows: list[Row] = []
     started = time.perf_counter()
     try:
@@ -558,16 +561,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BENCH_FAILED
-    info = {"machine": machine(), "runs": settings.runs, "scale": settings.scale,
-            "command": "python scripts/bench.py " + " ".join(sys.argv[1:] if argv is None
-                                                               else argv),
-            "elapsed_s": round(time.perf_counter() - started, 1)}
+    elapsed_s = round(time.perf_counter() - started, 1)
     if args.json:
-        print(json.dumps({**info, "rows": [row.to_json() for row in rows]}, indent=2))
+        print(json.dumps({"command": command, "machine": host, "runs": settings.runs,
+                          "scale": settings.scale, "elapsed_s": elapsed_s,
+                          "rows": [row.to_json() for row in rows]}, indent=2))
     else:
-        m = info["machine"]
-        print(f"# {info['command'].strip()}  ({m['nproc']} CPUs, {m['implementation']} "
-              f"{m['python']}, {m['platform']}; {settings.runs} runs; {info['elapsed_s']} s)")
+        print(f"# {command}")
+        print(f"# {host['nproc']} CPUs, load {host['loadavg_1m']}, {host['implementation']} "
+              f"{host['python']}, {host['platform']}; {settings.runs} runs; {elapsed_s} s")
         print(render_table(rows))
     return EXIT_OK
 

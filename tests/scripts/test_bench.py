@@ -1,0 +1,78 @@
+"""``scripts/bench.py``: the framework's arithmetic in-process, one quick benchmark end to end.
+
+Benchmarks are not tests: nothing here asserts a speed, only that the numbers are produced
+and put together correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from .conftest import SCRIPTS, clean_env, load_script
+
+BENCH = SCRIPTS / "bench.py"
+bench = load_script("bench")
+
+
+def _fixed(seconds: list[float]) -> Callable[[int], float]:
+    """A run that takes the next of ``seconds`` (the warm-up run comes first)."""
+    pending = list(seconds)
+    return lambda n: pending.pop(0)
+
+
+def test_measure_takes_the_median_and_per_run_ratios() -> None:
+    settings = bench.Settings(runs=3)
+    variants = [
+        bench.Variant("fast", 100, _fixed([9.0, 1.0, 2.0, 4.0])),
+        bench.Variant("slow", 100, _fixed([9.0, 2.0, 2.0, 16.0]), baseline="fast"),
+    ]
+
+    fast, slow = bench.measure("b", "case", "op/s", variants, settings)
+
+    assert fast.samples == (100.0, 50.0, 25.0) and fast.median == 50.0
+    assert fast.spread == pytest.approx(1.5)  # (100 - 25) / 50
+    assert slow.samples == (50.0, 50.0, 6.25)
+    # Per-run ratios 0.5, 1.0, 0.25: their median, not the ratio of the medians (1.0).
+    assert slow.ratio == 0.5 and fast.ratio is None
+
+
+def test_measure_rejects_an_unknown_baseline() -> None:
+    variants = [bench.Variant("a", 10, _fixed([1.0]), baseline="nope")]
+    with pytest.raises(ValueError, match="nope"):
+        bench.measure("b", "case", "op/s", variants, bench.Settings(runs=1))
+
+
+def test_list_and_bad_usage() -> None:
+    listed = subprocess.run([sys.executable, str(BENCH), "--list"], env=clean_env(),
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(bench.BENCHMARKS)
+
+    bad = subprocess.run([sys.executable, str(BENCH), "--only", "nope"], env=clean_env(),
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.e2e
+def test_quick_health_benchmark_runs_end_to_end() -> None:
+    # About 3 s on a 2-core machine: an in-process hub plus a real hub process on loopback.
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--only", "health", "--runs", "2", "--json"],
+        env=clean_env(), capture_output=True, text=True, timeout=60, check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["runs"] == 2 and report["machine"]["nproc"] >= 1
+    rows = report["rows"]
+    assert [row["mode"] for row in rows] == [
+        "in-process", "loopback httpx", "loopback raw c=1", "loopback raw c=8"]
+    for row in rows:
+        assert row["benchmark"] == "health" and len(row["samples"]) == 2
+        assert row["median"] > 0 and row["min"] <= row["median"] <= row["max"]
+        assert (row["ratio"] is None) == (row["baseline"] is None)
