@@ -36,6 +36,7 @@ __all__ = ["RequestBuffer"]
 _logger = logging.getLogger(__name__)
 
 _Pending = tuple[str, str, int, int, float]
+_MAX_PENDING_LIMIT = 65_536
 
 
 class RequestBuffer:
@@ -58,9 +59,12 @@ class RequestBuffer:
         max_pending: int = 4096,
         drain_batch: int = 64,
     ) -> None:
-        if max_pending < 1 or drain_batch < 1:
+        # The upper bound keeps a full drain (about 9 us per item, run inside a collect)
+        # well below the SDK's 10 s collect timeout.
+        if not (1 <= max_pending <= _MAX_PENDING_LIMIT) or drain_batch < 1:
             raise ValueError(
-                f"max_pending and drain_batch must be >= 1, got {max_pending!r}, {drain_batch!r}"
+                f"max_pending must be in 1..{_MAX_PENDING_LIMIT} and drain_batch >= 1, "
+                f"got {max_pending!r}, {drain_batch!r}"
             )
         self._histogram = histogram
         self._labels = labels

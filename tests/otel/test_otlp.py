@@ -6,7 +6,7 @@ import gzip
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -80,8 +80,8 @@ class Receiver:
         return out
 
 
-def _attrs(pairs: Iterator[KeyValue] | object) -> dict[str, str]:
-    return {kv.key: kv.value.string_value for kv in pairs}  # type: ignore[attr-defined]
+def _attrs(pairs: Iterable[KeyValue]) -> dict[str, str]:
+    return {kv.key: kv.value.string_value for kv in pairs}
 
 
 @pytest.fixture
@@ -100,10 +100,10 @@ def _free_port() -> int:
     return port  # closed again: nothing listens there
 
 
-def _wait_for(predicate: object, timeout_s: float = 10.0) -> bool:
+def _wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.05)
     return False
