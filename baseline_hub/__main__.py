@@ -9,11 +9,19 @@ import os
 import sys
 from collections.abc import Sequence
 
+from fastapi import FastAPI
+
+from hub_middleware import HubTaps, instrument_app
+from otel import HubTelemetry, TelemetryConfig
+
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
+from .context import PlaneInfo
 from .server import HubStartError, OnReady, serve
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
+#: Leaves room inside the 3 s a stopping hub may take, even with the collector down.
+TELEMETRY_SHUTDOWN_S = 2.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,8 +46,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo
 
         on_ready.append(run_demo)
+    telemetry = HubTelemetry(TelemetryConfig.from_env(os.environ))
+
+    def instrument(app: FastAPI, plane: PlaneInfo) -> None:
+        instrument_app(app, telemetry, plane=plane.name, server_port=plane.port)
+
     try:
-        asyncio.run(serve(config, on_ready=on_ready))
+        asyncio.run(serve(
+            config,
+            observers=[HubTaps(telemetry)],
+            instrument=instrument,
+            on_ready=on_ready,
+            on_stop=[lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)],
+        ))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
@@ -48,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_START_FAILED
     except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
         pass
+    finally:
+        telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)  # idempotent
     return EXIT_OK
 
 

@@ -75,13 +75,15 @@ def start_hub(
     urls: dict[str, str] = {}
     lines: list[str] = []
     deadline = time.monotonic() + timeout_s
-    while len(urls) < 2 and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         lines.append(line)
         if match := _URL.match(line.rstrip("\n")):
             urls[match.group(1)] = match.group(2)
+        if line.startswith("  token "):  # the banner's last line
+            break
     if len(urls) < 2:
         proc.kill()
         rest = proc.stdout.read()

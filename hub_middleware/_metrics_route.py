@@ -1,0 +1,86 @@
+"""``GET /metrics``: one collect, rendered as flat JSON (default) or Prometheus text."""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from otel import HubTelemetry, TelemetryUnavailableError
+
+logger = logging.getLogger(__name__)
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+class MetricsFormat(enum.Enum):
+    JSON = "json"
+    PROMETHEUS = "prometheus"
+    OPENMETRICS = "openmetrics"
+
+
+_MEDIA_TYPES = {
+    "application/json": MetricsFormat.JSON,
+    "text/plain": MetricsFormat.PROMETHEUS,
+    "application/openmetrics-text": MetricsFormat.OPENMETRICS,
+}
+
+
+def negotiate(accept: str | None, query_format: str | None) -> MetricsFormat | None:
+    """Choose the format: ``?format=`` wins; else the ``Accept`` type with the highest q.
+
+    JSON is the default: no header, ``*/*``, or only types we do not serve. Returns None for
+    an unknown ``?format=`` value.
+    """
+    if query_format is not None:
+        try:
+            return MetricsFormat(query_format.lower())
+        except ValueError:
+            return None
+    best, best_q = MetricsFormat.JSON, 0.0
+    for part in (accept or "").split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        chosen = _MEDIA_TYPES.get(media.lower())
+        if chosen is None:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        # Strictly greater: on a tie the earlier type wins, as the client listed it first.
+        if q > best_q:
+            best, best_q = chosen, q
+    return best
+
+
+def mount_metrics(app: FastAPI, telemetry: HubTelemetry, *, plane: str) -> None:
+    """Add ``GET /metrics`` for ``plane`` to ``app``. It needs no token and changes nothing.
+
+    Answers 400 for an unknown ``?format=``, and 503 with a JSON reason when telemetry is
+    disabled (``OTEL_SDK_DISABLED=true``) or cannot be read.
+    """
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        query_format = request.query_params.get("format")
+        chosen = negotiate(request.headers.get("accept"), query_format)
+        if chosen is None:
+            return JSONResponse(
+                {"error": "unknown_format", "formats": [f.value for f in MetricsFormat]},
+                status_code=400, headers=_NO_STORE,
+            )
+        try:
+            if chosen is MetricsFormat.JSON:
+                return JSONResponse(telemetry.snapshot_json(plane), headers=_NO_STORE)
+            body, content_type = telemetry.render_prometheus(
+                plane, openmetrics=chosen is MetricsFormat.OPENMETRICS)
+        except TelemetryUnavailableError as exc:
+            return JSONResponse({"error": "metrics_unavailable", "reason": exc.reason},
+                                status_code=503, headers=_NO_STORE)
+        return Response(body, media_type=content_type, headers=_NO_STORE)
