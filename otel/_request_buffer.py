@@ -31,12 +31,12 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Observation
 
 from ._instruments import LabelCache
 
-__all__ = ["RequestBuffer"]
+__all__ = ["MAX_PENDING_LIMIT", "RequestBuffer"]
 
 _logger = logging.getLogger(__name__)
 
 _Pending = tuple[str, str, int, int, float]
-_MAX_PENDING_LIMIT = 65_536
+MAX_PENDING_LIMIT = 65_536
 
 
 class RequestBuffer:
@@ -61,9 +61,9 @@ class RequestBuffer:
     ) -> None:
         # The upper bound keeps a full drain (about 9 us per item, run inside a collect)
         # well below the SDK's 10 s collect timeout.
-        if not (1 <= max_pending <= _MAX_PENDING_LIMIT) or drain_batch < 1:
+        if not (1 <= max_pending <= MAX_PENDING_LIMIT) or drain_batch < 1:
             raise ValueError(
-                f"max_pending must be in 1..{_MAX_PENDING_LIMIT} and drain_batch >= 1, "
+                f"max_pending must be in 1..{MAX_PENDING_LIMIT} and drain_batch >= 1, "
                 f"got {max_pending!r}, {drain_batch!r}"
             )
         self._histogram = histogram

@@ -8,25 +8,27 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    InMemoryMetricReader,
-    MetricReader,
-    MetricsData,
-    PeriodicExportingMetricReader,
-)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
 from opentelemetry.sdk.resources import Resource
 
 from . import _instruments as spec
 from ._config import TelemetryConfig
-from ._export import bounded_call, build_resource, log_exporter, metric_exporter
+from ._export import bounded_call, build_resource
 from ._instruments import LabelCache, Plane
+from ._pipeline import (
+    build_logger_provider,
+    build_meter_provider,
+    counter,
+    observable_gauge,
+    shutdown_step,
+    window_gauge,
+)
 from ._redaction import Redactor, is_secret_key
 from ._render import format_generated_at, render_prometheus, snapshot_values
-from ._request_buffer import RequestBuffer
+from ._request_buffer import MAX_PENDING_LIMIT, RequestBuffer
 from ._window import WindowCounter
 
 __all__ = ["CountsSource", "HubTelemetry", "TelemetryUnavailableError"]
@@ -97,6 +99,11 @@ class HubTelemetry:
         redactor: Redactor | None = None,
         max_pending_requests: int = 4096,
     ) -> None:
+        if not 1 <= max_pending_requests <= MAX_PENDING_LIMIT:
+            raise ValueError(
+                f"max_pending_requests must be in 1..{MAX_PENDING_LIMIT}, "
+                f"got {max_pending_requests!r}"
+            )
         self._config = config if config is not None else TelemetryConfig()
         self._wall_clock = wall_clock
         self._redactor = redactor
@@ -114,7 +121,7 @@ class HubTelemetry:
             return
 
         resource = build_resource(self._config, extra_resource_attributes, self._keep_resource)
-        self._logger_provider = self._build_logger_provider(resource)
+        self._logger_provider = build_logger_provider(self._config, resource)
         for plane in Plane:
             self._planes[plane.value] = self._build_plane(plane, resource, max_pending_requests)
         self._buffers = {name: plane.requests for name, plane in self._planes.items()}
@@ -122,24 +129,7 @@ class HubTelemetry:
     # -- construction -------------------------------------------------------------------
 
     def _build_plane(self, plane: Plane, resource: Resource, max_pending: int) -> _PlaneMetrics:
-        reader = InMemoryMetricReader()  # cumulative for every instrument kind
-        readers: list[MetricReader] = [reader]
-        exporter = metric_exporter(self._config)
-        if exporter is not None:
-            readers.append(
-                PeriodicExportingMetricReader(
-                    exporter,
-                    export_interval_millis=self._config.metric_export_interval_ms,
-                    export_timeout_millis=self._config.metric_export_timeout_ms,
-                )
-            )
-        provider = MeterProvider(
-            metric_readers=readers,
-            resource=resource,
-            # There are no spans in the hub, and the exemplar path costs on every record.
-            exemplar_filter=AlwaysOffExemplarFilter(),
-            shutdown_on_exit=False,
-        )
+        provider, reader = build_meter_provider(self._config, resource)
         meter = provider.get_meter(plane.meter_name)
         histogram = meter.create_histogram(
             spec.HTTP_DURATION.name,
@@ -149,61 +139,25 @@ class HubTelemetry:
         )
         labels = LabelCache(self._request_labels, _OVERFLOW, max_keys=_MAX_REQUEST_LABEL_SETS)
         requests = RequestBuffer(histogram, labels, max_pending=max_pending)
+        # The drain rides on the plane's first gauge: the SDK runs every callback of a
+        # provider before it collects the histogram, for every reader.
         if plane is Plane.CONTROL:
-            self._build_control(meter, requests)
+            observable_gauge(meter, spec.NODES, [requests.drain_callback, self._observe_nodes])
+            self._auth_counter = counter(meter, spec.AUTH_FAILURES)
+            self._auth_labels = self._event_label_cache("plane", "reason")
+            window_gauge(meter, spec.AUTH_FAILURE_RATE, self._auth_window)
+            self._mismatch_counter = counter(meter, spec.PORT_MISMATCHES)
+            self._mismatch_labels = self._event_label_cache("plane")
+            window_gauge(meter, spec.PORT_MISMATCH_RATE, self._mismatch_window)
         else:
-            self._build_data(meter, requests)
-        return _PlaneMetrics(provider=provider, reader=reader, requests=requests)
-
-    def _build_control(self, meter: Meter, requests: RequestBuffer) -> None:
-        # The drain rides on the first gauge: the SDK runs every callback of a provider
-        # before it collects the histogram, for every reader.
-        meter.create_observable_gauge(
-            spec.NODES.name,
-            callbacks=[requests.drain_callback, self._observe_nodes],
-            unit=spec.NODES.unit,
-            description=spec.NODES.description,
-        )
-        self._auth_counter = _counter(meter, spec.AUTH_FAILURES)
-        self._auth_labels = LabelCache(
-            self._event_labels("plane", "reason"), _OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS
-        )
-        _window_gauge(meter, spec.AUTH_FAILURE_RATE, self._auth_window)
-        self._mismatch_counter = _counter(meter, spec.PORT_MISMATCHES)
-        self._mismatch_labels = LabelCache(
-            self._event_labels("plane"), _OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS
-        )
-        _window_gauge(meter, spec.PORT_MISMATCH_RATE, self._mismatch_window)
-
-    def _build_data(self, meter: Meter, requests: RequestBuffer) -> None:
-        meter.create_observable_gauge(
-            spec.QUEUE_DEPTH.name,
-            callbacks=[requests.drain_callback, self._job_gauge("queued")],
-            unit=spec.QUEUE_DEPTH.unit,
-            description=spec.QUEUE_DEPTH.description,
-        )
-        meter.create_observable_gauge(
-            spec.JOBS_INFLIGHT.name,
-            callbacks=[self._job_gauge("inflight")],
-            unit=spec.JOBS_INFLIGHT.unit,
-            description=spec.JOBS_INFLIGHT.description,
-        )
-        self._retry_counter = _counter(meter, spec.JOB_RETRIES)
-        self._retry_labels = LabelCache(
-            self._event_labels("cause"), _OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS
-        )
-        _window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_window)
-
-    def _build_logger_provider(self, resource: Resource) -> LoggerProvider:
-        provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        exporter = log_exporter(self._config)
-        if exporter is not None:
-            provider.add_log_record_processor(
-                BatchLogRecordProcessor(
-                    exporter, export_timeout_millis=self._config.otlp_timeout_ms
-                )
+            observable_gauge(
+                meter, spec.QUEUE_DEPTH, [requests.drain_callback, self._job_gauge("queued")]
             )
-        return provider
+            observable_gauge(meter, spec.JOBS_INFLIGHT, [self._job_gauge("inflight")])
+            self._retry_counter = counter(meter, spec.JOB_RETRIES)
+            self._retry_labels = self._event_label_cache("cause")
+            window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_window)
+        return _PlaneMetrics(provider=provider, reader=reader, requests=requests)
 
     def _keep_resource(self, key: str, value: str) -> bool:
         if key.startswith("telemetry.sdk.") or key == "service.name":
@@ -218,7 +172,7 @@ class HubTelemetry:
             return "redacted"
         return text
 
-    def _event_labels(self, *keys: str) -> Callable[[tuple[object, ...]], dict[str, str | int]]:
+    def _event_label_cache(self, *keys: str) -> LabelCache:
         def build(values: tuple[object, ...]) -> dict[str, str | int]:
             labels: dict[str, str | int] = {
                 key: self._label(value) for key, value in zip(keys, values, strict=True)
@@ -227,7 +181,7 @@ class HubTelemetry:
                 Plane(labels["plane"])  # ValueError for an unknown plane: a caller bug
             return labels
 
-        return build
+        return LabelCache(build, _OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS)
 
     def _request_labels(self, key: tuple[object, ...]) -> dict[str, str | int]:
         method, route, status_code, server_port = key
@@ -399,7 +353,7 @@ class HubTelemetry:
         # waiting for it.
         timeout_ms = max(timeout_s, 0.0) * 1000.0 * 0.75
         steps: list[Callable[[], object]] = [
-            _bind_shutdown(plane.provider, timeout_ms) for plane in planes.values()
+            shutdown_step(plane.provider, timeout_ms) for plane in planes.values()
         ]
         if logger_provider is not None:
             steps.append(logger_provider.shutdown)
@@ -426,31 +380,6 @@ class HubTelemetry:
 
 
 _STATE_LABELS: dict[str, dict[str, str]] = {state: {"state": state} for state in spec.NODE_STATES}
-
-
-def _counter(meter: Meter, instrument: spec.InstrumentSpec) -> Counter:
-    return meter.create_counter(
-        instrument.name, unit=instrument.unit, description=instrument.description
-    )
-
-
-def _window_gauge(meter: Meter, instrument: spec.InstrumentSpec, window: WindowCounter) -> None:
-    def observe(options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(window.total())]
-
-    meter.create_observable_gauge(
-        instrument.name,
-        callbacks=[observe],
-        unit=instrument.unit,
-        description=instrument.description,
-    )
-
-
-def _bind_shutdown(provider: MeterProvider, timeout_ms: float) -> Callable[[], object]:
-    def shutdown() -> None:
-        provider.shutdown(timeout_millis=timeout_ms)
-
-    return shutdown
 
 
 def _as_int(value: object) -> int:

@@ -266,3 +266,9 @@ def test_redactor_keeps_a_secret_out_of_labels(clock: FakeClock) -> None:
             body, _ = tel.render_prometheus("control", openmetrics=openmetrics)
             assert secret.encode() not in body
             assert b'http_route="redacted"' in body
+
+
+@pytest.mark.parametrize("bad", [0, 65_537])
+def test_request_buffer_bound_must_stay_below_the_collect_timeout(bad: int) -> None:
+    with pytest.raises(ValueError, match="max_pending"):
+        HubTelemetry(max_pending_requests=bad)

@@ -1,0 +1,111 @@
+"""Building blocks of the SDK pipeline: providers, readers, and instrument helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    InMemoryMetricReader,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+
+from ._config import TelemetryConfig
+from ._export import log_exporter, metric_exporter
+from ._instruments import InstrumentSpec
+from ._window import WindowCounter
+
+__all__ = [
+    "Callback",
+    "build_logger_provider",
+    "build_meter_provider",
+    "counter",
+    "observable_gauge",
+    "shutdown_step",
+    "window_gauge",
+]
+
+Callback = Callable[[CallbackOptions], Iterable[Observation]]
+
+
+def build_meter_provider(
+    config: TelemetryConfig, resource: Resource
+) -> tuple[MeterProvider, InMemoryMetricReader]:
+    """A MeterProvider with an in-process pull reader, plus OTLP export when configured.
+
+    The pull reader is the SDK's InMemoryMetricReader: cumulative for every instrument
+    kind, it never resets on read, and one ``get_metrics_data()`` is one collect.
+    """
+    reader = InMemoryMetricReader()
+    readers: list[MetricReader] = [reader]
+    exporter = metric_exporter(config)
+    if exporter is not None:
+        readers.append(
+            PeriodicExportingMetricReader(
+                exporter,
+                export_interval_millis=config.metric_export_interval_ms,
+                export_timeout_millis=config.metric_export_timeout_ms,
+            )
+        )
+    provider = MeterProvider(
+        metric_readers=readers,
+        resource=resource,
+        # There are no spans in the hub, and the exemplar path costs on every record.
+        exemplar_filter=AlwaysOffExemplarFilter(),
+        # Our shutdown() is bounded; the SDK's atexit hook is not.
+        shutdown_on_exit=False,
+    )
+    return provider, reader
+
+
+def build_logger_provider(config: TelemetryConfig, resource: Resource) -> LoggerProvider:
+    """A LoggerProvider that batches records to OTLP when a logs endpoint is configured."""
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    exporter = log_exporter(config)
+    if exporter is not None:
+        provider.add_log_record_processor(
+            BatchLogRecordProcessor(exporter, export_timeout_millis=config.otlp_timeout_ms)
+        )
+    return provider
+
+
+def counter(meter: Meter, instrument: InstrumentSpec) -> Counter:
+    """Create the Counter ``instrument`` describes."""
+    return meter.create_counter(
+        instrument.name, unit=instrument.unit, description=instrument.description
+    )
+
+
+def observable_gauge(
+    meter: Meter, instrument: InstrumentSpec, callbacks: Sequence[Callback]
+) -> None:
+    """Create the ObservableGauge ``instrument`` describes."""
+    meter.create_observable_gauge(
+        instrument.name,
+        callbacks=list(callbacks),
+        unit=instrument.unit,
+        description=instrument.description,
+    )
+
+
+def window_gauge(meter: Meter, instrument: InstrumentSpec, window: WindowCounter) -> None:
+    """An ObservableGauge that reads a trailing-window count."""
+
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(window.total())]
+
+    observable_gauge(meter, instrument, [observe])
+
+
+def shutdown_step(provider: MeterProvider, timeout_ms: float) -> Callable[[], object]:
+    """A no-argument step that shuts ``provider`` down with a deadline."""
+
+    def shutdown() -> None:
+        provider.shutdown(timeout_millis=timeout_ms)
+
+    return shutdown
