@@ -14,9 +14,10 @@ Not thread-safe: one engine per reader thread.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -29,11 +30,11 @@ from watcher._timefmt import US_PER_S, TimestampParser
 _NEVER = -(1 << 62)
 _FOREVER = 1 << 62
 DEFAULT_MAX_GROUPS_PER_RULE = 10_000
-_MAX_VALUE_CACHE = 4096
+_MAX_CACHE = 4096
 
 
 class _Group:
-    __slots__ = ("alert_id", "firing", "first_seen", "last_emit", "last_seen", "times")
+    __slots__ = ("alert_id", "firing", "first_seen", "last_emit", "last_seen", "seq", "times")
 
     def __init__(self) -> None:
         self.times: deque[int] = deque()
@@ -41,11 +42,20 @@ class _Group:
         self.first_seen = 0
         self.last_seen = 0
         self.last_emit = 0
+        self.seq = 0  # episode number, orders simultaneous state changes deterministically
         self.alert_id = ""
 
 
+def _plan_field(fields: tuple[str, ...]) -> str | tuple[str, ...] | None:
+    """None for a global rule, the field for one ``group_by`` field, else all of them."""
+    if not fields:
+        return None
+    return fields[0] if len(fields) == 1 else fields
+
+
 class _RuleState:
-    __slots__ = ("filter", "groups", "index", "repeat_us", "rule", "threshold", "window_us")
+    __slots__ = ("fields", "filter", "groups", "ignored", "index", "repeat_us", "rule",
+                 "threshold", "window_us")
 
     def __init__(self, index: int, rule: Rule, client_filter: ClientFilter) -> None:
         self.index = index
@@ -53,11 +63,17 @@ class _RuleState:
         self.threshold = rule.threshold
         self.window_us = round(rule.window_s * US_PER_S)
         self.repeat_us = round(rule.repeat_after_s * US_PER_S)
-        self.filter = client_filter
+        self.fields = rule.group_by
+        self.filter = client_filter if client_filter else None
+        self.ignored: dict[object, bool] = {}  # cache of filter.matches per client string
         self.groups: dict[GroupKey, _Group] = {}
 
     def due(self, group: _Group) -> tuple[int, bool]:
-        """When this firing group next changes, and whether that change is a resolve."""
+        """When this firing group next changes, and whether that change is a resolve.
+
+        The resolve time only ever moves later as events arrive, which lets the engine keep
+        lazily outdated entries in its due-heap.
+        """
         times = group.times
         resolve_at = times[len(times) - self.threshold - 1] + self.window_us
         repeat_at = group.last_emit + self.repeat_us
@@ -66,7 +82,8 @@ class _RuleState:
         return repeat_at, False
 
 
-_Firing = tuple[_RuleState, GroupKey, _Group]
+# (due time, episode seq, rule index, group key); may be outdated, checked when popped.
+_Due = tuple[int, int, int, GroupKey]
 
 
 class Engine:
@@ -74,7 +91,7 @@ class Engine:
 
     Args:
         rules: the validated rules.
-        counters: where parse errors, late events and alerts are counted.
+        counters: where parse errors and late events are counted.
         max_groups_per_rule: bound on live ``group_by`` groups per rule. Groups with empty
             windows are evicted on a sweep every window length of event time; beyond the bound
             the oldest non-firing group is dropped (and counted).
@@ -91,12 +108,21 @@ class Engine:
         by_event: dict[str, list[_RuleState]] = {}
         for state in self._states:
             by_event.setdefault(state.rule.event, []).append(state)
-        self._by_event = {event: tuple(states) for event, states in by_event.items()}
+        # Per event, the rules it feeds, unpacked for the hot loop: (state, ignore-cache
+        # lookup or None, window, the single group_by field or None, groups, threshold).
+        self._plans = {
+            event: tuple(
+                (s, s.ignored.get if s.filter is not None else None, s.window_us,
+                 _plan_field(s.fields), s.groups, s.threshold)
+                for s in states
+            )
+            for event, states in by_event.items()
+        }
         self._max_window_us = max((s.window_us for s in self._states), default=US_PER_S)
         self._max_groups = max_groups_per_rule
-        self._firing: dict[tuple[int, GroupKey], _Firing] = {}
+        self._dues: list[_Due] = []
+        self._seq = 0
         self._clock = _NEVER
-        self._next_due = _FOREVER
         self._next_sweep = _NEVER
         self._pending: list[Alert] = []
         self._ts = TimestampParser()
@@ -112,130 +138,187 @@ class Engine:
         alerts, self._pending = self._pending, []
         return alerts
 
-    def feed(self, lines: Iterable[bytes]) -> None:
+    def feed(self, lines: Sequence[bytes]) -> None:
         """Evaluates complete audit lines (without their newline). Garbage is counted."""
+        # The hot loop of --replay: locals instead of attribute lookups, and the hub's own
+        # timestamp format decoded inline from a per-second cache.
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         parse_ts = self._ts.parse
-        by_event = self._by_event
-        add = self._add
-        read = bad = invalid = 0
+        plans = self._plans
+        value_get = self._value_cache.get
+        group_value = self._group_value
+        insort = bisect.insort
+        bad = invalid = late = 0
         clock = self._clock
+        wake = self._wake_at()
+        prefix, base = "-", 0  # the last "YYYY-MM-DDTHH:MM:SS." seen, and its microseconds
         for line in lines:
-            read += 1
             try:
                 obj = loads(line)
+                ts = obj["ts"]
+                event_plans = plans.get(obj["event"])
             except decode_error:
                 if line.strip():
                     bad += 1
                 continue
-            if type(obj) is not dict:
-                bad += 1
+            except (KeyError, TypeError):  # a JSON value that is no object, or lacks a field
+                if type(obj) is dict:
+                    invalid += 1
+                else:
+                    bad += 1
                 continue
-            ts = obj.get("ts")
-            event = obj.get("event")
-            if type(ts) is not str or type(event) is not str:
-                invalid += 1
-                continue
-            t = parse_ts(ts)
-            if t is None:
-                invalid += 1
-                continue
+            if type(ts) is str and len(ts) == 27 and ts.startswith(prefix) and \
+                    ts[26] == "Z" and (frac := ts[20:26]).isdigit():
+                t = base + int(frac)
+            else:
+                parsed = parse_ts(ts) if type(ts) is str else None
+                if parsed is None:
+                    invalid += 1
+                    continue
+                t = parsed
+                if len(ts) == 27 and ts[19] == "." and ts[26] == "Z":
+                    prefix, base = ts[:20], t - int(ts[20:26])
             if t > clock:
-                self._move_clock(t)
+                if t >= wake:
+                    self._move_clock(t)
+                    wake = self._wake_at()
                 clock = t
-            states = by_event.get(event)
-            if states is not None:
-                for state in states:
-                    add(state, obj, t, clock)
+            if event_plans is None:
+                continue
+            # Per rule: inlined, because this runs once per line.
+            for state, ignored_get, window_us, field, groups, threshold in event_plans:
+                if ignored_get is not None:
+                    client = obj.get("client")
+                    try:
+                        hit = ignored_get(client)
+                    except TypeError:  # unhashable garbage
+                        hit = False
+                    if hit is None:
+                        hit = self._is_ignored(state, client)
+                    if hit:
+                        continue
+                floor = clock - window_us
+                if t <= floor:
+                    late += 1
+                    continue
+                key: GroupKey
+                if field is None:
+                    key = ()
+                elif type(field) is str:
+                    value = obj.get(field)
+                    try:
+                        cached = value_get(value)
+                    except TypeError:
+                        cached = None
+                    key = (cached if cached is not None else group_value(value),)
+                else:
+                    key = self._key(state, obj)
+                group = groups.get(key)
+                if group is None:
+                    self._clock = clock
+                    group = self._new_group(state, key)
+                times = group.times
+                if times and t < times[-1]:
+                    insort(times, t)
+                else:
+                    times.append(t)
+                while times[0] <= floor:
+                    times.popleft()
+                if len(times) > threshold and not group.firing:
+                    self._fire(state, key, group, clock)
+                    wake = self._wake_at()
+        self._clock = clock
         counters = self.counters
-        counters.lines_read += read
+        counters.lines_read += len(lines)
         counters.parse_errors += bad
         counters.invalid_events += invalid
+        counters.late_events += late
 
     def advance_to(self, now_us: int) -> None:
         """Moves the clock forward without a line (follow mode, on an idle live log)."""
         if now_us > self._clock:
             self._move_clock(now_us)
+            self._clock = now_us
+
+    def _wake_at(self) -> int:
+        """The next clock value at which something is due (a resolve, repeat or sweep)."""
+        return min(self._dues[0][0], self._next_sweep) if self._dues else self._next_sweep
 
     def _move_clock(self, now_us: int) -> None:
-        if now_us >= self._next_due:
+        if self._dues and now_us >= self._dues[0][0]:
             self._run_due(now_us)
         if now_us >= self._next_sweep:
             self._sweep(now_us)
-        self._clock = now_us
 
     def _group_value(self, value: object) -> GroupValue:
         if type(value) is not str:
-            return safe_group_value(value)
-        cached = self._value_cache.get(value, self)
-        if cached is self:
+            return safe_group_value(value)  # ints are not cached: 0 and False share a slot
+        cached = self._value_cache.get(value)
+        if cached is None:
             cached = safe_group_value(value)
-            if len(self._value_cache) >= _MAX_VALUE_CACHE:
+            if len(self._value_cache) >= _MAX_CACHE:
                 self._value_cache.clear()
             self._value_cache[value] = cached
-        return cached  # type: ignore[return-value]
+        return cached
 
-    def _add(self, state: _RuleState, obj: dict[str, Any], t: int, clock: int) -> None:
-        if state.filter and state.filter.matches(obj.get("client")):
-            return
-        floor = clock - state.window_us
-        if t <= floor:
-            self.counters.late_events += 1
-            return
-        rule = state.rule
-        key: GroupKey = (
-            tuple([self._group_value(obj.get(f)) for f in rule.group_by]) if rule.group_by else ()
-        )
-        groups = state.groups
-        group = groups.get(key)
-        if group is None:
-            if len(groups) >= self._max_groups:
-                self._make_room(state)
-            group = groups[key] = _Group()
+    def _is_ignored(self, state: _RuleState, client: object) -> bool:
+        assert state.filter is not None
+        if type(client) is not str:
+            return state.filter.matches(client)
+        hit: bool | None = state.ignored.get(client)
+        if hit is None:
+            hit = state.filter.matches(client)
+            if len(state.ignored) >= _MAX_CACHE:
+                state.ignored.clear()
+            state.ignored[client] = hit
+        return hit
+
+    def _key(self, state: _RuleState, obj: dict[str, Any]) -> GroupKey:
+        return tuple([self._group_value(obj.get(f)) for f in state.fields])
+
+    def _new_group(self, state: _RuleState, key: GroupKey) -> _Group:
+        if len(state.groups) >= self._max_groups:
+            self._make_room(state)
+        group = state.groups[key] = _Group()
+        return group
+
+    def _fire(self, state: _RuleState, key: GroupKey, group: _Group, clock: int) -> None:
         times = group.times
-        if not times or t >= times[-1]:
-            times.append(t)
-        else:
-            bisect.insort(times, t)
-        while times[0] <= floor:
-            times.popleft()
-        if group.firing:
-            if t > group.last_seen:
-                group.last_seen = t
-            return
-        if len(times) > state.threshold:
-            group.firing = True
-            group.first_seen = times[0]
-            group.last_seen = times[-1]
-            group.last_emit = clock
-            group.alert_id = make_alert_id(rule.name, key, group.first_seen)
-            self._firing[(state.index, key)] = (state, key, group)
-            self._emit(state, key, group, clock, AlertState.FIRING)
-            self._next_due = min(self._next_due, state.due(group)[0])
+        self._seq += 1
+        group.seq = self._seq
+        group.firing = True
+        group.first_seen = times[0]
+        group.last_seen = times[-1]  # the newest event is the last to leave the window
+        group.last_emit = clock
+        group.alert_id = make_alert_id(state.rule.name, key, group.first_seen)
+        self._emit(state, key, group, clock, AlertState.FIRING)
+        heapq.heappush(self._dues, (state.due(group)[0], group.seq, state.index, key))
 
     def _run_due(self, now_us: int) -> None:
-        while True:
-            best: tuple[int, bool, _Firing] | None = None
-            for entry in self._firing.values():
-                when, resolve = entry[0].due(entry[2])
-                if when <= now_us and (best is None or when < best[0]):
-                    best = (when, resolve, entry)
-            if best is None:
-                break
-            when, resolve, (state, key, group) = best
+        dues = self._dues
+        while dues and dues[0][0] <= now_us:
+            when, seq, index, key = heapq.heappop(dues)
+            state = self._states[index]
+            group = state.groups.get(key)
+            if group is None or not group.firing or group.seq != seq:
+                continue  # outdated entry of an ended episode
+            actual, resolve = state.due(group)
+            if actual != when:
+                heapq.heappush(dues, (actual, seq, index, key))
+                continue
             times = group.times
+            group.last_seen = max(group.last_seen, times[-1])
             floor = when - state.window_us
             while times and times[0] <= floor:
                 times.popleft()
             if resolve:
                 group.firing = False
-                del self._firing[(state.index, key)]
                 self._emit(state, key, group, when, AlertState.RESOLVED)
             else:
                 group.last_emit = when
                 self._emit(state, key, group, when, AlertState.FIRING)
-        self._next_due = min((s.due(g)[0] for s, _, g in self._firing.values()), default=_FOREVER)
+                heapq.heappush(dues, (state.due(group)[0], seq, index, key))
 
     def _sweep(self, now_us: int) -> None:
         for state in self._states:
@@ -294,20 +377,19 @@ class Engine:
             floor = self._clock - state.window_us
             groups: list[object] = []
             for key, group in state.groups.items():
+                firing: list[int] | None = None
                 if group.firing:
                     live = list(group.times)
-                    firing: list[int] | None = [group.first_seen, group.last_seen, group.last_emit]
+                    firing = [group.first_seen, group.last_seen, group.last_emit, group.seq]
                 else:
                     live = [t for t in group.times if t > floor]
-                    firing = None
                     if not live:
                         continue
                 deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
                 groups.append([list(key), deltas, firing])
             rules[state.rule.name] = {"digest": state.rule.digest, "groups": groups}
-        firing_order = [[s.rule.name, list(k)] for s, k, _ in self._firing.values()]
-        return {"clock_us": self._clock, "next_sweep_us": self._next_sweep, "rules": rules,
-                "firing": firing_order}
+        return {"clock_us": self._clock, "next_sweep_us": self._next_sweep, "seq": self._seq,
+                "rules": rules}
 
     def restore(self, snap: Mapping[str, Any]) -> list[str]:
         """Loads a :meth:`snapshot` into a fresh engine.
@@ -318,19 +400,20 @@ class Engine:
         Raises:
             ValueError: the snapshot is malformed.
         """
+        by_name = {state.rule.name: state for state in self._states}
+        dropped: list[str] = []
         try:
-            self._clock = int(snap["clock_us"])
-            self._next_sweep = int(snap["next_sweep_us"])
-            saved = snap["rules"]
-            by_name = {state.rule.name: state for state in self._states}
-            dropped: list[str] = []
-            for name, data in saved.items():
+            clock, next_sweep, seq = (int(snap[k]) for k in ("clock_us", "next_sweep_us", "seq"))
+            for name, data in snap["rules"].items():
                 state = by_name.get(name)
                 if state is None or data["digest"] != state.rule.digest:
                     dropped.append(name)
                     continue
                 for raw_key, deltas, firing in data["groups"]:
                     key: GroupKey = tuple(raw_key)
+                    if not all(v is None or type(v) in (str, int) for v in key) or \
+                            len(key) != len(state.fields):
+                        raise ValueError(f"bad group key {raw_key!r}")
                     group = _Group()
                     total = 0
                     for delta in deltas:
@@ -340,15 +423,13 @@ class Engine:
                         if len(group.times) <= state.threshold:
                             raise ValueError(f"firing group of {name} has too few events")
                         group.firing = True
-                        group.first_seen, group.last_seen, group.last_emit = map(int, firing)
+                        group.first_seen, group.last_seen, group.last_emit, group.seq = (
+                            int(v) for v in firing)
                         group.alert_id = make_alert_id(name, key, group.first_seen)
+                        self._dues.append((state.due(group)[0], group.seq, state.index, key))
                     state.groups[key] = group
-            for name, raw_key in snap["firing"]:
-                state = by_name.get(name)
-                key = tuple(raw_key)
-                if state is not None and name not in dropped:
-                    self._firing[(state.index, key)] = (state, key, state.groups[key])
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
             raise ValueError(f"malformed engine snapshot: {exc!r}") from None
-        self._next_due = min((s.due(g)[0] for s, _, g in self._firing.values()), default=_FOREVER)
+        heapq.heapify(self._dues)
+        self._clock, self._next_sweep, self._seq = clock, next_sweep, seq
         return dropped

@@ -26,7 +26,6 @@ _RULE_KEYS = frozenset(
      "ignore_clients"}
 )
 _TOP_KEYS = frozenset({"ignore_clients", "rules"})
-_MAX_IGNORE_CACHE = 4096
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -41,31 +40,22 @@ class RulesError(ValueError):
 
 
 class ClientFilter:
-    """Matches a client address against IPs and CIDRs.
+    """Matches a client address against IPs and CIDRs (IPv4-mapped IPv6 included).
 
-    Results are cached per distinct client string (bounded), because ``ipaddress`` parsing is
-    far slower than the rest of the per-line work. Not thread-safe: one filter per engine.
+    ``ipaddress`` parsing is slow; callers on a hot path cache results per client string.
+    Immutable, so thread-safe.
     """
 
-    __slots__ = ("_cache", "_networks")
+    __slots__ = ("_networks",)
 
     def __init__(self, networks: Sequence[IpNetwork]) -> None:
         self._networks = tuple(networks)
-        self._cache: dict[object, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._networks)
 
     def matches(self, client: object) -> bool:
-        hit = self._cache.get(client)
-        if hit is None:
-            hit = self._lookup(client)
-            if len(self._cache) >= _MAX_IGNORE_CACHE:
-                self._cache.clear()
-            self._cache[client] = hit
-        return hit
-
-    def _lookup(self, client: object) -> bool:
+        """True if ``client`` is an IP inside one of the networks."""
         if not isinstance(client, str) or len(client) > 64:
             return False
         try:

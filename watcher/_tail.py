@@ -95,7 +95,7 @@ def split_lines(data: bytes, *, skipping: bool, final: bool,
     if last >= 0:
         lines = data[pos:last].split(b"\n")
         consumed = last + 1
-        if last - pos > max_line_bytes:
+        if last - pos > max_line_bytes and max(map(len, lines)) > max_line_bytes:
             kept = [line for line in lines if len(line) <= max_line_bytes]
             overlong += len(lines) - len(kept)
             lines = kept

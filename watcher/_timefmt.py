@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _MAX_TEXT = 64
+_MAX_BASES = 4096
 US_PER_S = 1_000_000
 
 
@@ -29,11 +30,12 @@ class TimestampParser:
     and only converts the fraction on the fast path. Not thread-safe: one parser per reader.
     """
 
-    __slots__ = ("_base_us", "_prefix")
+    __slots__ = ("bases",)
 
     def __init__(self) -> None:
-        self._prefix = ""
-        self._base_us = 0
+        #: whole-second prefix ("2026-11-29T10:15:02") -> its microseconds since the epoch.
+        #: Public so a hot loop may consult it inline before calling :meth:`parse`.
+        self.bases: dict[str, int] = {}
 
     def parse(self, text: str) -> int | None:
         """Returns microseconds since the epoch, or None when ``text`` is not a timestamp."""
@@ -41,15 +43,15 @@ class TimestampParser:
             frac = text[20:-1]
             if len(frac) <= 9 and frac.isascii() and frac.isdigit():
                 prefix = text[:19]
-                if prefix != self._prefix:
+                base = self.bases.get(prefix)
+                if base is None:
                     base = _parse_slow(prefix + "Z")
                     if base is None:
                         return None
-                    self._prefix = prefix
-                    self._base_us = base
-                if len(frac) == 6:
-                    return self._base_us + int(frac)
-                return self._base_us + int((frac + "000000")[:6])
+                    if len(self.bases) >= _MAX_BASES:
+                        self.bases.clear()
+                    self.bases[prefix] = base
+                return base + int((frac + "00000")[:6])
         return _parse_slow(text)
 
 
