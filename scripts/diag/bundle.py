@@ -1,0 +1,113 @@
+"""Writing the bundle: canonical members, the manifest, and a reproducible, atomic zip.
+
+Reproducibility rules (two runs with the same ``SOURCE_DATE_EPOCH`` and inputs give the
+same bytes):
+
+* members sorted by name, the manifest first-class among them;
+* every entry's ``date_time`` is the run's timestamp in UTC (clamped to 1980, the zip
+  format's epoch), ``create_system`` Unix, permissions ``0644`` regular file;
+* ``ZIP_DEFLATED`` at level 9 (pinned: the default level may differ between builds);
+* JSON is canonical: sorted keys, two-space indent, UTF-8, LF, a final newline;
+* volatile values (collector durations) are ``null`` when ``SOURCE_DATE_EPOCH`` is set.
+
+Atomicity: the zip is written to ``.diag_bundle_*.tmp`` in the output folder and renamed
+over the final name only after the leak gate passed on what was written; a crash leaves
+at most a temp file, never a half-written bundle under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .gate import Leak, LeakGate
+
+MANIFEST = "manifest.json"
+COMPRESSION = zipfile.ZIP_DEFLATED
+COMPRESS_LEVEL = 9
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+_ZIP_MIN_DATE = (1980, 1, 1, 0, 0, 0)
+_UNIX = 3
+
+
+class LeakFound(Exception):
+    """The gate found a secret; the partial bundle was deleted. Holds kinds, not values."""
+
+    def __init__(self, leaks: list[Leak]) -> None:
+        super().__init__("; ".join(leak.describe() for leak in leaks))
+        self.leaks = leaks
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one JSON encoding of a bundle: stable bytes for equal values."""
+    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False,
+                      default=str)
+    return (text + "\n").encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def member_index(members: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    """Each member's name, sha256 and size, sorted by name (the manifest's ``members``)."""
+    return [{"name": name, "sha256": sha256_hex(data), "size": len(data)}
+            for name, data in sorted(members.items())]
+
+
+def zip_date_time(timestamp: datetime) -> tuple[int, int, int, int, int, int]:
+    """The zip entry time for ``timestamp`` (UTC), clamped to the format's 1980..2107."""
+    fields = (timestamp.year, timestamp.month, timestamp.day,
+              timestamp.hour, timestamp.minute, timestamp.second)
+    if fields < _ZIP_MIN_DATE:
+        return _ZIP_MIN_DATE
+    return min(fields, (2107, 12, 31, 23, 59, 58))
+
+
+def write_bundle(out_dir: Path, name: str, members: Mapping[str, bytes], *,
+                 timestamp: datetime, gate: LeakGate) -> Path:
+    """Write ``members`` (the manifest included) as ``out_dir/name``, atomically.
+
+    Raises:
+        LeakFound: the gate found a secret in the written zip, which was deleted.
+        OSError: the folder cannot be written; nothing is left behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".diag_bundle_", suffix=".tmp", dir=out_dir)
+    os.close(fd)  # reopened by name below: Windows cannot rename a file still open
+    tmp = Path(tmp_name)
+    try:
+        date_time = zip_date_time(timestamp)
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for member in sorted(members):
+                info = zipfile.ZipInfo(member, date_time)
+                info.create_system = _UNIX
+                info.external_attr = FILE_MODE << 16
+                info.compress_type = COMPRESSION
+                archive.writestr(info, members[member], compress_type=COMPRESSION,
+                                 compresslevel=COMPRESS_LEVEL)
+        # The gate reads back what is on disk, so it checks the artifact, not our intent.
+        leaks = gate.scan_zip(tmp)
+        if leaks:
+            raise LeakFound(leaks)
+        _fsync(tmp)
+        final = out_dir / name
+        os.replace(tmp, final)
+        return final
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())

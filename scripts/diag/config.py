@@ -1,0 +1,195 @@
+"""The diagnose run's configuration: arguments and environment, parsed once, at the edge.
+
+Everything below this module takes a :class:`DiagConfig` and never reads the environment.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_HOME = Path(".sheratan")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_CONTROL_PORT = 8787
+DEFAULT_DATA_PORT = 8788
+DEFAULT_LINES = 200
+MAX_LINES = 100_000
+DEFAULT_TIMEOUT_S = 2.0
+MAX_TIMEOUT_S = 60.0
+DEFAULT_NODE_STALE_S = 30.0
+DEFAULT_NODE_DEAD_S = 120.0
+
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+class UsageError(ValueError):
+    """A bad argument or environment value; the message names it and never holds a secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class HubPaths:
+    """The files diagnose reads below ``SHERATAN_HOME`` (the v1.5 layout, CONTRACT section 2)."""
+
+    home: Path
+
+    @property
+    def db(self) -> Path:
+        return self.home / "state" / "hub.db"
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / "secrets" / "hub_token"
+
+    @property
+    def watcher_status(self) -> Path:
+        return self.home / "state" / "watcher_status.json"
+
+    @property
+    def logs(self) -> dict[str, Path]:
+        """Bundle member name -> log file."""
+        logs_dir = self.home / "logs"
+        names = ("hub_control.log", "hub_data.log", "hub_security_audit.jsonl", "alerts.jsonl")
+        return {f"logs/{name}": logs_dir / name for name in names}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A plane's base URL, or why it is not contacted (a non-loopback host from the env)."""
+
+    plane: str
+    host: str
+    port: int
+    refused: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DiagConfig:
+    """One diagnose run.
+
+    ``epoch_s`` is the timestamp used everywhere (bundle name, zip entry times, manifest, the
+    "as of" of offline readings); ``reproducible`` is true when it came from
+    ``SOURCE_DATE_EPOCH``, which also drops volatile values such as durations.
+    """
+
+    home: Path
+    out_dir: Path
+    lines: int
+    control: Endpoint
+    data: Endpoint
+    timeout_s: float
+    epoch_s: int
+    reproducible: bool
+    node_stale_s: float = DEFAULT_NODE_STALE_S
+    node_dead_s: float = DEFAULT_NODE_DEAD_S
+
+    @property
+    def paths(self) -> HubPaths:
+        return HubPaths(self.home)
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch_s, UTC)
+
+    @property
+    def bundle_name(self) -> str:
+        return f"diag_bundle_{self.timestamp.strftime('%Y%m%dT%H%M%SZ')}.zip"
+
+
+def parse_loopback_url(url: str, plane: str) -> Endpoint:
+    """Parse an explicit ``--control-url``/``--data-url``; only loopback http is accepted.
+
+    Raises:
+        UsageError: any other scheme or host, credentials, a query or a path.
+    """
+    option = f"--{plane}-url"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{option}: not a valid URL ({exc})") from None
+    if parts.scheme != "http":
+        raise UsageError(f"{option}: only http:// is supported, got {parts.scheme or 'none'!r}")
+    if parts.username is not None or parts.password is not None:
+        # Never echo the URL: it carries credentials.
+        raise UsageError(f"{option}: credentials in the URL are not accepted")
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
+        raise UsageError(f"{option}: give the base URL only (no path, query or fragment)")
+    host = parts.hostname or ""
+    if not _is_loopback(host):
+        raise UsageError(f"{option}: {host!r} is not a loopback address; diagnose only talks "
+                         "to 127.0.0.0/8, ::1 or localhost")
+    return Endpoint(plane, host, port if port is not None else 80)
+
+
+def endpoint_from_env(env: Mapping[str, str], plane: str, warn: list[str]) -> Endpoint:
+    """The plane's URL from ``HUB_HOST`` and its port variable, as the hub binds it.
+
+    A wildcard bind (``0.0.0.0``, ``::``) is reached over loopback. A non-loopback host is
+    not contacted (the endpoint carries why). A bad port warns and falls back to the default.
+    """
+    var, default = (("HUB_CONTROL_PORT", DEFAULT_CONTROL_PORT) if plane == "control"
+                    else ("HUB_DATA_PORT", DEFAULT_DATA_PORT))
+    port = default
+    raw = env.get(var, "").strip()
+    if raw:
+        try:
+            port = int(raw)
+        except ValueError:
+            port = -1
+        if not 1 <= port <= 65535:
+            warn.append(f"{var} is not a port 1..65535; using {default}")
+            port = default
+    host = env.get("HUB_HOST", DEFAULT_HOST).strip()
+    host = _WILDCARDS.get(host, host)
+    if not _is_loopback(host):
+        return Endpoint(plane, host, port, refused="HUB_HOST is not a loopback address")
+    return Endpoint(plane, host, port)
+
+
+def source_date_epoch(env: Mapping[str, str]) -> int | None:
+    """``SOURCE_DATE_EPOCH`` as an int, or None when unset.
+
+    Raises:
+        UsageError: a value that is not a non-negative integer (reproducible-builds.org says
+            a malformed value must fail the build rather than be ignored).
+    """
+    raw = env.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or int(raw) > 253402300799:
+        raise UsageError("SOURCE_DATE_EPOCH: expected a non-negative integer of seconds "
+                         "before year 10000")
+    return int(raw)
+
+
+def env_seconds(env: Mapping[str, str], name: str, default: float, warn: list[str]) -> float:
+    """A positive number of seconds from the environment; a bad value warns and falls back."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        warn.append(f"{name} is not a positive number of seconds; using {default:g}")
+        return default
+    return value
+
+
+def now_epoch_s() -> int:
+    return int(time.time())
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

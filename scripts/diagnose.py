@@ -1,0 +1,29 @@
+"""Write a diagnose bundle for the Sheratan hub (CONTRACT section 5): a thin entry point.
+
+Usage, from the repository root::
+
+    python scripts/diagnose.py [--out DIR] [--lines N] [--home DIR] [--control-url URL]
+        [--data-url URL] [--timeout-s N]
+    python scripts/diagnose.py --verify diag_bundle_<timestamp>.zip
+
+It prints the bundle's path as the last line. Exit codes: 0 a bundle was written (even if
+some collectors failed) or ``--verify`` passed; 1 no bundle was written; 2 bad usage; 3 the
+leak gate found a secret (the bundle was deleted); 4 ``--verify`` found a tampered bundle.
+The logic lives in ``scripts/diag/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_SCRIPTS = Path(__file__).resolve().parent
+# The repository root for ``otel`` (the shared secret rules), this folder for ``diag``.
+for _entry in (_SCRIPTS, _SCRIPTS.parent):
+    if str(_entry) not in sys.path:
+        sys.path.insert(0, str(_entry))
+
+from diag.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
