@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.otlp_receiver import Receiver
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_TOKEN = "test-token-0123456789abcdef"
 _URL = re.compile(r"^\s+(control|data) plane\s+(http://\S+)$")
@@ -118,3 +120,13 @@ def hub_process(hub_home: Path) -> Iterator[HubProcess]:
         yield hub
     finally:
         hub.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real OTLP/HTTP receiver on 127.0.0.1:0."""
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()

@@ -2,111 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest,
-    ExportLogsServiceResponse,
-)
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from otel import HubTelemetry, Redactor, TelemetryConfig
-
-
-class Receiver:
-    """A minimal OTLP/HTTP collector on 127.0.0.1:0 that keeps what it decodes."""
-
-    def __init__(self) -> None:
-        self.metrics: list[ExportMetricsServiceRequest] = []
-        self.logs: list[ExportLogsServiceRequest] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path == "/v1/metrics":
-                    metrics = ExportMetricsServiceRequest.FromString(body)
-                    with receiver.lock:
-                        receiver.metrics.append(metrics)
-                    reply = ExportMetricsServiceResponse().SerializeToString()
-                elif self.path == "/v1/logs":
-                    logs = ExportLogsServiceRequest.FromString(body)
-                    with receiver.lock:
-                        receiver.logs.append(logs)
-                    reply = ExportLogsServiceResponse().SerializeToString()
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def metric_points(self) -> dict[str, tuple[dict[str, str], list[object]]]:
-        """Metric name -> (resource attributes, data points), from everything received."""
-        out: dict[str, tuple[dict[str, str], list[object]]] = {}
-        with self.lock:
-            requests = list(self.metrics)
-        for request in requests:
-            for rm in request.resource_metrics:
-                resource = _attrs(rm.resource.attributes)
-                for sm in rm.scope_metrics:
-                    for metric in sm.metrics:
-                        kind = metric.WhichOneof("data")
-                        points = list(getattr(metric, kind).data_points) if kind else []
-                        out[f"{sm.scope.name}/{metric.name}"] = (resource, points)
-        return out
-
-
-def _attrs(pairs: Iterable[KeyValue]) -> dict[str, str]:
-    return {kv.key: kv.value.string_value for kv in pairs}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port  # closed again: nothing listens there
-
-
-def _wait_for(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.otlp_receiver import Receiver, attrs, free_port, wait_for
 
 
 def test_metrics_arrive_over_otlp_http_with_the_service_name(receiver: Receiver) -> None:
@@ -131,7 +33,7 @@ def test_metrics_arrive_over_otlp_http_with_the_service_name(receiver: Receiver)
             "sheratan.hub.data/hub.jobs.retries",
             "sheratan.hub.data/http.server.request.duration",
         }
-        assert _wait_for(lambda: wanted <= set(receiver.metric_points()))
+        assert wait_for(lambda: wanted <= set(receiver.metric_points()))
     finally:
         tel.shutdown()
     points = receiver.metric_points()
@@ -140,7 +42,7 @@ def test_metrics_arrive_over_otlp_http_with_the_service_name(receiver: Receiver)
     assert resource["deployment.environment"] == "test"
     assert resource["service.version"] == "1.5.0"
     assert "hub_token" not in resource  # a secret-looking key never leaves the process
-    by_state = {_attrs(p.attributes)["state"]: p.as_int for p in nodes}  # type: ignore[attr-defined]
+    by_state = {attrs(p.attributes)["state"]: p.as_int for p in nodes}  # type: ignore[attr-defined]
     assert by_state == {"online": 3, "stale": 1, "dead": 0}
     _, depth = points["sheratan.hub.data/hub.queue.depth"]
     assert [p.as_int for p in depth] == [5]  # type: ignore[attr-defined]
@@ -162,7 +64,7 @@ def test_log_records_are_exported_over_otlp(receiver: Receiver) -> None:
     assert not receiver.metrics  # no metrics endpoint configured
     assert len(receiver.logs) == 1
     (resource_logs,) = receiver.logs[0].resource_logs
-    assert _attrs(resource_logs.resource.attributes)["service.name"] == "sheratan-hub"
+    assert attrs(resource_logs.resource.attributes)["service.name"] == "sheratan-hub"
     record = resource_logs.scope_logs[0].log_records[0]
     assert record.body.string_value == "auth_failure_burst firing"
     assert record.severity_number == SeverityNumber.WARN.value
@@ -187,7 +89,7 @@ def test_token_in_resource_attributes_is_dropped_with_a_redactor(receiver: Recei
 def test_shutdown_is_bounded_when_the_collector_is_down(protocol: str) -> None:
     cfg = TelemetryConfig.from_env(
         {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_free_port()}",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
             "OTEL_METRIC_EXPORT_INTERVAL": "50",
         }
