@@ -85,12 +85,18 @@ class Settings:
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One way of running a workload. ``run(n)`` performs n operations and returns the seconds
-    they took; ``baseline`` names the variant this one is compared with."""
+    they took; ``baseline`` names the variant this one is compared with.
+
+    ``cpu_s``, when given, reads the CPU seconds used so far by the process that serves the
+    requests. CPU time per operation is far less sensitive than wall time to other processes
+    competing for the cores, so it is the better number for overhead comparisons.
+    """
 
     mode: str
     ops: int
     run: Callable[[int], float]
     baseline: str | None = None
+    cpu_s: Callable[[], float | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,7 @@ class Row:
     samples: tuple[float, ...]
     baseline: str | None = None
     ratios: tuple[float, ...] = field(default=())
+    cpu_us_per_op: tuple[float, ...] = field(default=())
 
     @property
     def median(self) -> float:
@@ -118,10 +125,14 @@ class Row:
     def ratio(self) -> float | None:
         return statistics.median(self.ratios) if self.ratios else None
 
+    @property
+    def cpu_us(self) -> float | None:
+        return statistics.median(self.cpu_us_per_op) if self.cpu_us_per_op else None
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(median=self.median, min=min(self.samples), max=max(self.samples),
-                    spread=self.spread, ratio=self.ratio)
+                    spread=self.spread, ratio=self.ratio, cpu_us=self.cpu_us)
         return data
 
 
@@ -134,29 +145,36 @@ def measure(benchmark: str, case: str, unit: str, variants: Sequence[Variant],
             raise ValueError(f"{variant.mode}: unknown baseline {variant.baseline!r}")
         variant.run(max(1, variant.ops // 5))  # warm-up: connections, caches, first queries
     samples: dict[str, list[float]] = {v.mode: [] for v in variants}
+    cpu: dict[str, list[float]] = {v.mode: [] for v in variants}
     for _ in range(settings.runs):
         for variant in variants:
+            cpu_before = variant.cpu_s() if variant.cpu_s else None
             elapsed_s = variant.run(variant.ops)
+            cpu_after = variant.cpu_s() if variant.cpu_s else None
             samples[variant.mode].append(variant.ops / elapsed_s)
+            if cpu_before is not None and cpu_after is not None:
+                cpu[variant.mode].append((cpu_after - cpu_before) * 1e6 / variant.ops)
     rows = []
     for variant in variants:
         own = samples[variant.mode]
         ratios = (tuple(a / b for a, b in zip(own, samples[variant.baseline], strict=True))
                   if variant.baseline else ())
         rows.append(Row(benchmark, case, variant.mode, unit, variant.ops, tuple(own),
-                        variant.baseline, ratios))
+                        variant.baseline, ratios, tuple(cpu[variant.mode])))
     return rows
 
 
 def render_table(rows: Sequence[Row]) -> str:
     """A Markdown table, so results paste straight into ``docs/performance.md``."""
-    header = ("benchmark", "case", "mode", "median", "min", "max", "spread", "vs", "ratio")
+    header = ("benchmark", "case", "mode", "median", "min", "max", "spread", "vs", "ratio",
+              "hub CPU/op")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         ratio = f"{row.ratio:.3f}x" if row.ratio is not None else ""
+        cpu = f"{row.cpu_us:,.0f} µs" if row.cpu_us is not None else ""
         cells = (row.benchmark, row.case, row.mode, f"{row.median:,.0f} {row.unit}",
                  f"{min(row.samples):,.0f}", f"{max(row.samples):,.0f}",
-                 f"{row.spread:.0%}", row.baseline or "", ratio)
+                 f"{row.spread:.0%}", row.baseline or "", ratio, cpu)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -268,6 +286,15 @@ class LoopbackHub:
     control_url: str
     data_url: str
     token: str
+    pid: int
+
+    def cpu_s(self) -> float | None:
+        """The hub process' CPU seconds so far (Linux ``/proc`` only; None elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     @property
     def auth(self) -> dict[str, str]:
@@ -292,7 +319,7 @@ def loopback_hub() -> Iterator[LoopbackHub]:
                                     stdout=sink, stderr=subprocess.STDOUT)
         try:
             urls = _wait_for_banner(proc, out)
-            yield LoopbackHub(urls["control"], urls["data"], token)
+            yield LoopbackHub(urls["control"], urls["data"], token, proc.pid)
         finally:
             _stop(proc)
 
@@ -444,11 +471,13 @@ def bench_health(settings: Settings) -> list[Row]:
         def raw_variant(concurrency: int, full_ops: int) -> Variant:
             return Variant(f"loopback raw c={concurrency}", settings.ops(full_ops),
                            _raw_timed(loop, remote.control_url, remote.token, concurrency, raw),
-                           "in-process")
+                           "in-process", remote.cpu_s)
 
         variants = [
-            Variant("in-process", settings.ops(4000), local.timed(in_process)),
-            Variant("loopback httpx", settings.ops(1500), _sync_timed(sequential), "in-process"),
+            Variant("in-process", settings.ops(4000), local.timed(in_process),
+                    cpu_s=time.process_time),
+            Variant("loopback httpx", settings.ops(1500), _sync_timed(sequential), "in-process",
+                    remote.cpu_s),
             raw_variant(1, 3000),
             raw_variant(CONCURRENCY, 3000),
         ]
@@ -491,11 +520,14 @@ def bench_jobs(settings: Settings) -> list[Row]:
 
         def raw_variant(concurrency: int, full_ops: int) -> Variant:
             return Variant(f"loopback raw c={concurrency}", settings.ops(full_ops),
-                           _raw_timed(loop, base, remote.token, concurrency, raw), "in-process")
+                           _raw_timed(loop, base, remote.token, concurrency, raw), "in-process",
+                           remote.cpu_s)
 
         variants = [
-            Variant("in-process", settings.ops(1200), local.timed(in_process)),
-            Variant("loopback httpx", settings.ops(500), _sync_timed(sequential), "in-process"),
+            Variant("in-process", settings.ops(1200), local.timed(in_process),
+                    cpu_s=time.process_time),
+            Variant("loopback httpx", settings.ops(500), _sync_timed(sequential), "in-process",
+                    remote.cpu_s),
             raw_variant(1, 800),
             raw_variant(CONCURRENCY, 800),
         ]

@@ -41,6 +41,16 @@ def test_measure_takes_the_median_and_per_run_ratios() -> None:
     assert slow.ratio == 0.5 and fast.ratio is None
 
 
+def test_measure_reports_cpu_per_operation_when_given_a_cpu_clock() -> None:
+    readings = iter([0.0, 0.001, 0.002, 0.004])  # before/after each of two runs
+    variant = bench.Variant("a", 100, _fixed([1.0, 1.0, 1.0]),
+                            cpu_s=lambda: next(readings))
+
+    (row,) = bench.measure("b", "case", "op/s", [variant], bench.Settings(runs=2))
+
+    assert row.cpu_us_per_op == pytest.approx((10.0, 20.0)) and row.cpu_us == pytest.approx(15)
+
+
 def test_measure_rejects_an_unknown_baseline() -> None:
     variants = [bench.Variant("a", 10, _fixed([1.0]), baseline="nope")]
     with pytest.raises(ValueError, match="nope"):
