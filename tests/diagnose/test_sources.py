@@ -1,0 +1,130 @@
+"""The sources, unit by unit: tails from the end, hub.db read-only, secrets and layers."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from diag import KnownSecrets, LayeredRedactor, RedactionCounts, gather_known_secrets, tail_lines
+from diag.collectors import collect_log
+from diag.config import UsageError, endpoint_from_env, parse_loopback_url, source_date_epoch
+from diag.hubdb import query_nodes, read_db
+
+from .conftest import make_home
+
+
+@pytest.mark.parametrize(
+    ("content", "lines", "expected"),
+    [
+        (b"a\nb\nc\n", 2, b"b\nc\n"),
+        (b"a\nb\nc", 2, b"b\nc"),  # a partial last line (a writer mid-append) is kept
+        (b"a\nb\n", 5, b"a\nb\n"),
+        (b"", 3, b""),
+        (b"\n\n", 1, b"\n"),
+    ],
+)
+def test_tail_returns_the_last_lines(tmp_path: Path, content: bytes, lines: int,
+                                     expected: bytes) -> None:
+    path = tmp_path / "f.log"
+    path.write_bytes(content)
+    assert tail_lines(path, lines).data == expected
+
+
+def test_tail_reads_only_the_end_of_a_big_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.log"
+    block = b"".join(b"%08d filler filler filler\n" % i for i in range(100_000))
+    path.write_bytes(block)
+    tail = tail_lines(path, 3, max_bytes=1024)
+    assert tail.data == b"00099997 filler filler filler\n00099998 filler filler filler\n" \
+                        b"00099999 filler filler filler\n"
+    assert tail.truncated
+
+
+def test_tail_drops_a_line_the_byte_cap_cut(tmp_path: Path) -> None:
+    path = tmp_path / "long.log"
+    path.write_bytes(b"x" * 5000 + b"\nshort\n")
+    tail = tail_lines(path, 2, max_bytes=100)
+    assert tail.data == b"short\n" and tail.truncated
+
+
+def test_log_tail_continues_into_the_rotated_file(tmp_path: Path) -> None:
+    live = tmp_path / "hub_security_audit.jsonl"
+    live.write_bytes(b"new1\nnew2\n")
+    (tmp_path / "hub_security_audit.jsonl.1").write_bytes(b"old1\nold2\nold3")
+    out = collect_log("logs/x", live, 4)
+    assert out.members["logs/x"] == b"old2\nold3\nnew1\nnew2\n"
+    assert out.detail["sources"] == ["hub_security_audit.jsonl.1", "hub_security_audit.jsonl"]
+
+
+def test_a_stopped_hubs_db_is_read_without_creating_wal_files(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home", nodes=[("n1", {}, 1.0)])
+    db = home / "state" / "hub.db"
+    before = db.read_bytes()
+    read = read_db(db, query_nodes, timeout_s=1)
+    assert read.open_mode == "immutable" and [r.node_id for r in read.value.rows] == ["n1"]
+    assert sorted(p.name for p in db.parent.iterdir()) == ["hub.db"]
+    assert db.read_bytes() == before
+
+
+def test_the_db_connection_cannot_write(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM nodes")
+
+    with pytest.raises(sqlite3.OperationalError):
+        read_db(home / "state" / "hub.db", write, timeout_s=1)
+
+
+def test_known_secrets_come_from_the_token_and_secret_named_env(tmp_path: Path) -> None:
+    token_file = tmp_path / "hub_token"
+    token_file.write_text("file-token-value-123\n")
+    env = {"HUB_TOKEN": "env-token-value-456", "DB_PASSWORD": "db-password-789",
+           "GITHUB_TOKEN": "short", "HOME": "/root-not-a-secret", "EMPTY_SECRET": ""}
+    secrets = gather_known_secrets(env, token_file)
+    assert secrets.values == ("db-password-789", "env-token-value-456", "file-token-value-123")
+    assert secrets.too_short == 1
+    assert "db-password" not in repr(secrets)
+
+
+def test_layers_count_what_each_one_redacted() -> None:
+    counts = RedactionCounts()
+    redactor = LayeredRedactor(KnownSecrets(("known-value-abc123",)), counts)
+    out = redactor.structure({"meta": {"api_key": "k-1234567890", "enabled": True,
+                                       "note": "see known-value-abc123",
+                                       "url": "http://u:pw123456@host/"},
+                              "token": None})
+    assert out == {"meta": {"api_key": "[REDACTED]", "enabled": True,
+                            "note": "see [REDACTED]", "url": "http://u:[REDACTED]@host/"},
+                   "token": None}
+    assert counts.counts["key_names"] == {"secret_field": 1}
+    assert counts.counts["known_values"] == {"known_secret": 1}
+    assert counts.counts["patterns"]["url_password"] == 1
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8787", "http://localhost:1/",
+                                 "http://[::1]:8788", "http://127.3.4.5:80"])
+def test_loopback_urls_are_accepted(url: str) -> None:
+    assert parse_loopback_url(url, "control").port in (8787, 1, 8788, 80)
+
+
+@pytest.mark.parametrize("url", ["http://192.168.1.1:8787", "http://example.com:8787",
+                                 "ftp://127.0.0.1:1", "http://127.0.0.1:99999"])
+def test_other_urls_are_refused(url: str) -> None:
+    with pytest.raises(UsageError):
+        parse_loopback_url(url, "control")
+
+
+def test_a_wildcard_hub_host_is_reached_over_loopback() -> None:
+    warnings: list[str] = []
+    endpoint = endpoint_from_env({"HUB_HOST": "0.0.0.0", "HUB_DATA_PORT": "9000"}, "data",
+                                 warnings)
+    assert (endpoint.host, endpoint.port, endpoint.refused, warnings) == (
+        "127.0.0.1", 9000, None, [])
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "abc", " 12", "99999999999999"])
+def test_a_malformed_source_date_epoch_is_refused(raw: str) -> None:
+    with pytest.raises(UsageError, match="SOURCE_DATE_EPOCH"):
+        source_date_epoch({"SOURCE_DATE_EPOCH": raw})
