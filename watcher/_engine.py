@@ -1,11 +1,11 @@
 """Event-time sliding windows and alert state: audit lines in, alerts out.
 
 Time is the audit lines' own ``ts`` (integer microseconds), never the wall clock, so the same
-log always yields the same alerts. The clock is the highest ``ts`` seen so far. Before each
-line that moves the clock, every due state change is applied in time order: a firing group
-resolves at the exact moment its windowed count drops back to the threshold, and repeats at
-``last emit + repeat_after_s``. Both are therefore stamped with the time they happened, not
-the time they were noticed. A line older than the clock but inside the window still counts;
+log always yields the same alerts. The clock is the highest ``ts`` seen so far. When a line
+moves the clock past them, due state changes are applied first, in time order (a change due
+at t waits until every line stamped t is in): a firing group resolves at the exact moment its
+windowed count drops back to the threshold, and repeats at ``last emit + repeat_after_s``.
+Both are stamped with the time they happened, not the time they were noticed. A line older than the clock but inside the window still counts;
 one older than the window is counted as late and dropped.
 
 Not thread-safe: one engine per reader thread.
@@ -180,7 +180,7 @@ class Engine:
                 if len(ts) == 27 and ts[19] == "." and ts[26] == "Z":
                     prefix, base = ts[:20], t - int(ts[20:26])
             if t > clock:
-                if t >= wake:
+                if t > wake:
                     self._move_clock(t)
                     wake = self._wake_at()
                 clock = t
@@ -242,13 +242,13 @@ class Engine:
             self._clock = now_us
 
     def _wake_at(self) -> int:
-        """The next clock value at which something is due (a resolve, repeat or sweep)."""
+        """When something is due (a resolve, repeat or sweep); it runs once the clock is past."""
         return min(self._dues[0][0], self._next_sweep) if self._dues else self._next_sweep
 
     def _move_clock(self, now_us: int) -> None:
-        if self._dues and now_us >= self._dues[0][0]:
+        if self._dues and now_us > self._dues[0][0]:
             self._run_due(now_us)
-        if now_us >= self._next_sweep:
+        if now_us > self._next_sweep:
             self._sweep(now_us)
 
     def _group_value(self, value: object) -> GroupValue:
@@ -297,7 +297,7 @@ class Engine:
 
     def _run_due(self, now_us: int) -> None:
         dues = self._dues
-        while dues and dues[0][0] <= now_us:
+        while dues and dues[0][0] < now_us:
             when, seq, index, key = heapq.heappop(dues)
             state = self._states[index]
             group = state.groups.get(key)

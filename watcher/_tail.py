@@ -179,9 +179,11 @@ class Tailer:
                 self._cursor = Cursor(dev=following.st_dev, ino=following.st_ino)
                 self._counters.rotations += 1
                 continue
+            before = self._cursor
             chunk = self._read(path, st, final=not newest)
-            if chunk is not None:
-                return chunk
+            if chunk is None:
+                continue  # the file changed under us; look again
+            return None if chunk.cursor == before else chunk  # only a partial line so far
         return None
 
     def _chain(self) -> list[_Entry]:
@@ -226,9 +228,9 @@ class Tailer:
                 path, st = chain[index]
                 if index != rewritten and st.st_size >= cursor.offset and \
                         self._head_matches(path, cursor):
-                    # A copy of our file (copytruncate): finish it under its new identity.
+                    # A copy of our file (copytruncate): finish it under its new identity;
+                    # moving on from it to the newer file counts as the rotation.
                     self._cursor = replace(cursor, dev=st.st_dev, ino=st.st_ino)
-                    self._counters.rotations += 1
                     return index
         if rewritten is not None:
             self._counters.truncations += 1

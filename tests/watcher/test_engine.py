@@ -1,0 +1,218 @@
+"""The event-time engine: firing, grouping, ignoring, resolving, repeating, garbage."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.watcher.conftest import audit, burst, ts
+from watcher import Counters, Engine, RuleSet, default_rules, parse_rules
+
+
+def evaluate(lines: list[bytes], rules: RuleSet | None = None,
+             counters: Counters | None = None) -> list[dict[str, object]]:
+    engine = Engine(rules or default_rules(), counters or Counters())
+    engine.feed(lines)
+    return [alert.to_dict() for alert in engine.take_alerts()]
+
+
+def firing(alerts: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [a for a in alerts if a["state"] == "firing"]
+
+
+def test_a_burst_over_the_threshold_fires_once_with_the_contract_fields() -> None:
+    alerts = evaluate(burst(0, 11))
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert set(alert) >= {"ts", "alert_id", "rule", "event", "state", "severity", "count",
+                          "threshold", "window_s", "group", "first_seen", "last_seen"}
+    assert alert["rule"] == "auth_failure_burst"
+    assert alert["event"] == "AUTH_FAILURE"
+    assert alert["state"] == "firing"
+    assert alert["severity"] == "warning"
+    assert alert["count"] == 11
+    assert alert["threshold"] == 10
+    assert alert["window_s"] == 60
+    assert alert["group"] == {}
+    assert alert["ts"] == ts(10)
+    assert alert["first_seen"] == ts(0)
+    assert alert["last_seen"] == ts(10)
+
+
+def test_exactly_the_threshold_does_not_fire() -> None:
+    assert evaluate(burst(0, 10)) == []
+
+
+def test_events_outside_the_window_do_not_count() -> None:
+    assert evaluate(burst(0, 20, step_s=7)) == []  # never more than 9 within 60 s
+
+
+@pytest.mark.parametrize("client", ["127.0.0.1", "::1"])
+def test_loopback_bursts_are_ignored_by_default(client: str) -> None:
+    assert evaluate(burst(0, 50, client=client)) == []
+    assert evaluate(burst(0, 50, client=client, event="PORT_MISMATCH")) == []
+
+
+def test_port_mismatches_are_grouped_per_client() -> None:
+    lines = []
+    for i in range(8):
+        lines.append(audit(i, "PORT_MISMATCH", "10.0.0.1"))
+        lines.append(audit(i + 0.5, "PORT_MISMATCH", "10.0.0.2"))
+        if i < 5:
+            lines.append(audit(i + 0.7, "PORT_MISMATCH", "10.0.0.3"))  # 5: not over
+    alerts = evaluate(lines)
+    assert [(a["group"], a["count"]) for a in alerts] == [
+        ({"client": "10.0.0.1"}, 6), ({"client": "10.0.0.2"}, 6)]
+    assert alerts[0]["alert_id"] != alerts[1]["alert_id"]
+
+
+def test_a_global_rule_counts_all_clients_together() -> None:
+    lines = [audit(i, client=f"10.0.0.{i}") for i in range(11)]
+    assert [a["count"] for a in evaluate(lines)] == [11]
+
+
+def test_resolves_when_the_window_count_is_back_at_the_threshold() -> None:
+    # 11 events at 0..10 s; the first expires at 60 s, so at 60 s the count is 10.
+    alerts = evaluate([*burst(0, 11), audit(100, "LEAK_BLOCKED")])
+    assert [a["state"] for a in alerts] == ["firing", "resolved"]
+    resolved = alerts[1]
+    assert resolved["ts"] == ts(60)
+    assert resolved["count"] == 10
+    assert resolved["alert_id"] == alerts[0]["alert_id"]
+    assert resolved["first_seen"] == ts(0)
+    assert resolved["last_seen"] == ts(10)
+
+
+def test_no_resolve_without_later_event_time() -> None:
+    assert [a["state"] for a in evaluate(burst(0, 11))] == ["firing"]
+
+
+def test_a_continuing_burst_repeats_after_repeat_after_s_with_the_same_id() -> None:
+    lines = burst(0, 400, event="PORT_MISMATCH", client="10.9.9.9")  # 1/s for 400 s
+    alerts = evaluate(lines)
+    assert [a["state"] for a in alerts] == ["firing", "firing"]
+    first, repeat = alerts
+    assert first["ts"] == ts(5)
+    assert repeat["ts"] == ts(305)
+    assert repeat["alert_id"] == first["alert_id"]
+    assert repeat["count"] == 60
+
+
+def test_a_new_episode_gets_a_new_id_and_the_same_log_the_same_ids() -> None:
+    lines = [*burst(0, 11), *burst(200, 11), audit(400, "LEAK_BLOCKED")]
+    alerts = evaluate(lines)
+    ids = [a["alert_id"] for a in firing(alerts)]
+    assert len(ids) == 2
+    assert ids[0] != ids[1]
+    assert evaluate(lines) == alerts
+
+
+def test_late_events_inside_the_window_count_and_older_ones_are_dropped() -> None:
+    counters = Counters()
+    lines = [audit(100, "LEAK_BLOCKED"), *burst(50, 11), audit(10)]
+    alerts = evaluate(lines, counters=counters)
+    assert [a["count"] for a in alerts] == [11]
+    assert alerts[0]["ts"] == ts(100)  # noticed at the clock, not at the late event
+    assert counters.late_events == 1
+
+
+def test_unknown_events_and_fields_are_ignored() -> None:
+    lines = [audit(i, extra_field={"nested": [1, 2]}) for i in range(11)]
+    lines.insert(3, audit(3.5, "SOMETHING_NEW"))
+    assert [a["count"] for a in evaluate(lines)] == [11]
+
+
+def test_garbage_is_counted_and_the_real_alerts_are_still_found() -> None:
+    garbage = [
+        b"\x00\x01\x02\xff\xfe binary",
+        b'{"ts": "2025-01-01T00:00:01Z", "event": ',  # malformed JSON
+        b"[1, 2, 3]",  # JSON, not an object
+        b'"just a string"',
+        b"42",
+        b'{"event": "AUTH_FAILURE", "client": "10.0.0.7"}',  # no ts
+        b'{"ts": "' + ts(2).encode() + b'"}',  # no event
+        b'{"ts": "yesterday", "event": "AUTH_FAILURE"}',
+        b'{"ts": 12345, "event": "AUTH_FAILURE"}',
+        b'{"ts": "' + ts(2).encode() + b'", "event": "AUTH_FAILURE", "client": "\xe9t\xe9"}',
+        b"",  # blank lines are not errors
+        b"   ",
+    ]
+    lines: list[bytes] = []
+    for index, line in enumerate(burst(0, 11)):
+        lines.append(line)
+        lines.append(garbage[index % len(garbage)])
+    counters = Counters()
+    alerts = evaluate(lines, counters=counters)
+    assert [a["count"] for a in alerts] == [11]
+    assert counters.parse_errors == 6  # binary, malformed, array, string, number, non-UTF-8
+    assert counters.invalid_events == 4
+    assert counters.lines_read == len(lines)
+
+
+PLANTED = "s3cr3t-TOKEN-value-0123456789"
+
+
+def test_planted_tokens_never_reach_an_alert() -> None:
+    rules = parse_rules({"ignore_clients": [], "rules": [
+        {"name": "by_everything", "event": "AUTH_FAILURE", "threshold": 2, "window_s": 60,
+         "severity": "warning", "group_by": ["client", "path", "reason", "method"]}]})
+    lines = [
+        audit(i, path=f"/nodes?token={PLANTED}", token=PLANTED,
+              authorization=f"Bearer {PLANTED}", reason=f"Bearer {PLANTED}",
+              method=f"token={PLANTED}", headers={"Authorization": PLANTED})
+        for i in range(5)
+    ]
+    alerts = evaluate(lines, rules)
+    assert alerts
+    text = orjson.dumps(alerts).decode()
+    assert PLANTED not in text
+    assert "token=" not in text
+    assert alerts[0]["group"] == {"client": "10.0.0.7", "path": "/nodes",
+                                  "reason": "[redacted]", "method": "[redacted]"}
+
+
+def test_idle_groups_are_evicted_so_memory_stays_bounded() -> None:
+    counters = Counters()
+    engine = Engine(default_rules(), counters, max_groups_per_rule=50)
+    engine.feed([audit(i * 0.01, "PORT_MISMATCH", f"10.1.{i // 250}.{i % 250}")
+                 for i in range(1000)])
+    assert counters.groups_dropped > 0
+    snapshot = engine.snapshot()
+    groups = snapshot["rules"]["port_mismatch_burst"]["groups"]  # type: ignore[index]
+    assert len(groups) <= 50
+    engine.feed([audit(500, "LEAK_BLOCKED")])  # a window later, everything is idle
+    snapshot = engine.snapshot()
+    assert snapshot["rules"]["port_mismatch_burst"]["groups"] == []  # type: ignore[index]
+
+
+def test_a_snapshot_restores_the_exact_state() -> None:
+    lines = [*burst(0, 30, event="PORT_MISMATCH", client="10.0.0.1"), *burst(10, 15),
+             *burst(30, 400, event="PORT_MISMATCH", client="10.0.0.2", step_s=0.9),
+             audit(900, "LEAK_BLOCKED")]
+    whole = evaluate(lines)
+    for cut in (5, 25, 40, 200, len(lines) - 1):
+        first = Engine(default_rules(), Counters())
+        first.feed(lines[:cut])
+        alerts = first.take_alerts()
+        snapshot = orjson.loads(orjson.dumps(first.snapshot()))
+        second = Engine(default_rules(), Counters())
+        assert second.restore(snapshot) == []
+        second.feed(lines[cut:])
+        alerts += second.take_alerts()
+        assert [a.to_dict() for a in alerts] == whole, cut
+
+
+def test_a_changed_rule_drops_only_its_own_saved_state() -> None:
+    engine = Engine(default_rules(), Counters())
+    engine.feed(burst(0, 11))
+    snapshot = engine.snapshot()
+    changed = parse_rules({"ignore_clients": ["127.0.0.1"], "rules": [
+        {"name": "auth_failure_burst", "event": "AUTH_FAILURE", "threshold": 20,
+         "window_s": 60, "severity": "warning"}]})
+    restored = Engine(changed, Counters())
+    assert restored.restore(snapshot) == ["auth_failure_burst", "port_mismatch_burst"]
+
+
+def test_a_malformed_snapshot_is_rejected() -> None:
+    with pytest.raises(ValueError, match="malformed"):
+        Engine(default_rules(), Counters()).restore({"clock_us": "x"})

@@ -1,0 +1,140 @@
+"""Rules: the packaged defaults, validation naming the field, and client ignore lists."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.watcher.conftest import CliRunner
+from watcher import ClientFilter, Rule, RulesError, default_rules, parse_rules
+
+CONTRACT_DEFAULTS = {
+    "ignore_clients": ["127.0.0.1", "::1"],
+    "rules": [
+        {"name": "auth_failure_burst", "event": "AUTH_FAILURE", "threshold": 10,
+         "window_s": 60, "severity": "warning"},
+        {"name": "port_mismatch_burst", "event": "PORT_MISMATCH", "threshold": 5,
+         "window_s": 60, "severity": "warning", "group_by": ["client"],
+         "repeat_after_s": 300},
+    ],
+}
+
+
+def test_packaged_defaults_are_exactly_the_contract_rules() -> None:
+    assert default_rules() == parse_rules(CONTRACT_DEFAULTS)
+    rules = default_rules()
+    assert [r.name for r in rules.rules] == ["auth_failure_burst", "port_mismatch_burst"]
+    assert rules.rules[0].repeat_after_s == 300
+    assert rules.rules[1].group_by == ("client",)
+
+
+def _with_rule(**changes: object) -> dict[str, object]:
+    rule: dict[str, object] = {"name": "r", "event": "AUTH_FAILURE", "threshold": 3,
+                               "window_s": 10, "severity": "warning"}
+    rule.update(changes)
+    return {"rules": [rule]}
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (_with_rule(threshold="ten"), "rules[0].threshold"),
+        (_with_rule(threshold=-1), "rules[0].threshold"),
+        (_with_rule(threshold=True), "rules[0].threshold"),
+        (_with_rule(window_s=0), "rules[0].window_s"),
+        (_with_rule(window_s="60"), "rules[0].window_s"),
+        (_with_rule(severity="loud"), "rules[0].severity"),
+        (_with_rule(group_by=["token"]), "rules[0].group_by[0]"),
+        (_with_rule(group_by="client"), "rules[0].group_by"),
+        (_with_rule(repeat_after_s=0), "rules[0].repeat_after_s"),
+        (_with_rule(ignore_clients=["10.0.0.0/33"]), "rules[0].ignore_clients[0]"),
+        (_with_rule(treshold=3), "rules[0].treshold"),
+        (_with_rule(name=""), "rules[0].name"),
+        (_with_rule(event=""), "rules[0].event"),
+        ({"rules": [{"name": "r"}]}, "rules[0].event"),
+        ({"rules": "all"}, "rules"),
+        ({}, "rules"),
+        ({"rules": [], "ignore_clients": ["localhost"]}, "ignore_clients[0]"),
+        ({"rules": [], "extra": 1}, "extra"),
+        ({"rules": [_with_rule()["rules"][0], _with_rule()["rules"][0]]},  # type: ignore[index]
+         "rules[1].name"),
+    ],
+)
+def test_invalid_rules_name_the_field(document: object, field: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        parse_rules(document)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(field)
+
+
+def test_check_rules_accepts_a_valid_file(run_cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(orjson.dumps(CONTRACT_DEFAULTS))
+    result = run_cli("--check-rules", str(path))
+    assert result.code == 0
+    assert "OK" in result.out
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (orjson.dumps(_with_rule(window_s=-5)), "rules[0].window_s"),
+        (orjson.dumps(_with_rule(group_by=["authorization"])), "rules[0].group_by[0]"),
+        (b"{not json", "rules.json"),
+    ],
+)
+def test_check_rules_rejects_with_exit_2_naming_the_field(
+    run_cli: CliRunner, tmp_path: Path, content: bytes, field: str
+) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(content)
+    result = run_cli("--check-rules", str(path))
+    assert result.code == 2
+    assert field in result.err
+    assert "Traceback" not in result.err
+
+
+def test_check_rules_on_a_missing_file_exits_2(run_cli: CliRunner, tmp_path: Path) -> None:
+    result = run_cli("--check-rules", str(tmp_path / "absent.json"))
+    assert result.code == 2
+    assert "absent.json" in result.err
+
+
+def test_watch_mode_with_bad_rules_exits_2(run_cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(orjson.dumps(_with_rule(threshold=1.5)))
+    result = run_cli("--once", "--rules", str(path))
+    assert result.code == 2
+    assert "rules[0].threshold" in result.err
+
+
+@pytest.mark.parametrize(
+    ("client", "ignored"),
+    [("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True), ("10.1.2.3", True),
+     ("10.2.0.1", False), ("192.168.0.1", False), ("not-an-ip", False), (None, False),
+     (["127.0.0.1"], False)],
+)
+def test_client_filter_matches_ips_and_cidrs(client: object, ignored: bool) -> None:
+    networks = [ipaddress.ip_network(spec) for spec in ("127.0.0.1", "::1", "10.1.0.0/16")]
+    assert ClientFilter(networks).matches(client) is ignored
+
+
+def test_rule_ignore_list_adds_to_the_global_one() -> None:
+    rules = parse_rules({"ignore_clients": ["127.0.0.1"], "rules": [
+        {"name": "r", "event": "AUTH_FAILURE", "threshold": 1, "window_s": 5,
+         "severity": "info", "ignore_clients": ["192.168.0.0/24"]}]})
+    client_filter = rules.client_filter(rules.rules[0])
+    assert client_filter.matches("127.0.0.1")
+    assert client_filter.matches("192.168.0.77")
+    assert not client_filter.matches("10.0.0.1")
+
+
+def test_rule_digest_changes_with_its_semantics() -> None:
+    base = Rule(name="r", event="E", threshold=1, window_s=5, severity="info")
+    changed = Rule(name="r", event="E", threshold=2, window_s=5, severity="info")
+    assert base.digest != changed.digest
+    assert base.digest == Rule(name="r", event="E", threshold=1, window_s=5,
+                               severity="info").digest
