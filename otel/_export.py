@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -111,27 +112,35 @@ def log_exporter(config: TelemetryConfig) -> LogRecordExporter | None:
 
 
 def bounded_call(name: str, steps: list[Callable[[], object]], timeout_s: float) -> bool:
-    """Run ``steps`` in order on a daemon thread and wait at most ``timeout_s`` for them.
+    """Run ``steps`` concurrently on daemon threads and wait at most ``timeout_s`` in all.
 
     The SDK's own shutdown can hang for 6 to 14 s on a dead collector (retries with
     backoff; opentelemetry-python #3309 and #4043). A daemon thread that is given up on
     never keeps the process alive, so the hub stops on time whatever the network does.
+    The steps run side by side so that each provider reaches its exporter's
+    ``shutdown()`` (which aborts the retry loop) within its own deadline, instead of
+    the second waiting behind the first and being left retrying in the background.
 
     Returns:
         True when every step finished in time.
     """
 
-    def run() -> None:
-        for step in steps:
-            try:
-                step()
-            except Exception:
-                _logger.exception("%s: a shutdown step failed", name)
+    def run(step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception:
+            _logger.exception("%s: a shutdown step failed", name)
 
-    worker = threading.Thread(target=run, name=f"{name}-shutdown", daemon=True)
-    worker.start()
-    worker.join(max(timeout_s, 0.0))
-    if worker.is_alive():
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    workers = [
+        threading.Thread(target=run, args=(step,), name=f"{name}-shutdown-{i}", daemon=True)
+        for i, step in enumerate(steps)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(max(deadline - time.monotonic(), 0.0))
+    if any(worker.is_alive() for worker in workers):
         _logger.warning("%s: shutdown did not finish within %.1f s; abandoning it", name, timeout_s)
         return False
     return True

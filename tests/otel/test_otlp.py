@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -94,6 +95,7 @@ def test_shutdown_is_bounded_when_the_collector_is_down(protocol: str) -> None:
             "OTEL_METRIC_EXPORT_INTERVAL": "50",
         }
     )
+    threads_before = set(threading.enumerate())
     tel = HubTelemetry(cfg)
     tel.set_node_counts_source(lambda: {"online": 1})
     started = time.perf_counter()
@@ -106,3 +108,5 @@ def test_shutdown_is_bounded_when_the_collector_is_down(protocol: str) -> None:
     elapsed_s = time.perf_counter() - started
     assert elapsed_s < 3.0
     assert tap_s < 1.0  # the request path never waits for the exporter
+    # The exporters were told to stop, so no retry loop is left behind.
+    assert wait_for(lambda: not set(threading.enumerate()) - threads_before, timeout_s=2.0)
