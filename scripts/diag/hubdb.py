@@ -4,7 +4,10 @@ Why two ways to open it. ``hub.db`` is in WAL mode:
 
 * While the hub runs (or after it crashed) ``hub.db-wal`` and ``hub.db-shm`` exist and hold
   the newest commits. A ``mode=ro`` connection reads them as any WAL reader does: it never
-  writes the database and never blocks the hub's writer.
+  writes the database or the WAL and never blocks the hub's writer. Like every WAL reader it
+  does use ``-shm``, SQLite's shared-memory index (read marks; after a crash it rebuilds the
+  index there); that file holds no data, and the hub rebuilds it on its next start anyway.
+  The alternative, ``immutable=1``, would silently miss every commit still in the WAL.
 * After a clean stop the hub checkpoints and removes both files. A ``mode=ro`` open would
   then *create* empty ``-wal``/``-shm`` files (SQLite needs them for a WAL reader), which a
   read-only tool must not do. ``immutable=1`` reads the main file alone, with no locks and

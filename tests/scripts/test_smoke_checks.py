@@ -59,7 +59,7 @@ def test_every_check_passes_against_a_running_hub(running_hub: RunningHub) -> No
     assert tuple(found) == CHECKS
     for name, (outcome, detail) in found.items():
         if name.startswith("metrics_") and outcome == "SKIP":
-            assert detail == "not configured (501)"  # until the metrics issue lands
+            assert detail == "not configured (501)"  # a hub without the metrics layer
         else:
             assert outcome == "PASS", f"{name}: {outcome} {detail}"
     token = running_hub.token
@@ -86,21 +86,65 @@ def test_the_checks_leave_only_what_the_docstring_says(running_hub: RunningHub) 
     ]
 
 
-def test_a_foreign_queued_job_is_handed_back_not_run(running_hub: RunningHub) -> None:
-    data = httpx.Client(base_url=running_hub.data_url, headers=running_hub.auth, trust_env=False)
-    with data:
-        job_id = data.post("/jobs", json={"kind": "real_work", "max_attempts": 3}).json()["job_id"]
+def test_a_foreign_queued_job_seen_in_metrics_is_left_alone(running_hub: RunningHub) -> None:
+    with httpx.Client(base_url=running_hub.data_url, headers=running_hub.auth,
+                      trust_env=False) as data:
+        job_id = data.post("/jobs", json={"kind": "real_work"}).json()["job_id"]
+        if data.get("/metrics").status_code != 200:
+            pytest.skip("this hub has no /metrics; the probe path is tested below")
 
         done = run_smoke(*hub_args(running_hub), "--home", str(running_hub.home))
 
         assert done.returncode == 0, done.stdout + done.stderr
-        outcome, detail = results(done.stdout)["job_roundtrip"]
-        assert outcome == "SKIP"
-        assert detail.startswith("queue not empty;") and job_id in detail
+        assert results(done.stdout)["job_roundtrip"] == (
+            "SKIP", "queue not empty (queue_depth=1 from /metrics)")
         job = data.get(f"/jobs/{job_id}").json()
+        assert (job["state"], job["attempts"]) == ("queued", 0)  # never claimed
+
+
+class _WithoutMetrics(httpx.BaseTransport):
+    """The real hub over loopback, as if ``/metrics`` were not configured (501)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/metrics":
+            return httpx.Response(501, json={"error": "metrics_not_configured"})
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_without_metrics_a_probed_foreign_job_is_handed_back_not_run(
+        running_hub: RunningHub) -> None:
+    smoke = load_script("smoke_checks")
+    control = httpx.Client(base_url=running_hub.control_url, transport=_WithoutMetrics())
+    data = httpx.Client(base_url=running_hub.data_url, transport=_WithoutMetrics())
+    with control, data:
+        job_id = data.post("/jobs", json={"kind": "real_work", "max_attempts": 3},
+                           headers=running_hub.auth).json()["job_id"]
+        ctx = smoke.SmokeContext(clients={"control": control, "data": data},
+                                 ports={"control": 1, "data": 2}, token=running_hub.token,
+                                 node_id="smoke-test")
+
+        (result,) = smoke.run_checks(ctx, [("job_roundtrip", smoke.check_job_roundtrip)])
+
+        assert result.outcome == "SKIP"
+        assert result.detail.startswith("queue not empty;") and job_id in result.detail
+        job = data.get(f"/jobs/{job_id}", headers=running_hub.auth).json()
         assert job["state"] == "queued"  # back in the queue for a real worker, never completed
         assert job["attempts"] == 1 and job["result"] is None
         assert "smoke_checks" in job["last_error"]
+
+        # With the queue empty again (a real worker takes the job), the round trip runs.
+        claimed = data.post("/jobs/claim", json={"node_id": "worker"},
+                            headers=running_hub.auth).json()["job"]
+        data.post(f"/jobs/{claimed['job_id']}/complete", json={"node_id": "worker"},
+                  headers=running_hub.auth)
+        (result,) = smoke.run_checks(ctx, [("job_roundtrip", smoke.check_job_roundtrip)])
+        assert (result.outcome, result.detail) == ("PASS", "")
 
 
 def test_skip_jobs_leaves_the_queue_alone(running_hub: RunningHub) -> None:
