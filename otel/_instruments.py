@@ -92,6 +92,9 @@ REQUEST_DURATION_BUCKETS_S: tuple[float, ...] = (
 )
 
 NODE_STATES: tuple[str, ...] = ("online", "stale", "dead")
+#: Label values known up front: their counter series start at 0.
+AUTH_REASONS: tuple[str, ...] = ("missing_token", "invalid_token")
+RETRY_CAUSES: tuple[str, ...] = ("failed", "lease_expired")
 
 _JSON_KEYS: dict[Plane, tuple[str, ...]] = {
     Plane.CONTROL: (

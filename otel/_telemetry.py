@@ -157,7 +157,21 @@ class HubTelemetry:
             self._retry_counter = counter(meter, spec.JOB_RETRIES)
             self._retry_labels = self._event_label_cache("cause")
             window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_window)
+        self._start_known_series_at_zero(plane)
         return _PlaneMetrics(provider=provider, reader=reader, requests=requests)
+
+    def _start_known_series_at_zero(self, plane: Plane) -> None:
+        # A counter series that first appears at 1 hides that first event from
+        # Prometheus' increase() and rate(); series whose labels are known up front
+        # start at 0 instead (the Prometheus instrumentation guidelines ask for this).
+        if plane is Plane.CONTROL:
+            for name in (p.value for p in Plane):
+                for reason in spec.AUTH_REASONS:
+                    self._auth_counter.add(0, self._auth_labels.get((name, reason)))
+                self._mismatch_counter.add(0, self._mismatch_labels.get((name,)))
+        else:
+            for cause in spec.RETRY_CAUSES:
+                self._retry_counter.add(0, self._retry_labels.get((cause,)))
 
     def _keep_resource(self, key: str, value: str) -> bool:
         if key.startswith("telemetry.sdk.") or key == "service.name":

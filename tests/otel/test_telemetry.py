@@ -205,8 +205,9 @@ def test_label_values_past_the_bound_collapse_into_one_overflow_series(
         telemetry.record_auth_failure("control", f"reason-{i}")
     series = [k for k in samples(telemetry, "control") if k[0] == "hub_auth_failures_total"]
     assert len(series) == 65  # 64 distinct label sets plus the overflow series
+    # Four of the 64 are the known (plane, reason) series that start at 0.
     assert value(telemetry, "control", "hub_auth_failures_total",
-                 otel_metric_overflow="true") == 500 - 64
+                 otel_metric_overflow="true") == 500 - (64 - 4)
     assert telemetry.snapshot_json("control")["auth_fail_rate_1m"] == 500
 
 
@@ -272,3 +273,13 @@ def test_redactor_keeps_a_secret_out_of_labels(clock: FakeClock) -> None:
 def test_request_buffer_bound_must_stay_below_the_collect_timeout(bad: int) -> None:
     with pytest.raises(ValueError, match="max_pending"):
         HubTelemetry(max_pending_requests=bad)
+
+
+def test_known_counter_series_start_at_zero(telemetry: HubTelemetry) -> None:
+    for plane in ("control", "data"):
+        for reason in ("missing_token", "invalid_token"):
+            assert value(telemetry, "control", "hub_auth_failures_total",
+                         plane=plane, reason=reason) == 0
+        assert value(telemetry, "control", "hub_port_mismatches_total", plane=plane) == 0
+    for cause in ("failed", "lease_expired"):
+        assert value(telemetry, "data", "hub_jobs_retries_total", cause=cause) == 0
