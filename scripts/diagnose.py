@@ -9,7 +9,13 @@ Usage, from the repository root::
 It prints the bundle's path as the last line. Exit codes: 0 a bundle was written (even if
 some collectors failed) or ``--verify`` passed; 1 no bundle was written; 2 bad usage; 3 the
 leak gate found a secret (the bundle was deleted); 4 ``--verify`` found a tampered bundle.
-The logic lives in ``scripts/diag/``.
+
+Reproducibility: with ``SOURCE_DATE_EPOCH`` set, it is the timestamp used everywhere (bundle
+name, zip entry times, manifest, the "as of" of offline node states), and collector durations
+are recorded as ``null``, so two runs on the same inputs give byte-identical zips. Without
+it the clock is used and durations are recorded in milliseconds.
+
+The logic lives in ``scripts/diag/`` (one concern per module; ``diag.cli`` is the entry).
 """
 
 from __future__ import annotations

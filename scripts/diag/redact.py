@@ -33,9 +33,9 @@ _TOKEN_FILE_MAX_BYTES = 4096
 class KnownSecrets:
     """The exact values that must never reach a bundle.
 
-    ``too_short`` counts secret-named values shorter than otel's ``MIN_SECRET_LEN``: the
-    value gate cannot look for them without matching ordinary words (the patterns still
-    apply). Only counts are kept apart from the values, never a name or a value.
+    ``too_short`` counts secret-named values the value gate cannot look for: shorter than
+    otel's ``MIN_SECRET_LEN`` (they would match ordinary words) or part of the ``[REDACTED]``
+    marker itself. The patterns still apply to them. Only the count is kept, never a name.
     """
 
     values: tuple[str, ...]
