@@ -37,7 +37,13 @@ KEEP_ROTATED = 5
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where reading stands: which file, how far, and whether inside an over-long line."""
+    """Where reading stands: which file, how far, and whether inside an over-long line.
+
+    ``prev_fp``/``prev_fp_len`` fingerprint the file finished before this one (or the ``.1``
+    present at first start; empty if none). While nothing of the current file is consumed,
+    its own fingerprint is empty, and rotated files newer than that previous one are copies
+    of unread content (copytruncate), to be read first.
+    """
 
     dev: int
     ino: int
@@ -45,22 +51,25 @@ class Cursor:
     fp_len: int = 0
     fp: str = ""
     skipping: bool = False
+    prev_fp_len: int = 0
+    prev_fp: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {"dev": self.dev, "ino": self.ino, "offset": self.offset, "fp_len": self.fp_len,
-                "fp": self.fp, "skipping": self.skipping}
+                "fp": self.fp, "skipping": self.skipping, "prev_fp_len": self.prev_fp_len,
+                "prev_fp": self.prev_fp}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Cursor:
         """Raises ValueError when ``data`` is not a saved cursor."""
-        ints = {k: data.get(k) for k in ("dev", "ino", "offset", "fp_len")}
-        if any(type(v) is not int or v < 0 for v in ints.values()):
-            raise ValueError(f"bad cursor: {data!r}")
-        fp, skipping = data.get("fp"), data.get("skipping")
-        if not isinstance(fp, str) or not isinstance(skipping, bool):
+        ints = {k: data.get(k) for k in ("dev", "ino", "offset", "fp_len", "prev_fp_len")}
+        fp, skipping, prev_fp = data.get("fp"), data.get("skipping"), data.get("prev_fp")
+        if any(type(v) is not int or v < 0 for v in ints.values()) or not isinstance(fp, str) \
+                or not isinstance(skipping, bool) or not isinstance(prev_fp, str):
             raise ValueError(f"bad cursor: {data!r}")
         return cls(dev=ints["dev"], ino=ints["ino"], offset=ints["offset"],  # type: ignore[arg-type]
-                   fp_len=ints["fp_len"], fp=fp, skipping=skipping)  # type: ignore[arg-type]
+                   fp_len=ints["fp_len"], fp=fp, skipping=skipping,  # type: ignore[arg-type]
+                   prev_fp_len=ints["prev_fp_len"], prev_fp=prev_fp)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +185,9 @@ class Tailer:
                 if newest:
                     return None
                 following = chain[index + 1][1]
-                self._cursor = Cursor(dev=following.st_dev, ino=following.st_ino)
+                self._cursor = Cursor(dev=following.st_dev, ino=following.st_ino,
+                                      prev_fp_len=self._cursor.fp_len,
+                                      prev_fp=self._cursor.fp or _fingerprint(b""))
                 self._counters.rotations += 1
                 continue
             before = self._cursor
@@ -198,15 +209,46 @@ class Tailer:
                 continue
         return chain
 
+    @staticmethod
+    def _head(path: Path, size: int) -> bytes | None:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(size)
+        except OSError:
+            return None
+        return head if len(head) == size else None
+
     def _head_matches(self, path: Path, cursor: Cursor) -> bool:
         if cursor.fp_len == 0:
             return True
-        try:
-            with open(path, "rb") as handle:
-                head = handle.read(cursor.fp_len)
-        except OSError:
-            return False
-        return len(head) == cursor.fp_len and _fingerprint(head) == cursor.fp
+        head = self._head(path, cursor.fp_len)
+        return head is not None and _fingerprint(head) == cursor.fp
+
+    def _unread_copy(self, chain: list[_Entry], index: int) -> int | None:
+        """With nothing of the current file consumed, are older files in the chain copies of it?
+
+        Copytruncate before the first read leaves our unread content in ``.1`` (or, after a
+        further rotation, deeper). Every file between the one finished before (``prev_fp``)
+        and ours is unread; returns the oldest of them.
+        """
+        cursor = self._cursor
+        assert cursor is not None
+        if cursor.offset or cursor.skipping:
+            return None
+        oldest: int | None = None
+        for older in range(index - 1, -1, -1):
+            path, _ = chain[older]
+            if cursor.prev_fp:
+                head = self._head(path, cursor.prev_fp_len)
+                if head is not None and _fingerprint(head) == cursor.prev_fp:
+                    break
+            oldest = older
+        if oldest is None:
+            return None
+        st = chain[oldest][1]
+        self._cursor = Cursor(dev=st.st_dev, ino=st.st_ino, prev_fp_len=cursor.prev_fp_len,
+                              prev_fp=cursor.prev_fp)
+        return oldest
 
     def _locate(self, chain: list[_Entry]) -> int | None:
         current = chain[-1] if chain and chain[-1][0] == self._path else None
@@ -214,13 +256,14 @@ class Tailer:
         if cursor is None:
             if current is None:
                 return None
-            self._cursor = Cursor(dev=current[1].st_dev, ino=current[1].st_ino)
+            self._cursor = self._first_cursor(chain)
             return len(chain) - 1
         rewritten: int | None = None
         for index, (path, st) in enumerate(chain):
             if (st.st_dev, st.st_ino) == (cursor.dev, cursor.ino):
                 if st.st_size >= cursor.offset and self._head_matches(path, cursor):
-                    return index
+                    copy = self._unread_copy(chain, index)
+                    return index if copy is None else copy
                 rewritten = index
                 break
         if cursor.fp_len:
@@ -235,13 +278,30 @@ class Tailer:
         if rewritten is not None:
             self._counters.truncations += 1
             st = chain[rewritten][1]
-            self._cursor = Cursor(dev=st.st_dev, ino=st.st_ino)
-            return rewritten
+            # Content written after the truncation may already sit in copies: keep prev.
+            self._cursor = Cursor(dev=st.st_dev, ino=st.st_ino, prev_fp_len=cursor.prev_fp_len,
+                                  prev_fp=cursor.prev_fp)
+            copy = self._unread_copy(chain, rewritten)
+            return rewritten if copy is None else copy
         if current is None:
             return None
         self._counters.recreations += 1
-        self._cursor = Cursor(dev=current[1].st_dev, ino=current[1].st_ino)
-        return len(chain) - 1
+        self._cursor = Cursor(dev=current[1].st_dev, ino=current[1].st_ino,
+                              prev_fp_len=cursor.prev_fp_len, prev_fp=cursor.prev_fp)
+        copy = self._unread_copy(chain, len(chain) - 1)
+        return len(chain) - 1 if copy is None else copy
+
+    def _first_cursor(self, chain: list[_Entry]) -> Cursor:
+        """Start at the current file; an existing ``.1`` counts as already read."""
+        current = chain[-1][1]
+        prev_len, prev_fp = 0, ""
+        if len(chain) > 1 and chain[-2][0].name == f"{self._path.name}.1":
+            prev_len = min(chain[-2][1].st_size, FINGERPRINT_BYTES)
+            head = self._head(chain[-2][0], prev_len)
+            if head is not None:
+                prev_fp = _fingerprint(head)
+        return Cursor(dev=current.st_dev, ino=current.st_ino, prev_fp_len=prev_len,
+                      prev_fp=prev_fp)
 
     def _read(self, path: Path, planned: os.stat_result, *, final: bool) -> Chunk | None:
         cursor = self._cursor
@@ -269,8 +329,8 @@ class Tailer:
         except OSError:
             return None
         self._counters.overlong_lines += split.overlong
-        self._cursor = Cursor(dev=cursor.dev, ino=cursor.ino, offset=offset, fp_len=fp_len, fp=fp,
-                              skipping=split.skipping)
+        self._cursor = replace(cursor, offset=offset, fp_len=fp_len, fp=fp,
+                               skipping=split.skipping)
         return Chunk(split.lines, self._cursor)
 
 
