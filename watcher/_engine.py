@@ -5,8 +5,9 @@ log always yields the same alerts. The clock is the highest ``ts`` seen so far. 
 moves the clock past them, due state changes are applied first, in time order (a change due
 at t waits until every line stamped t is in): a firing group resolves at the exact moment its
 windowed count drops back to the threshold, and repeats at ``last emit + repeat_after_s``.
-Both are stamped with the time they happened, not the time they were noticed. A line older than the clock but inside the window still counts;
-one older than the window is counted as late and dropped.
+Both are stamped with the time they happened, not the time they were noticed. A line older
+than the clock but inside the window still counts; one older than the window is counted as
+late and dropped.
 
 Not thread-safe: one engine per reader thread.
 """
