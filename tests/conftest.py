@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,37 +72,32 @@ def start_hub(
         [sys.executable, "-m", "baseline_hub", *args], cwd=REPO, env=full_env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    assert proc.stdout is not None
-    urls: dict[str, str] = {}
     lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if match := _URL.match(line.rstrip("\n")):
-            urls[match.group(1)] = match.group(2)
-        if line.startswith("  token "):  # the banner's last line
-            break
-    if len(urls) < 2:
+    banner_done = threading.Event()
+    drain = threading.Thread(target=_drain, args=(proc, lines, banner_done), daemon=True)
+    drain.start()
+    # The reading happens in the thread, so a hub that hangs silently cannot block us.
+    if not banner_done.wait(timeout_s) or proc.poll() is not None:
         proc.kill()
-        rest = proc.stdout.read()
         proc.wait(timeout=10)
-        proc.stdout.close()
-        raise RuntimeError("hub did not start:\n" + "".join(lines) + rest)
+        drain.join(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        raise RuntimeError("hub did not start:\n" + "".join(lines))
+    urls = {m.group(1): m.group(2) for line in lines if (m := _URL.match(line.rstrip("\n")))}
     if token is None:
         token = (home / "secrets" / "hub_token").read_text().strip()
-    # Keep draining, so a hub that logs to its console never blocks on a full pipe.
-    drain = threading.Thread(target=_drain, args=(proc, lines), daemon=True)
-    drain.start()
     return HubProcess(proc, home, urls["control"], urls["data"], token, lines, drain)
 
 
-def _drain(proc: subprocess.Popen[str], lines: list[str]) -> None:
+def _drain(proc: subprocess.Popen[str], lines: list[str], banner_done: threading.Event) -> None:
+    """Collect the hub's output; the banner's last line ("  token ...") marks it ready."""
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
+        if line.startswith("  token "):
+            banner_done.set()
+    banner_done.set()  # end of output: the caller sees the exit
 
 
 @pytest.fixture
