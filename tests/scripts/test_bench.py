@@ -6,6 +6,7 @@ and put together correctly.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import pytest
 from .conftest import SCRIPTS, clean_env, load_script
 
 BENCH = SCRIPTS / "bench.py"
-bench = load_script("bench")
+bench = load_script("bench")  # puts scripts/ on sys.path
+framework = importlib.import_module("benchmarks.framework")
 
 
 def _fixed(seconds: list[float]) -> Callable[[int], float]:
@@ -26,13 +28,13 @@ def _fixed(seconds: list[float]) -> Callable[[int], float]:
 
 
 def test_measure_takes_the_median_and_per_run_ratios() -> None:
-    settings = bench.Settings(runs=3)
+    settings = framework.Settings(runs=3)
     variants = [
-        bench.Variant("fast", 100, _fixed([9.0, 1.0, 2.0, 4.0])),
-        bench.Variant("slow", 100, _fixed([9.0, 2.0, 2.0, 16.0]), baseline="fast"),
+        framework.Variant("fast", 100, _fixed([9.0, 1.0, 2.0, 4.0])),
+        framework.Variant("slow", 100, _fixed([9.0, 2.0, 2.0, 16.0]), baseline="fast"),
     ]
 
-    fast, slow = bench.measure("b", "case", "op/s", variants, settings)
+    fast, slow = framework.measure("b", "case", "op/s", variants, settings)
 
     assert fast.samples == (100.0, 50.0, 25.0) and fast.median == 50.0
     assert fast.spread == pytest.approx(1.5)  # (100 - 25) / 50
@@ -43,18 +45,18 @@ def test_measure_takes_the_median_and_per_run_ratios() -> None:
 
 def test_measure_reports_cpu_per_operation_when_given_a_cpu_clock() -> None:
     readings = iter([0.0, 0.001, 0.002, 0.004])  # before/after each of two runs
-    variant = bench.Variant("a", 100, _fixed([1.0, 1.0, 1.0]),
+    variant = framework.Variant("a", 100, _fixed([1.0, 1.0, 1.0]),
                             cpu_s=lambda: next(readings))
 
-    (row,) = bench.measure("b", "case", "op/s", [variant], bench.Settings(runs=2))
+    (row,) = framework.measure("b", "case", "op/s", [variant], framework.Settings(runs=2))
 
     assert row.cpu_us_per_op == pytest.approx((10.0, 20.0)) and row.cpu_us == pytest.approx(15)
 
 
 def test_measure_rejects_an_unknown_baseline() -> None:
-    variants = [bench.Variant("a", 10, _fixed([1.0]), baseline="nope")]
+    variants = [framework.Variant("a", 10, _fixed([1.0]), baseline="nope")]
     with pytest.raises(ValueError, match="nope"):
-        bench.measure("b", "case", "op/s", variants, bench.Settings(runs=1))
+        framework.measure("b", "case", "op/s", variants, framework.Settings(runs=1))
 
 
 def test_list_and_bad_usage() -> None:

@@ -1,0 +1,15 @@
+"""The project's benchmarks, one module per subject; ``scripts/bench.py`` runs them."""
+
+from __future__ import annotations
+
+from .diagnose import bench_diagnose
+from .framework import Benchmark
+from .hub import bench_health, bench_jobs
+
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b for b in (
+        Benchmark("health", bench_health),
+        Benchmark("jobs", bench_jobs),
+        Benchmark("diagnose", bench_diagnose),
+    )
+}
