@@ -101,6 +101,7 @@ class Watcher:
         elif saved is not None:
             logger.warning("checkpoint is for %s, not %s; starting over", saved.log_path, paths.log)
         self._suppress = written_alert_keys(paths.alerts, alerts_from)
+        self._saved_identity = None if cursor is None else (cursor.dev, cursor.ino)
         self._tailer = Tailer(paths.log, self.counters, cursor=cursor, read_bytes=read_bytes)
 
     @property
@@ -118,6 +119,7 @@ class Watcher:
         while not should_stop():
             chunk = self._tailer.read()
             if chunk is None:
+                self._save_new_identity()
                 break
             total += len(chunk.lines)
             self._engine.feed(chunk.lines)
@@ -127,7 +129,17 @@ class Watcher:
                 lag_s = self._wall_clock() - clock / US_PER_S
                 self._live = abs(lag_s) <= LIVE_LAG_S
             self._deliver(self._engine.take_alerts())
+            self._save_new_identity()
         return total
+
+    def _save_new_identity(self) -> None:
+        # Which file is being read must be durable at once: after a rotation a restart can
+        # only find the unread rest of the old file by its identity.
+        cursor = self._tailer.cursor
+        identity = None if cursor is None else (cursor.dev, cursor.ino)
+        if identity != self._saved_identity:
+            self._dirty = True
+            self.checkpoint()
 
     def idle(self) -> None:
         """Called when a poll found nothing: on a live log, let wall time resolve alerts.
@@ -175,6 +187,8 @@ class Watcher:
         ))
         self._dirty = False
         self._last_checkpoint = time.monotonic()
+        cursor = self._tailer.cursor
+        self._saved_identity = None if cursor is None else (cursor.dev, cursor.ino)
 
     def close(self) -> None:
         """Saves a final checkpoint and closes the sinks. Safe to call twice."""

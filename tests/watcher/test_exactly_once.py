@@ -75,11 +75,11 @@ _step = st.tuples(
 def build_log(spec: list[tuple[float, str, str, bool]]) -> bytes:
     lines: list[bytes] = []
     now = 0.0
-    for delta, event, client, garbage in spec:
+    for index, (delta, event, client, garbage) in enumerate(spec):
         now += delta
         lines.append(audit(now, event, client))
         if garbage:
-            lines.append(b'{"ts": broken \xff')
+            lines.append(b'{"ts": broken \xff %d' % index)
     return b"".join(line + b"\n" for line in lines)
 
 
