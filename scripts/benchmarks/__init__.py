@@ -5,11 +5,14 @@ from __future__ import annotations
 from .diagnose import bench_diagnose
 from .framework import Benchmark
 from .hub import bench_health, bench_jobs
+from .metrics import bench_overhead, bench_scrape
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b for b in (
         Benchmark("health", bench_health),
         Benchmark("jobs", bench_jobs),
+        Benchmark("overhead", bench_overhead),
+        Benchmark("scrape", bench_scrape),
         Benchmark("diagnose", bench_diagnose),
     )
 }

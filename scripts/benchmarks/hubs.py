@@ -50,8 +50,10 @@ class AsgiCaller:
         self._auth = f"Bearer {token}".encode()
 
     async def call(self, method: str, path: str, body: bytes = b"", *,
-                   expect: int = 200) -> bytes:
+                   expect: int = 200, accept: str | None = None) -> bytes:
         headers = [(b"host", self._host), (b"authorization", self._auth)]
+        if accept is not None:
+            headers.append((b"accept", accept.encode()))
         if body:
             headers += [(b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode())]
