@@ -1,0 +1,117 @@
+"""The command line: modes, paths from flags and environment, exit codes, state files."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.watcher.conftest import CliRunner, Home, audit, burst, read_alerts, write_lines
+from watcher import EXIT_OK, EXIT_USAGE, Mode, StopFlags, parse_config, stop_on_signals
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--interval-ms", "0"],
+        ["--interval-ms", "fast"],
+        ["--replay", "x.jsonl"],  # without --alerts
+        ["--once", "--replay", "x.jsonl", "--alerts", "out.jsonl"],
+        ["--no-such-flag"],
+        ["--status-interval-s", "-1"],
+    ],
+)
+def test_bad_command_lines_exit_2_without_traceback(run_cli: CliRunner, argv: list[str]) -> None:
+    result = run_cli(*argv)
+    assert result.code == EXIT_USAGE
+    assert "error:" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_replay_of_a_missing_file_exits_2(run_cli: CliRunner, tmp_path: Path) -> None:
+    result = run_cli("--replay", str(tmp_path / "nope.jsonl"), "--alerts", str(tmp_path / "o"))
+    assert result.code == EXIT_USAGE
+    assert "nope.jsonl" in result.err
+
+
+def test_paths_come_from_flags_else_environment_else_defaults(tmp_path: Path) -> None:
+    config = parse_config([], {})
+    assert config.mode is Mode.FOLLOW
+    assert config.log_path == Path(".sheratan/logs/hub_security_audit.jsonl")
+    assert config.alerts_path == Path(".sheratan/logs/alerts.jsonl")
+    env = {"SHERATAN_HOME": str(tmp_path), "HUB_AUDIT_LOG": str(tmp_path / "a.jsonl"),
+           "OTEL_SERVICE_NAME": "w", "UNRELATED": "x"}
+    config = parse_config(["--once"], env)
+    assert config.mode is Mode.ONCE
+    assert config.log_path == tmp_path / "a.jsonl"
+    assert config.alerts_path == tmp_path / "logs" / "alerts.jsonl"
+    assert config.state_dir == tmp_path / "state"
+    assert dict(config.otel_env) == {"OTEL_SERVICE_NAME": "w"}
+    config = parse_config(["--log", "l", "--alerts", "o", "--home", "h"], env)
+    assert (config.log_path, config.alerts_path, config.home) == (Path("l"), Path("o"), Path("h"))
+
+
+def test_rules_come_from_the_home_config_when_present(run_cli: CliRunner, home: Home) -> None:
+    (home.root / "configs").mkdir()
+    (home.root / "configs" / "alert_rules.json").write_bytes(orjson.dumps({"rules": [
+        {"name": "tiny", "event": "AUTH_FAILURE", "threshold": 1, "window_s": 5,
+         "severity": "critical"}]}))
+    write_lines(home.log, burst(0, 2, client="127.0.0.1"))  # no ignore list in this file
+    assert run_cli("--once").code == EXIT_OK
+    assert [a["rule"] for a in read_alerts(home.alerts)] == ["tiny"]
+
+
+def test_once_writes_alerts_checkpoint_and_status_and_never_repeats(
+    run_cli: CliRunner, home: Home
+) -> None:
+    write_lines(home.log, [*burst(0, 11), b"\x00garbage", b"x" * (2 << 20)])
+    assert run_cli("--once").code == EXIT_OK
+    assert len(read_alerts(home.alerts)) == 1
+    status = orjson.loads((home.state / "watcher_status.json").read_bytes())
+    assert status["lines_read"] == 12
+    assert status["parse_errors"] == 1
+    assert status["overlong_lines"] == 1
+    assert status["alerts"] == 1
+    assert status["lag_bytes"] == 0
+    assert status["state"] == "stopped"
+    assert {"rotations", "truncations", "last_poll"} <= set(status)
+    checkpoint = orjson.loads((home.state / "watcher_checkpoint.json").read_bytes())
+    assert checkpoint["cursor"]["offset"] == home.log.stat().st_size
+    assert run_cli("--once").code == EXIT_OK
+    assert len(read_alerts(home.alerts)) == 1
+
+
+def test_replay_is_deterministic_and_ignores_checkpoints(
+    run_cli: CliRunner, home: Home, tmp_path: Path
+) -> None:
+    lines = [*burst(0, 30, event="PORT_MISMATCH", client="10.0.0.1"), *burst(5, 12),
+             *burst(20, 40, event="PORT_MISMATCH", client="10.0.0.2", step_s=8),
+             audit(900, "LEAK_BLOCKED")]
+    write_lines(home.log, lines)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    assert run_cli("--replay", str(home.log), "--alerts", str(first)).code == EXIT_OK
+    assert run_cli("--once").code == EXIT_OK  # a checkpoint now exists; replay ignores it
+    assert run_cli("--replay", str(home.log), "--alerts", str(second)).code == EXIT_OK
+    assert first.read_bytes() == second.read_bytes()
+    assert len(read_alerts(first)) >= 5
+    assert read_alerts(first) == read_alerts(home.alerts)
+
+
+def test_stop_flags_first_signal_stops_and_second_forces() -> None:
+    flags = StopFlags()
+    flags.handle(signal.SIGTERM, None)
+    assert (flags.should_exit, flags.force_exit) == (True, False)
+    flags.handle(signal.SIGINT, None)
+    assert flags.force_exit
+
+
+def test_signal_handlers_are_restored_afterwards() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    flags = StopFlags()
+    with stop_on_signals(flags):
+        assert signal.getsignal(signal.SIGTERM) == flags.handle
+        signal.raise_signal(signal.SIGTERM)
+        assert flags.should_exit
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -1,0 +1,122 @@
+"""Alerts as OTel log records: in-process with the SDK, and over OTLP to a real receiver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+from tests.otlp_receiver import Receiver, wait_for
+from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
+from watcher import OTelAlertSink, Watcher, WatchPaths, default_rules
+
+REPO = Path(__file__).resolve().parents[2]
+PLANTED = "planted-secret-token-0123456789"
+
+
+def _planted_burst(start_s: float, count: int) -> list[bytes]:
+    return [audit(start_s + i, client="10.0.0.7", token=PLANTED,
+                  authorization=f"Bearer {PLANTED}", path=f"/nodes?token={PLANTED}")
+            for i in range(count)]
+
+
+def test_alerts_become_warn_and_info_log_records_with_alert_attributes(home: Home) -> None:
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    write_lines(home.log, [*_planted_burst(0, 11), audit(200, "LEAK_BLOCKED")])
+    paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
+    watcher = Watcher(default_rules(), paths, sinks=[OTelAlertSink(provider)])
+    watcher.poll()
+    watcher.close()
+    provider.shutdown()
+    records = [data.log_record for data in exporter.get_finished_logs()]
+    assert [r.severity_number for r in records] == [SeverityNumber.WARN, SeverityNumber.INFO]
+    firing, resolved = records
+    alerts = read_alerts(home.alerts)
+    assert firing.attributes is not None
+    assert dict(firing.attributes) == {
+        "alert.id": alerts[0]["alert_id"], "alert.rule": "auth_failure_burst",
+        "alert.event": "AUTH_FAILURE", "alert.state": "firing", "alert.severity": "warning",
+        "alert.count": 11, "alert.threshold": 10, "alert.window_s": 60.0,
+        "alert.first_seen": alerts[0]["first_seen"], "alert.last_seen": alerts[0]["last_seen"],
+    }
+    assert resolved.attributes is not None
+    assert resolved.attributes["alert.state"] == "resolved"
+    assert isinstance(firing.body, str)
+    assert "auth_failure_burst" in firing.body
+    everything = repr([(r.body, dict(r.attributes or {})) for r in records])
+    assert PLANTED not in everything
+    assert PLANTED not in home.alerts.read_text()
+
+
+def test_group_values_are_alert_group_attributes(home: Home) -> None:
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    write_lines(home.log, burst(0, 6, event="PORT_MISMATCH", client="10.0.0.8"))
+    paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
+    watcher = Watcher(default_rules(), paths, sinks=[OTelAlertSink(provider)])
+    watcher.poll()
+    watcher.close()
+    (record,) = [data.log_record for data in exporter.get_finished_logs()]
+    assert record.attributes is not None
+    assert record.attributes["alert.group.client"] == "10.0.0.8"
+
+
+def _value(any_value: AnyValue) -> object:
+    kind = any_value.WhichOneof("value")
+    return getattr(any_value, kind) if kind else None
+
+
+def test_a_simulated_burst_reaches_a_real_otlp_receiver(home: Home, receiver: Receiver) -> None:
+    write_lines(home.log, _planted_burst(0, 11))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
+    env.update(home.env, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
+    done = subprocess.run([sys.executable, "-m", "watcher", "--once"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert wait_for(lambda: bool(receiver.logs))
+    records = []
+    for request in receiver.logs:
+        for resource_logs in request.resource_logs:
+            resource = {kv.key: _value(kv.value) for kv in resource_logs.resource.attributes}
+            for scope_logs in resource_logs.scope_logs:
+                records.extend((resource, scope_logs.scope.name, r) for r in scope_logs.log_records)
+    assert len(records) == 1
+    resource, scope, record = records[0]
+    assert resource["service.name"] == "sheratan-watcher"
+    assert scope == "sheratan.watcher"
+    assert record.severity_number == SeverityNumber.WARN.value
+    attributes = {kv.key: _value(kv.value) for kv in record.attributes}
+    assert attributes["alert.rule"] == "auth_failure_burst"
+    assert attributes["alert.state"] == "firing"
+    assert attributes["alert.count"] == 11
+    assert attributes["alert.id"] == read_alerts(home.alerts)[0]["alert_id"]
+    assert all(PLANTED.encode() not in r.SerializeToString() for r in receiver.logs)
+
+
+def test_the_fallback_wiring_exports_when_the_otel_core_is_missing(
+    home: Home, receiver: Receiver
+) -> None:
+    from watcher._otel import _build_fallback
+
+    assert _build_fallback({}) is None
+    assert _build_fallback({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+                            "OTEL_SDK_DISABLED": "true"}) is None
+    wiring = _build_fallback({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
+    assert wiring is not None
+    write_lines(home.log, burst(0, 11))
+    paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
+    watcher = Watcher(default_rules(), paths, sinks=[OTelAlertSink(wiring.provider)])
+    watcher.poll()
+    watcher.close()
+    wiring.shutdown()
+    wiring.shutdown()  # safe twice
+    assert wait_for(lambda: bool(receiver.logs))
