@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import NoReturn, TextIO
 
 from watcher._rules import RulesError, RuleSet, default_rules, load_rules
@@ -129,7 +130,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         interval_ms=args.interval_ms,
         status_interval_s=args.status_interval_s,
         target=target,
-        otel_env={k: v for k, v in env.items() if k.startswith("OTEL_")},
+        otel_env=MappingProxyType({k: v for k, v in env.items() if k.startswith("OTEL_")}),
     )
 
 

@@ -109,12 +109,16 @@ class Engine:
         by_event: dict[str, list[_RuleState]] = {}
         for state in self._states:
             by_event.setdefault(state.rule.event, []).append(state)
+        # A global rule has one group for good; the hot loop holds it directly.
+        for state in self._states:
+            if not state.fields:
+                state.groups[()] = _Group()
         # Per event, the rules it feeds, unpacked for the hot loop: (state, ignore-cache
-        # lookup or None, window, the single group_by field or None, groups, threshold).
+        # lookup or None, window, group_by field(s) or None, groups, threshold, global group).
         self._plans = {
             event: tuple(
                 (s, s.ignored.get if s.filter is not None else None, s.window_us,
-                 _plan_field(s.fields), s.groups, s.threshold)
+                 _plan_field(s.fields), s.groups, s.threshold, s.groups.get(()))
                 for s in states
             )
             for event, states in by_event.items()
@@ -169,8 +173,9 @@ class Engine:
                 else:
                     bad += 1
                 continue
-            if type(ts) is str and len(ts) == 27 and ts.startswith(prefix) and \
-                    ts[26] == "Z" and (frac := ts[20:26]).isdigit():
+            # The hub's own format, within the second seen last: only the fraction is new.
+            if type(ts) is str and ts[:20] == prefix and len(ts) == 27 and ts[26] == "Z" and \
+                    (frac := ts[20:26]).isdecimal():
                 t = base + int(frac)
             else:
                 parsed = parse_ts(ts) if type(ts) is str else None
@@ -188,7 +193,7 @@ class Engine:
             if event_plans is None:
                 continue
             # Per rule: inlined, because this runs once per line.
-            for state, ignored_get, window_us, field, groups, threshold in event_plans:
+            for state, ignored_get, window_us, field, groups, threshold, single in event_plans:
                 if ignored_get is not None:
                     client = obj.get("client")
                     try:
@@ -203,26 +208,29 @@ class Engine:
                 if t <= floor:
                     late += 1
                     continue
-                key: GroupKey
-                if field is None:
-                    key = ()
-                elif type(field) is str:
-                    value = obj.get(field)
-                    try:
-                        cached = value_get(value)
-                    except TypeError:
-                        cached = None
-                    key = (cached if cached is not None else group_value(value),)
-                else:
-                    key = self._key(state, obj)
-                group = groups.get(key)
+                key: GroupKey = ()
+                group: _Group | None = single
                 if group is None:
-                    self._clock = clock
-                    group = self._new_group(state, key)
+                    if type(field) is str:
+                        value = obj.get(field)
+                        try:
+                            cached = value_get(value)
+                        except TypeError:
+                            cached = None
+                        key = (cached if cached is not None else group_value(value),)
+                    else:
+                        key = self._key(state, obj)
+                    group = groups.get(key)
+                    if group is None:
+                        self._clock = clock
+                        group = self._new_group(state, key)
                 times = group.times
-                if times and t < times[-1]:
-                    insort(times, t)
-                else:
+                try:
+                    if t < times[-1]:
+                        insort(times, t)
+                    else:
+                        times.append(t)
+                except IndexError:  # empty
                     times.append(t)
                 while times[0] <= floor:
                     times.popleft()
@@ -338,14 +346,15 @@ class Engine:
             if not times:
                 dead.append(key)
         for key in dead:
-            del state.groups[key]
+            if key:  # a global rule keeps its one group
+                del state.groups[key]
 
     def _make_room(self, state: _RuleState) -> None:
         self._evict_idle(state, self._clock)
         if len(state.groups) < self._max_groups:
             return
         for key, group in state.groups.items():
-            if not group.firing:
+            if key and not group.firing:
                 del state.groups[key]
                 self.counters.groups_dropped += 1
                 return
@@ -415,7 +424,7 @@ class Engine:
                     if not all(v is None or type(v) in (str, int) for v in key) or \
                             len(key) != len(state.fields):
                         raise ValueError(f"bad group key {raw_key!r}")
-                    group = _Group()
+                    group = state.groups[()] if not key else _Group()
                     total = 0
                     for delta in deltas:
                         total += int(delta)

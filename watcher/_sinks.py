@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import TextIO
 
 from watcher._alert import Alert
 from watcher._timefmt import format_us
+
+logger = logging.getLogger(__name__)
 
 
 class AlertSink(abc.ABC):
@@ -60,7 +63,10 @@ class ConsoleAlertSink(AlertSink):
         self._stream = stream
 
     def emit(self, alerts: Sequence[Alert]) -> None:
-        for alert in alerts:
-            self._stream.write(f"{format_us(alert.ts_us)} ALERT {alert.summary()} "
-                               f"id={alert.alert_id}\n")
-        self._stream.flush()
+        try:
+            for alert in alerts:
+                self._stream.write(f"{format_us(alert.ts_us)} ALERT {alert.summary()} "
+                                   f"id={alert.alert_id}\n")
+            self._stream.flush()
+        except (OSError, ValueError) as exc:  # a closed console must not stop the watcher
+            logger.warning("console output failed: %s", exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -12,6 +13,8 @@ from pathlib import Path
 import orjson
 
 from watcher._timefmt import US_PER_S, format_us
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -93,7 +96,7 @@ class StatusFile:
         if not force and now - self._last_write < self._min_interval_s:
             return
         self._last_write = now
-        payload = dict(self._static)
+        payload: dict[str, object] = dict(self._static)
         payload.update(counters.as_dict())
         payload.update(
             state=state,
@@ -101,4 +104,7 @@ class StatusFile:
             last_poll=format_us(int(last_poll_s * US_PER_S)),
             updated_at=format_us(int(time.time() * US_PER_S)),
         )
-        write_json_atomic(self._path, payload, durable=False)
+        try:
+            write_json_atomic(self._path, payload, durable=False)
+        except OSError as exc:  # diagnostics only: never worth stopping the watcher for
+            logger.warning("could not write %s: %s", self._path, exc)

@@ -216,3 +216,12 @@ def test_a_changed_rule_drops_only_its_own_saved_state() -> None:
 def test_a_malformed_snapshot_is_rejected() -> None:
     with pytest.raises(ValueError, match="malformed"):
         Engine(default_rules(), Counters()).restore({"clock_us": "x"})
+
+
+@pytest.mark.parametrize("fraction", ["²²²²²²", "abcdef", " 12345", "-12345", "1_2345"])
+def test_odd_timestamp_fractions_never_break_the_engine(fraction: str) -> None:
+    counters = Counters()
+    odd = orjson.dumps({"ts": ts(0)[:20] + fraction + "Z", "event": "AUTH_FAILURE",
+                        "client": "10.0.0.7"})
+    alerts = evaluate([audit(0), odd, *burst(1, 11)], counters=counters)
+    assert [a["count"] for a in alerts] == [11]
