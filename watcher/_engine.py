@@ -17,14 +17,14 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
-from watcher._rules import ClientFilter, Rule, RuleSet
+from watcher._groups import Group, RuleState, plan_field
+from watcher._rules import RuleSet
 from watcher._status import Counters
 from watcher._timefmt import US_PER_S, TimestampParser
 
@@ -32,55 +32,6 @@ _NEVER = -(1 << 62)
 _FOREVER = 1 << 62
 DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 _MAX_CACHE = 4096
-
-
-class _Group:
-    __slots__ = ("alert_id", "firing", "first_seen", "last_emit", "last_seen", "seq", "times")
-
-    def __init__(self) -> None:
-        self.times: deque[int] = deque()
-        self.firing = False
-        self.first_seen = 0
-        self.last_seen = 0
-        self.last_emit = 0
-        self.seq = 0  # episode number, orders simultaneous state changes deterministically
-        self.alert_id = ""
-
-
-def _plan_field(fields: tuple[str, ...]) -> str | tuple[str, ...] | None:
-    """None for a global rule, the field for one ``group_by`` field, else all of them."""
-    if not fields:
-        return None
-    return fields[0] if len(fields) == 1 else fields
-
-
-class _RuleState:
-    __slots__ = ("fields", "filter", "groups", "ignored", "index", "repeat_us", "rule",
-                 "threshold", "window_us")
-
-    def __init__(self, index: int, rule: Rule, client_filter: ClientFilter) -> None:
-        self.index = index
-        self.rule = rule
-        self.threshold = rule.threshold
-        self.window_us = round(rule.window_s * US_PER_S)
-        self.repeat_us = round(rule.repeat_after_s * US_PER_S)
-        self.fields = rule.group_by
-        self.filter = client_filter if client_filter else None
-        self.ignored: dict[object, bool] = {}  # cache of filter.matches per client string
-        self.groups: dict[GroupKey, _Group] = {}
-
-    def due(self, group: _Group) -> tuple[int, bool]:
-        """When this firing group next changes, and whether that change is a resolve.
-
-        The resolve time only ever moves later as events arrive, which lets the engine keep
-        lazily outdated entries in its due-heap.
-        """
-        times = group.times
-        resolve_at = times[len(times) - self.threshold - 1] + self.window_us
-        repeat_at = group.last_emit + self.repeat_us
-        if resolve_at <= repeat_at:
-            return resolve_at, True
-        return repeat_at, False
 
 
 # (due time, episode seq, rule index, group key); may be outdated, checked when popped.
@@ -104,21 +55,21 @@ class Engine:
             raise ValueError(f"max_groups_per_rule must be >= 1, got {max_groups_per_rule}")
         self.counters = counters
         self._states = tuple(
-            _RuleState(i, rule, rules.client_filter(rule)) for i, rule in enumerate(rules.rules)
+            RuleState(i, rule, rules.client_filter(rule)) for i, rule in enumerate(rules.rules)
         )
-        by_event: dict[str, list[_RuleState]] = {}
+        by_event: dict[str, list[RuleState]] = {}
         for state in self._states:
             by_event.setdefault(state.rule.event, []).append(state)
         # A global rule has one group for good; the hot loop holds it directly.
         for state in self._states:
             if not state.fields:
-                state.groups[()] = _Group()
+                state.groups[()] = Group()
         # Per event, the rules it feeds, unpacked for the hot loop: (state, ignore-cache
         # lookup or None, window, group_by field(s) or None, groups, threshold, global group).
         self._plans = {
             event: tuple(
                 (s, s.ignored.get if s.filter is not None else None, s.window_us,
-                 _plan_field(s.fields), s.groups, s.threshold, s.groups.get(()))
+                 plan_field(s.fields), s.groups, s.threshold, s.groups.get(()))
                 for s in states
             )
             for event, states in by_event.items()
@@ -209,7 +160,7 @@ class Engine:
                     late += 1
                     continue
                 key: GroupKey = ()
-                group: _Group | None = single
+                group: Group | None = single
                 if group is None:
                     if type(field) is str:
                         value = obj.get(field)
@@ -271,7 +222,7 @@ class Engine:
             self._value_cache[value] = cached
         return cached
 
-    def _is_ignored(self, state: _RuleState, client: object) -> bool:
+    def _is_ignored(self, state: RuleState, client: object) -> bool:
         assert state.filter is not None
         if type(client) is not str:
             return state.filter.matches(client)
@@ -283,16 +234,16 @@ class Engine:
             state.ignored[client] = hit
         return hit
 
-    def _key(self, state: _RuleState, obj: dict[str, Any]) -> GroupKey:
+    def _key(self, state: RuleState, obj: dict[str, Any]) -> GroupKey:
         return tuple([self._group_value(obj.get(f)) for f in state.fields])
 
-    def _new_group(self, state: _RuleState, key: GroupKey) -> _Group:
+    def _new_group(self, state: RuleState, key: GroupKey) -> Group:
         if len(state.groups) >= self._max_groups:
             self._make_room(state)
-        group = state.groups[key] = _Group()
+        group = state.groups[key] = Group()
         return group
 
-    def _fire(self, state: _RuleState, key: GroupKey, group: _Group, clock: int) -> None:
+    def _fire(self, state: RuleState, key: GroupKey, group: Group, clock: int) -> None:
         times = group.times
         self._seq += 1
         group.seq = self._seq
@@ -334,7 +285,7 @@ class Engine:
             self._evict_idle(state, now_us)
         self._next_sweep = now_us + self._max_window_us
 
-    def _evict_idle(self, state: _RuleState, now_us: int) -> None:
+    def _evict_idle(self, state: RuleState, now_us: int) -> None:
         floor = now_us - state.window_us
         dead: list[GroupKey] = []
         for key, group in state.groups.items():
@@ -349,7 +300,7 @@ class Engine:
             if key:  # a global rule keeps its one group
                 del state.groups[key]
 
-    def _make_room(self, state: _RuleState) -> None:
+    def _make_room(self, state: RuleState) -> None:
         self._evict_idle(state, self._clock)
         if len(state.groups) < self._max_groups:
             return
@@ -359,7 +310,7 @@ class Engine:
                 self.counters.groups_dropped += 1
                 return
 
-    def _emit(self, state: _RuleState, key: GroupKey, group: _Group, ts_us: int,
+    def _emit(self, state: RuleState, key: GroupKey, group: Group, ts_us: int,
               alert_state: AlertState) -> None:
         rule = state.rule
         self._pending.append(Alert(
@@ -424,7 +375,7 @@ class Engine:
                     if not all(v is None or type(v) in (str, int) for v in key) or \
                             len(key) != len(state.fields):
                         raise ValueError(f"bad group key {raw_key!r}")
-                    group = state.groups[()] if not key else _Group()
+                    group = state.groups[()] if not key else Group()
                     total = 0
                     for delta in deltas:
                         total += int(delta)
