@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -217,13 +218,13 @@ async def serve(
 def _print_banner(runtime: HubRuntime) -> None:
     paths = runtime.config.paths
     token = ("from HUB_TOKEN" if runtime.token.origin == "HUB_TOKEN"
-             else f"in {runtime.token.origin}")
+             else f"in {Path(runtime.token.origin).resolve()}")
     print(
         f"Sheratan hub {__version__} ready\n"
         f"  control plane  {runtime.control_url}\n"
         f"  data plane     {runtime.data_url}\n"
-        f"  state          {paths.db}\n"
-        f"  logs           {paths.logs_dir}\n"
+        f"  state          {paths.db.resolve()}\n"
+        f"  logs           {paths.logs_dir.resolve()}\n"
         f"  token          {token}",
         flush=True,
     )
