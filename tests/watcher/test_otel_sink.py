@@ -9,6 +9,7 @@ from pathlib import Path
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
@@ -27,7 +28,7 @@ def _planted_burst(start_s: float, count: int) -> list[bytes]:
 
 
 def test_alerts_become_warn_and_info_log_records_with_alert_attributes(home: Home) -> None:
-    exporter = InMemoryLogRecordExporter()
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     write_lines(home.log, [*_planted_burst(0, 11), audit(200, "LEAK_BLOCKED")])
@@ -57,7 +58,7 @@ def test_alerts_become_warn_and_info_log_records_with_alert_attributes(home: Hom
 
 
 def test_group_values_are_alert_group_attributes(home: Home) -> None:
-    exporter = InMemoryLogRecordExporter()
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     write_lines(home.log, burst(0, 6, event="PORT_MISMATCH", client="10.0.0.8"))
@@ -83,7 +84,7 @@ def test_a_simulated_burst_reaches_a_real_otlp_receiver(home: Home, receiver: Re
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert wait_for(lambda: bool(receiver.logs))
-    records = []
+    records: list[tuple[dict[str, object], str, LogRecord]] = []
     for request in receiver.logs:
         for resource_logs in request.resource_logs:
             resource = {kv.key: _value(kv.value) for kv in resource_logs.resource.attributes}

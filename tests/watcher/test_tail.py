@@ -11,6 +11,7 @@ import pytest
 
 from tests.watcher.conftest import audit, write_lines
 from watcher import MAX_LINE_BYTES, Counters, Tailer, split_lines
+from watcher._tail import DEFAULT_READ_BYTES
 
 MiB = 1 << 20
 
@@ -22,8 +23,9 @@ def drain(tailer: Tailer) -> list[bytes]:
     return lines
 
 
-def make(log: Path, counters: Counters | None = None, **kwargs: int) -> Tailer:
-    return Tailer(log, counters or Counters(), **kwargs)
+def make(log: Path, counters: Counters | None = None, *,
+         read_bytes: int = DEFAULT_READ_BYTES) -> Tailer:
+    return Tailer(log, counters or Counters(), read_bytes=read_bytes)
 
 
 def test_split_keeps_a_partial_last_line_for_later() -> None:
