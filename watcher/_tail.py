@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from watcher._shared_open import open_shared
 from watcher._status import Counters
 
 MAX_LINE_BYTES = 1 << 20
@@ -212,7 +213,7 @@ class Tailer:
     @staticmethod
     def _head(path: Path, size: int) -> bytes | None:
         try:
-            with open(path, "rb") as handle:
+            with open_shared(path) as handle:
                 head = handle.read(size)
         except OSError:
             return None
@@ -307,7 +308,7 @@ class Tailer:
         cursor = self._cursor
         assert cursor is not None
         try:
-            with open(path, "rb") as handle:
+            with open_shared(path) as handle:
                 st = os.fstat(handle.fileno())
                 if (st.st_dev, st.st_ino) != (planned.st_dev, planned.st_ino):
                     return None  # replaced between stat and open; look again
@@ -347,7 +348,7 @@ def iter_file_lines(path: Path, counters: Counters, *, read_bytes: int = DEFAULT
     offset = 0
     skipping = False
     while True:
-        with open(path, "rb") as handle:
+        with open_shared(path) as handle:
             handle.seek(offset)
             data = handle.read(read_bytes)
         final = len(data) < read_bytes
