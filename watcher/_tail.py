@@ -180,8 +180,8 @@ class Tailer:
             assert self._cursor is not None
             path, st = chain[index]
             newest = index == len(chain) - 1
-            self.lag_bytes = st.st_size - self._cursor.offset + sum(
-                s.st_size for _, s in chain[index + 1:])
+            newer_bytes = sum(s.st_size for _, s in chain[index + 1:])
+            self.lag_bytes = st.st_size - self._cursor.offset + newer_bytes
             if self._cursor.offset >= st.st_size:
                 if newest:
                     return None
@@ -195,7 +195,10 @@ class Tailer:
             chunk = self._read(path, st, final=not newest)
             if chunk is None:
                 continue  # the file changed under us; look again
-            return None if chunk.cursor == before else chunk  # only a partial line so far
+            if chunk.cursor == before:
+                return None  # only a partial line so far
+            self.lag_bytes = max(0, st.st_size - chunk.cursor.offset) + newer_bytes
+            return chunk
         return None
 
     def _chain(self) -> list[_Entry]:
