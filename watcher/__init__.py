@@ -2,6 +2,19 @@
 as OTel log records, exactly once across crashes and rotations (CONTRACT section 4).
 
 Run it as ``python -m watcher``. It knows nothing about FastAPI or about the hub.
+
+Pipeline, one module per stage: ``_tail`` (poll, complete lines, rotations) -> ``_engine``
+(event-time windows and alert state, ``_groups``) -> ``_runner`` (write alerts durably, then
+checkpoint via ``_checkpoint``) -> sinks (``_sinks``, ``_otel_sink``). ``_cli`` is the edge.
+
+- Time is the lines' own ``ts``. A resolve or repeat is stamped with the exact moment it
+  happened and emitted once a later line moves the clock past it; ``--replay`` and ``--once``
+  are therefore deterministic. Only follow mode on a live log (timestamps within 5 s of the
+  wall clock) lets the wall clock, less 2 s of grace, move time while the log is idle.
+- The checkpoint holds the cursor, the engine state (window timestamps, firing episodes) and
+  the size of ``alerts.jsonl``; it is written only after that file is fsynced. After a crash
+  the alerts regenerated from the lines past the cursor that are already in ``alerts.jsonl``
+  are skipped once each, so none is lost and none is written twice.
 """
 
 from __future__ import annotations

@@ -157,9 +157,13 @@ def _sleep(seconds: float, flags: StopFlags) -> None:
 
 def _watch(config: WatcherConfig, rules: RuleSet, stdout: TextIO) -> int:
     sinks: list[AlertSink] = []
-    from watcher._otel import build_alert_log_provider
+    from watcher._otel import AlertLogWiring, build_alert_log_provider
 
-    wiring = build_alert_log_provider(config.otel_env)
+    wiring: AlertLogWiring | None = None
+    try:
+        wiring = build_alert_log_provider(config.otel_env)
+    except Exception:  # telemetry never takes the watcher down; alerts.jsonl still works
+        logging.getLogger(__name__).warning("OTel log export unavailable", exc_info=True)
     if wiring is not None:
         from watcher._otel_sink import OTelAlertSink
 
