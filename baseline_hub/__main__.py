@@ -16,7 +16,8 @@ from otel import HubTelemetry, TelemetryConfig
 
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
-from .server import HubStartError, OnReady, serve
+from .server import HubRuntime, HubStartError, OnReady, serve
+from .sidecar import WatcherProcess
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -31,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--demo", action="store_true",
                         help="also run a small simulated fleet against the hub's real API")
+    parser.add_argument("--watcher", action="store_true",
+                        help="also run the audit watcher (python -m watcher) as a separate "
+                             "process; it stops with the hub")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -47,6 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         on_ready.append(run_demo)
     telemetry = HubTelemetry(TelemetryConfig.from_env(os.environ))
+    on_stop = [lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)]
+    if args.watcher:
+        sidecar = WatcherProcess(config.home)
+
+        async def start_watcher(runtime: HubRuntime) -> None:
+            sidecar.start()
+
+        on_ready.append(start_watcher)
+        on_stop.insert(0, sidecar.stop)
 
     def instrument(app: FastAPI, plane: PlaneInfo) -> None:
         instrument_app(app, telemetry, plane=plane.name, server_port=plane.port)
@@ -57,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             observers=[HubTaps(telemetry)],
             instrument=instrument,
             on_ready=on_ready,
-            on_stop=[lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)],
+            on_stop=on_stop,
         ))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
