@@ -104,3 +104,16 @@ def test_the_default_rules_ignore_localhost_bursts(hub_home: Path) -> None:
         assert hub.stop() == 0
     assert _alerts(hub_home) == []
     assert (hub_home / "state" / "watcher_checkpoint.json").exists()
+
+
+def test_the_demo_burst_raises_both_default_alerts(hub_home: Path) -> None:
+    hub = start_hub(hub_home, args=("--demo", "--watcher"))
+    try:
+        def fired() -> set[str]:
+            return {str(a["rule"]) for a in _alerts(hub_home) if a["state"] == "firing"}
+
+        assert wait_for(lambda: fired() == {"auth_failure_burst", "port_mismatch_burst"}, 25)
+        by_rule = {a["rule"]: a for a in _alerts(hub_home) if a["state"] == "firing"}
+        assert by_rule["port_mismatch_burst"]["group"] == {"client": "127.0.0.2"}
+    finally:
+        assert hub.stop() == 0
