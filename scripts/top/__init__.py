@@ -1,0 +1,29 @@
+"""The live terminal view of the hub (``scripts/hub_top.py``), split by stage.
+
+- ``top.model``: what one refresh saw (frozen data, no I/O).
+- ``top.sources``: reading it: both planes' ``/metrics``, the alerts tail, the watcher status.
+- ``top.render``: drawing it: a pure function of a snapshot and the one before.
+- ``top.cli``: the edge: arguments, environment (read once) and the refresh loop.
+"""
+
+from top.cli import TopConfig, main, run
+from top.model import AlertRow, AlertsTail, AlertState, PlaneReading, Snapshot, WatcherStatus
+from top.render import render
+from top.sources import fetch, fetch_plane, read_alerts, read_watcher_status
+
+__all__ = [
+    "AlertRow",
+    "AlertState",
+    "AlertsTail",
+    "PlaneReading",
+    "Snapshot",
+    "TopConfig",
+    "WatcherStatus",
+    "fetch",
+    "fetch_plane",
+    "main",
+    "read_alerts",
+    "read_watcher_status",
+    "render",
+    "run",
+]

@@ -1,0 +1,229 @@
+"""``python scripts/hub_top.py``: the edge. Arguments and environment are read here, once.
+
+Exit codes: 0 a frame was drawn (``--once``, even when the hub is unreachable: that frame
+is the answer) or the live view was left with Ctrl+C; 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+
+from top.model import Snapshot
+from top.render import render
+from top.sources import fetch
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_CONTROL_PORT = 8787
+DEFAULT_DATA_PORT = 8788
+DEFAULT_HOME = Path(".sheratan")
+DEFAULT_INTERVAL_S = 2.0
+MIN_INTERVAL_S = 0.2
+MAX_INTERVAL_S = 3600.0
+DEFAULT_ALERTS = 8
+MAX_ALERTS = 200
+#: Per request. Short, so a hung hub costs a refresh at most two seconds, never the view.
+TIMEOUT_S = 1.0
+#: A hub bound to every interface is reached over loopback.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": DEFAULT_HOST}
+
+Fetcher = Callable[[], Snapshot]
+
+
+@dataclass(frozen=True, slots=True)
+class TopConfig:
+    """One run of the view, parsed from the arguments and the environment."""
+
+    control_url: str
+    data_url: str
+    home: Path
+    interval_s: float
+    once: bool
+    alerts: int
+
+
+def default_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
+    """The plane's URL as the hub binds it: ``HUB_HOST`` and its port variable.
+
+    A port that is missing, not a number, or 0 (an ephemeral port nobody can guess) falls
+    back to the default with a warning appended to ``warn``.
+
+    Args:
+        env: The environment, read once by the caller.
+        plane: ``control`` or ``data``.
+        warn: Collects warnings for the caller to print.
+    """
+    var, default = (("HUB_CONTROL_PORT", DEFAULT_CONTROL_PORT) if plane == "control"
+                    else ("HUB_DATA_PORT", DEFAULT_DATA_PORT))
+    port = default
+    raw = env.get(var, "").strip()
+    if raw:
+        parsed = int(raw) if raw.isascii() and raw.isdigit() else -1
+        if 1 <= parsed <= 65535:
+            port = parsed
+        else:
+            warn.append(f"{var}={raw!r} is not a port 1..65535; using {default}")
+    host = env.get("HUB_HOST", DEFAULT_HOST).strip()
+    host = _WILDCARDS.get(host, host)
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}"
+
+
+def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
+    """The CLI; its defaults come from ``env`` (already read once by the caller)."""
+    parser = argparse.ArgumentParser(
+        prog="hub_top.py",
+        description="A live terminal view of the Sheratan hub: both planes' /metrics, the "
+                    "watcher's status and the newest alerts. Ctrl+C quits.",
+    )
+    parser.add_argument("--control-url", type=_url, default=default_url(env, "control", warn),
+                        help="control plane base URL (default: from HUB_HOST and "
+                             "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
+    parser.add_argument("--data-url", type=_url, default=default_url(env, "data", warn),
+                        help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
+                             "else http://127.0.0.1:8788)")
+    parser.add_argument("--home", type=Path,
+                        default=Path(env["SHERATAN_HOME"]) if env.get("SHERATAN_HOME")
+                        else DEFAULT_HOME,
+                        help="hub home with logs/alerts.jsonl and state/watcher_status.json "
+                             "(default: SHERATAN_HOME, else ./.sheratan)")
+    parser.add_argument("--interval-s", type=_interval, default=DEFAULT_INTERVAL_S,
+                        help=f"seconds between refreshes (default {DEFAULT_INTERVAL_S:g})")
+    parser.add_argument("--alerts", type=_alerts, default=DEFAULT_ALERTS, metavar="N",
+                        help=f"how many recent alerts to show (default {DEFAULT_ALERTS})")
+    parser.add_argument("--once", action="store_true",
+                        help="print one frame to stdout and exit 0 (also when the hub is "
+                             "unreachable: the frame says so)")
+    return parser
+
+
+def parse_config(argv: Sequence[str], env: Mapping[str, str],
+                 warn: list[str]) -> TopConfig:
+    """Arguments and environment into a :class:`TopConfig`; exits 2 on bad usage.
+
+    Args:
+        argv: The arguments, without the program name.
+        env: The environment.
+        warn: Collects warnings about environment values that fell back to defaults.
+    """
+    args = build_parser(env, warn).parse_args(list(argv))
+    return TopConfig(control_url=args.control_url, data_url=args.data_url, home=args.home,
+                     interval_s=args.interval_s, once=args.once, alerts=args.alerts)
+
+
+def run(config: TopConfig, console: Console, fetcher: Fetcher, *,
+        sleep: Callable[[float], None] = time.sleep) -> int:
+    """Draw frames until interrupted (or one with ``--once``).
+
+    Args:
+        config: The run.
+        console: Where to draw; a terminal gets a full-screen live view, anything else
+            one frame per refresh.
+        fetcher: Reads one snapshot (never raises for a down hub).
+        sleep: Waits between refreshes (a test can make it raise ``KeyboardInterrupt``).
+
+    Returns:
+        The exit code: 0.
+    """
+    if config.once:
+        console.print(render(fetcher()))
+        return EXIT_OK
+    hint = f"every {config.interval_s:g} s · Ctrl+C quits"
+    previous: Snapshot | None = None
+    try:
+        if not console.is_terminal:
+            while True:
+                snapshot = fetcher()
+                console.print(render(snapshot, previous, hint=hint))
+                previous = snapshot
+                sleep(config.interval_s)
+        with Live(console=console, screen=True, auto_refresh=False,
+                  redirect_stdout=False, redirect_stderr=False) as live:
+            while True:
+                snapshot = fetcher()
+                live.update(render(snapshot, previous, hint=hint), refresh=True)
+                previous = snapshot
+                sleep(config.interval_s)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """The entry point: parse, then draw until Ctrl+C (or once).
+
+    Args:
+        argv: The arguments (default ``sys.argv[1:]``).
+        environ: The environment (default ``os.environ``), read here and nowhere else.
+        stdout: Where frames go (default ``sys.stdout``).
+        stderr: Where warnings go (default ``sys.stderr``).
+
+    Returns:
+        The exit code (argparse exits 2 itself on bad usage).
+    """
+    env = dict(os.environ if environ is None else environ)
+    err = stderr or sys.stderr
+    warn: list[str] = []
+    config = parse_config(sys.argv[1:] if argv is None else argv, env, warn)
+    for message in warn:
+        print(f"hub_top: warning: {message}", file=err)
+    console = Console(file=stdout or sys.stdout)
+    try:
+        with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as client:
+            return run(config, console, lambda: fetch(
+                client, control_url=config.control_url, data_url=config.data_url,
+                home=config.home, alerts=config.alerts))
+    except KeyboardInterrupt:  # Ctrl+C between frames or while connecting: quiet
+        return EXIT_OK
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected http(s)://host:port, got {value!r}")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad port in {value!r}") from None
+    if parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"give the base URL only (no query), got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _interval(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
+    if not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"must be {MIN_INTERVAL_S:g}..{MAX_INTERVAL_S:g} s, got {value!r}")
+    return seconds
+
+
+def _alerts(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count, got {value!r}") from None
+    if not 0 <= count <= MAX_ALERTS:
+        raise argparse.ArgumentTypeError(f"must be 0..{MAX_ALERTS}, got {value!r}")
+    return count

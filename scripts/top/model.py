@@ -1,0 +1,122 @@
+"""What one refresh saw: plain frozen data, built by ``top.sources`` and drawn by ``top.render``.
+
+Every reading is either a value or the reason it is missing, so the renderer never has to
+guess and never sees an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+CONTROL_KEYS = ("nodes_online", "nodes_stale", "nodes_dead", "auth_fail_rate_1m",
+                "port_mismatch_rate_1m")
+DATA_KEYS = ("queue_depth", "inflight_jobs", "retry_rate_1m")
+PLANE_KEYS: Mapping[str, tuple[str, ...]] = {"control": CONTROL_KEYS, "data": DATA_KEYS}
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneReading:
+    """One plane's ``GET /metrics``: its numbers, or why there are none.
+
+    Attributes:
+        plane: ``control`` or ``data``.
+        url: The base URL asked.
+        values: Each contract key the answer held as an integer (a missing or non-integer
+            key is absent here and shown as ``?``).
+        generated_at: The answer's ``generated_at``, as sent.
+        error: Why nothing could be read (``None`` when ``values`` is the answer).
+    """
+
+    plane: str
+    url: str
+    values: Mapping[str, int] = field(default_factory=dict)
+    generated_at: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class AlertState(Enum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """One line of ``alerts.jsonl`` (CONTRACT section 4), reduced to what is shown.
+
+    ``still_firing`` is true for a firing line whose episode (``alert_id``) has no later
+    line in the part of the file that was read: the alert is firing now.
+    """
+
+    ts: str
+    alert_id: str
+    rule: str
+    state: AlertState
+    severity: str
+    count: int | None
+    threshold: int | None
+    window_s: int | None
+    group: Mapping[str, str]
+    still_firing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsTail:
+    """The newest alerts, newest first.
+
+    Attributes:
+        path: The alerts file.
+        rows: Up to the number asked, newest first.
+        firing: Episodes whose latest line read is ``firing`` (the whole scanned tail, not
+            just ``rows``).
+        skipped: Lines in the scanned tail that were not a valid alert.
+        error: Why the file could not be read (``None`` when absent: no alert yet).
+        missing: The file does not exist (yet).
+    """
+
+    path: str
+    rows: tuple[AlertRow, ...] = ()
+    firing: int = 0
+    skipped: int = 0
+    error: str | None = None
+    missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WatcherStatus:
+    """``watcher_status.json`` as the watcher wrote it (see ``watcher/_status.py``).
+
+    Attributes:
+        path: The status file.
+        fields: Its scalar fields (strings and integers only; anything else is dropped).
+        updated_at: ``updated_at`` parsed, when it was a valid timestamp.
+        error: Why the file is unusable (malformed JSON, not an object, unreadable).
+        missing: The file does not exist: no watcher has run with this home.
+    """
+
+    path: str
+    fields: Mapping[str, str | int] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    error: str | None = None
+    missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one refresh read, and when (timezone-aware UTC)."""
+
+    taken_at: datetime
+    control: PlaneReading
+    data: PlaneReading
+    alerts: AlertsTail
+    watcher: WatcherStatus
+
+    @property
+    def planes(self) -> tuple[PlaneReading, PlaneReading]:
+        return (self.control, self.data)

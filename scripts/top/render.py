@@ -1,0 +1,369 @@
+"""Drawing one snapshot: a pure function of what was read (and of the refresh before it).
+
+``render`` returns a renderable that lays itself out for the width it is given (the plane
+panels side by side when there is room, stacked when not) and, when it is given a height
+(a full-screen ``Live``), shows as many alert rows as fit. It reads no clock, no file and no
+environment, so tests draw it into a recording ``Console`` and assert on the text and styles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.panel import Panel
+from rich.segment import Segment
+from rich.table import Table
+from rich.text import Text
+
+from top.model import (
+    PLANE_KEYS,
+    AlertRow,
+    AlertsTail,
+    AlertState,
+    PlaneReading,
+    Snapshot,
+    WatcherStatus,
+)
+
+#: The watcher's default rule thresholds (CONTRACT section 4): a ``*_rate_1m`` above its
+#: limit is what would make the watcher fire (its windows are 60 s too).
+RATE_LIMITS = {"auth_fail_rate_1m": 10, "port_mismatch_rate_1m": 5}
+#: A watcher status older than this, while the watcher says it is running, means it is gone
+#: (it rewrites the file about every second).
+WATCHER_SILENT_S = 10.0
+#: Below this width the plane panels are stacked instead of side by side.
+SIDE_BY_SIDE_MIN_WIDTH = 70
+#: From this width the alerts show their window and severity too.
+WIDE_MIN_WIDTH = 100
+ARROW_UP = "↑"
+ARROW_DOWN = "↓"
+
+_BAD = "bold red"
+_WARN = "bold yellow"
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """How one key is judged. ``rising_bad``: None when its direction means nothing."""
+
+    rising_bad: bool | None
+    alarm_above: int | None = None
+    alarm_style: str = _BAD
+
+
+_SPECS = {
+    "nodes_online": _Spec(rising_bad=False),
+    "nodes_stale": _Spec(rising_bad=True, alarm_above=0, alarm_style=_WARN),
+    "nodes_dead": _Spec(rising_bad=True, alarm_above=0),
+    "auth_fail_rate_1m": _Spec(rising_bad=True, alarm_above=RATE_LIMITS["auth_fail_rate_1m"]),
+    "port_mismatch_rate_1m": _Spec(rising_bad=True,
+                                   alarm_above=RATE_LIMITS["port_mismatch_rate_1m"]),
+    "queue_depth": _Spec(rising_bad=None),
+    "inflight_jobs": _Spec(rising_bad=None),
+    "retry_rate_1m": _Spec(rising_bad=True),
+}
+
+
+def render(snapshot: Snapshot, previous: Snapshot | None = None, *,
+           hint: str | None = None) -> RenderableType:
+    """One frame of the terminal view.
+
+    Args:
+        snapshot: What this refresh read.
+        previous: The refresh before, for the ↑/↓ arrows (none on the first frame).
+        hint: A short line shown at the top right (e.g. the refresh interval).
+
+    Returns:
+        A renderable for ``Console.print`` or ``Live.update``.
+    """
+    return _Frame(snapshot, previous, hint)
+
+
+def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """What an operator should look at, most serious first, as ``(text, style)`` pairs."""
+    found: list[tuple[str, str]] = []
+    for reading in snapshot.planes:
+        if reading.error is not None:
+            what = "unreachable" if reading.error.startswith("hub unreachable") else "no metrics"
+            found.append((f"{reading.plane} plane {what}", _BAD))
+    if snapshot.alerts.firing:
+        found.append((_plural(snapshot.alerts.firing, "alert") + " firing", _BAD))
+    values = snapshot.control.values
+    if values.get("nodes_dead", 0) > 0:
+        found.append((_plural(values["nodes_dead"], "node") + " dead", _BAD))
+    for key, limit in RATE_LIMITS.items():
+        if values.get(key, 0) > limit:
+            found.append((f"{key} > {limit}", _BAD))
+    if values.get("nodes_stale", 0) > 0:
+        found.append((_plural(values["nodes_stale"], "node") + " stale", _WARN))
+    watcher = _watcher_trouble(snapshot.watcher, snapshot.taken_at)
+    if watcher:
+        found.append((f"watcher: {watcher}", _WARN))
+    return found
+
+
+class _Frame:
+    def __init__(self, snapshot: Snapshot, previous: Snapshot | None, hint: str | None):
+        self._snapshot = snapshot
+        self._previous = previous
+        self._hint = hint
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        snap = self._snapshot
+        # A full-screen Live gives a height; children must not stretch to it.
+        child_options = options.update(height=None)
+        top = Group(_header(snap, self._hint), _planes(snap, self._previous, options.max_width),
+                    _watcher_panel(snap.watcher, snap.taken_at))
+        top_lines = console.render_lines(top, child_options, pad=False)
+        room = None
+        if options.height is not None:
+            room = max(0, options.height - len(top_lines) - 3)  # borders and the table header
+        yield from _lines(top_lines)
+        alerts = _alerts_panel(snap.alerts, snap.taken_at, room,
+                               wide=options.max_width >= WIDE_MIN_WIDTH)
+        yield from console.render(alerts, child_options)
+
+
+def _lines(lines: list[list[Segment]]) -> Iterable[Segment]:
+    for line in lines:
+        yield from line
+        yield Segment.line()
+
+
+def _header(snap: Snapshot, hint: str | None) -> RenderableType:
+    found = problems(snap)
+    if not any(r.ok for r in snap.planes):
+        verdict, style = " HUB UNREACHABLE ", "bold white on red"
+    elif any(s == _BAD for _, s in found):
+        verdict, style = " ALERT ", "bold white on red"
+    elif found:
+        verdict, style = " ATTENTION ", "bold black on yellow"
+    else:
+        verdict, style = " OK ", "bold black on green"
+    left = Text.assemble((verdict, style), " ", ("Sheratan hub", "bold"), "  ",
+                         (snap.taken_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip(), "dim"))
+    grid = Table.grid(expand=True)
+    grid.add_column(ratio=1)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_row(left, Text(hint or "", style="dim"))
+    if found:
+        reasons = Text()
+        for index, (text, text_style) in enumerate(found):
+            if index:
+                reasons.append(" · ", style="dim")
+            reasons.append(text, style=text_style)
+        grid.add_row(reasons, "")
+    return grid
+
+
+def _planes(snap: Snapshot, previous: Snapshot | None, width: int) -> RenderableType:
+    before = (previous.control, previous.data) if previous is not None else (None, None)
+    side_by_side = width >= SIDE_BY_SIDE_MIN_WIDTH
+    # Side by side, both panels get the taller one's height so their borders line up.
+    height = max(len(keys) for keys in PLANE_KEYS.values()) + 2 if side_by_side else None
+    panels = [_plane_panel(now, old, height) for now, old in zip(snap.planes, before,
+                                                                strict=True)]
+    if not side_by_side:
+        return Group(*panels)
+    grid = Table.grid(expand=True)
+    grid.add_column(ratio=1)
+    grid.add_column(ratio=1)
+    grid.add_row(*panels)
+    return grid
+
+
+def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
+                 height: int | None) -> Panel:
+    title = Text(f"{reading.plane} plane", style="bold")
+    subtitle = Text(reading.url.split("://", 1)[-1], style="dim")
+    if reading.error is not None:
+        body = Text.assemble(("✗ ", _BAD), (reading.error, _BAD))
+        return Panel(body, title=title, subtitle=subtitle, border_style="red", height=height)
+    grid = Table.grid(padding=(0, 1))
+    # The keys' own width, so the numbers stay next to them however wide the panel is.
+    grid.add_column(no_wrap=True, overflow="ellipsis",
+                    min_width=max(len(k) for keys in PLANE_KEYS.values() for k in keys))
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(width=1, no_wrap=True)
+    grid.add_column(no_wrap=True, overflow="ellipsis", width=8)  # "limit 10"
+    border = "blue"
+    old = previous.values if previous is not None and previous.ok else {}
+    for key in PLANE_KEYS[reading.plane]:
+        spec = _SPECS[key]
+        value = reading.values.get(key)
+        if value is None:
+            grid.add_row(key, Text("?", style="dim"), "", Text("not sent", style="dim"))
+            continue
+        alarmed = spec.alarm_above is not None and value > spec.alarm_above
+        if alarmed:
+            border = "red" if spec.alarm_style == _BAD or border == "red" else "yellow"
+        note = Text("")
+        if key in RATE_LIMITS:
+            limit = RATE_LIMITS[key]
+            note = Text(f"over {limit}", style=_BAD) if alarmed else Text(f"limit {limit}",
+                                                                          style="dim")
+        grid.add_row(Text(key, style=spec.alarm_style if alarmed else ""),
+                     Text(str(value), style=spec.alarm_style if alarmed else "bold"),
+                     _arrow(spec, value, old.get(key)), note)
+    return Panel(grid, title=title, subtitle=subtitle, border_style=border, height=height)
+
+
+def _arrow(spec: _Spec, value: int, before: int | None) -> Text:
+    if before is None or value == before:
+        return Text(" ")
+    rising = value > before
+    arrow = ARROW_UP if rising else ARROW_DOWN
+    if spec.rising_bad is None:
+        return Text(arrow, style="dim")
+    return Text(arrow, style="bold red" if rising == spec.rising_bad else "green")
+
+
+def _watcher_trouble(status: WatcherStatus, now: datetime) -> str | None:
+    if status.missing:
+        return "no status file"
+    if status.error is not None:
+        return "status unreadable"
+    state = status.fields.get("state")
+    if state == "stopped":
+        return "stopped"
+    age_s = _age_s(status, now)
+    if age_s is not None and age_s > WATCHER_SILENT_S:
+        return "not updating"
+    return None
+
+
+def _age_s(status: WatcherStatus, now: datetime) -> float | None:
+    if status.updated_at is None:
+        return None
+    return (now - status.updated_at).total_seconds()
+
+
+def _watcher_panel(status: WatcherStatus, now: datetime) -> Panel:
+    title = Text("watcher", style="bold")
+    if status.missing:
+        body = Text.assemble(("no watcher status yet", _WARN),
+                             (" (start the hub with --watcher, or python -m watcher)", "dim"))
+        return Panel(body, title=title, border_style="yellow", subtitle=_dim(status.path))
+    if status.error is not None:
+        body = Text.assemble(("watcher status unreadable: ", _WARN), (status.error, "yellow"))
+        return Panel(body, title=title, border_style="yellow", subtitle=_dim(status.path))
+    fields = status.fields
+    trouble = _watcher_trouble(status, now)
+    state = str(fields.get("state", "?"))
+    first = Text.assemble(
+        (state, "bold green" if trouble is None and state == "following" else _WARN))
+    if "pid" in fields:
+        first.append(f"  pid {fields['pid']}")
+    age_s = _age_s(status, now)
+    if age_s is not None:
+        silent = trouble == "not updating"
+        first.append(f"  updated {_duration(age_s)} ago", style=_WARN if silent else "dim")
+        if silent:
+            first.append(" (is the watcher running?)", style="yellow")
+    if isinstance(fields.get("alerts"), int):
+        first.append("  alerts ", style="dim")
+        first.append(str(fields["alerts"]))
+    counters = Text()
+    for key, warn_above in (("lines_read", None), ("lag_bytes", 1 << 20), ("parse_errors", 0),
+                            ("invalid_events", 0), ("rotations", None)):
+        value = fields.get(key)
+        if not isinstance(value, int):
+            continue
+        if counters:
+            counters.append("  ")
+        counters.append(f"{key} ", style="dim")
+        warn = warn_above is not None and value > warn_above
+        counters.append(str(value), style="yellow" if warn else "")
+    border = "blue" if trouble is None else "yellow"
+    return Panel(Group(first, counters) if counters else first, title=title,
+                 border_style=border)
+
+
+def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
+                  wide: bool) -> Panel:
+    if alerts.firing:
+        title = Text(f"alerts: {alerts.firing} firing", style=_BAD)
+        border = "red"
+    else:
+        title = Text("alerts: none firing", style="bold green")
+        border = "blue"
+    notes: list[str] = []
+    if alerts.skipped:
+        notes.append(f"{alerts.skipped} malformed line(s) skipped")
+    if alerts.error is not None:
+        body: RenderableType = Text(f"alerts unreadable: {alerts.error}", style=_WARN)
+        return Panel(body, title=title, border_style="yellow", subtitle=_dim(alerts.path))
+    if not alerts.rows:
+        message = "no alerts yet" if alerts.missing or not alerts.skipped else "no valid alerts"
+        return Panel(Text(message, style="dim"), title=title, border_style=border,
+                     subtitle=_dim(" · ".join([*notes, alerts.path])))
+    rows = alerts.rows
+    if room is not None and room < len(rows):
+        notes.insert(0, f"{len(rows) - room} older not shown")
+        rows = rows[:room]
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False, header_style="dim")
+    table.add_column("time", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("rule", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("group", no_wrap=True, overflow="ellipsis", ratio=1)
+    table.add_column("count", no_wrap=True, justify="right")
+    if wide:
+        table.add_column("window", no_wrap=True, justify="right")
+        table.add_column("severity", no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        cells = _alert_cells(row, now)
+        table.add_row(*(cells if wide else cells[:5]),
+                      style="bold" if row.still_firing else None)
+    subtitle = _dim(" · ".join(["newest first", *notes]))
+    return Panel(table, title=title, border_style=border, subtitle=subtitle)
+
+
+def _alert_cells(row: AlertRow, now: datetime) -> tuple[Text, ...]:
+    if row.state is AlertState.RESOLVED:
+        state = Text("✓ resolved", style="green")
+    elif row.still_firing:
+        state = Text("● FIRING", style=_BAD)
+    else:
+        state = Text("  firing", style="yellow")  # an earlier line of this episode
+    group = ", ".join(f"{k}={v}" for k, v in row.group.items()) or "all"
+    count = "" if row.count is None else str(row.count)
+    if row.threshold is not None:
+        count += f" > {row.threshold}" if row.state is AlertState.FIRING else f" ≤ {row.threshold}"
+    window = "" if row.window_s is None else f"{row.window_s}s"
+    return (Text(_clock(row.ts, now), style="dim"), state, Text(row.rule), Text(group),
+            Text(count.strip()), Text(window, style="dim"), Text(row.severity, style="dim"))
+
+
+def _clock(ts: str, now: datetime) -> str:
+    """``HH:MM:SS`` for today's alerts, ``MM-DD HH:MM`` for older ones (UTC, like the file)."""
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        return ts[:19]
+    if when.tzinfo is not None and now.tzinfo is not None:
+        when = when.astimezone(now.tzinfo)
+    if when.date() == now.date():
+        return when.strftime("%H:%M:%S")
+    return when.strftime("%m-%d %H:%M")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _dim(text: str) -> Text:
+    return Text(text, style="dim")
