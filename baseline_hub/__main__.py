@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from hub_middleware import HubTaps, instrument_app
-from otel import HubTelemetry, TelemetryConfig
+from otel import HubTelemetry, Redactor, TelemetryConfig
 
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
 from .server import HubRuntime, HubStartError, OnReady, serve
 from .sidecar import WatcherProcess
+from .token import resolve_token
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -42,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = HubConfig.from_env(os.environ)
+        config.paths.create()
+        token = resolve_token(config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
@@ -50,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo
 
         on_ready.append(run_demo)
-    telemetry = HubTelemetry(TelemetryConfig.from_env(os.environ))
+    # The redactor keeps the token out of every label and resource attribute.
+    telemetry = HubTelemetry(TelemetryConfig.from_env(os.environ),
+                             redactor=Redactor([token.value]))
     on_stop = [lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)]
     if args.watcher:
         sidecar = WatcherProcess(config.home)
@@ -71,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             instrument=instrument,
             on_ready=on_ready,
             on_stop=on_stop,
+            token=token,
         ))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

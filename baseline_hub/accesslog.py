@@ -44,10 +44,16 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, record)
         finally:
-            # Escaped so a %0A in the URL cannot forge a second log line.
-            path = self._scrub(scope.get("path", ""))[:512].encode("unicode_escape").decode("ascii")
+            # Scrubbed before cutting (a cut token would slip past the scrub), then escaped so
+            # a %0A in the URL cannot forge a second log line.
+            path = _printable(self._scrub(scope.get("path", ""))[:512])
+            method = _printable(self._scrub(str(scope.get("method", "-")))[:32])
             self._log.info(
                 "%s %s %d %.1fms client=%s",
-                scope.get("method", "-"), path, status,
+                method, path, status,
                 (time.perf_counter() - started) * 1000, client_of(scope),
             )
+
+
+def _printable(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii")

@@ -67,6 +67,9 @@ def build_plane_app(
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "plane": plane.name, "version": __version__})
 
+    # HEAD for load balancers and uptime checks; kept out of the schema (one operation each).
+    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+
     app.include_router(routers[plane.name])
     # Every route of the other plane answers 421 here, whatever the method.
     for route in routers[other].routes:
@@ -85,7 +88,7 @@ def build_plane_app(
     if instrument is not None:
         instrument(app, plane)
     else:
-        @app.get("/metrics", include_in_schema=False)
+        @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
         async def metrics_unavailable(request: Request) -> JSONResponse:
             return error_response(501, "metrics_not_configured")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -12,7 +12,16 @@ from pathlib import Path
 EXIT_CONFIG_ERROR = 2
 
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# RFC 6750 b64token: what a Bearer header can carry, and nothing JSON or a log would escape
+# (an escaped token would slip past the leak guard's byte comparison).
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
+_ASCII_INT_RE = re.compile(r"^[+-]?[0-9]+$")
 MIN_TOKEN_LENGTH = 16
+MAX_TOKEN_LENGTH = 1024
+#: Longest lease the hub accepts, from the environment or a claim: one day.
+MAX_LEASE_S = 86400.0
+#: Longest node age thresholds: a year.
+MAX_NODE_AGE_S = 365 * 86400.0
 
 
 class ConfigError(ValueError):
@@ -70,9 +79,18 @@ class HubPaths:
         return self.logs_dir / "hub_security_audit.jsonl"
 
     def create(self) -> None:
-        """Create the state folders (idempotent)."""
-        for folder in (self.logs_dir, self.state_dir, self.secrets_dir, self.configs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the state folders (idempotent); ``secrets/`` is private to the user.
+
+        Raises:
+            ConfigError: naming ``SHERATAN_HOME`` when the folders cannot be made.
+        """
+        try:
+            for folder in (self.logs_dir, self.state_dir, self.configs_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            where = exc.filename or self.home
+            raise ConfigError("SHERATAN_HOME", f"cannot create {where}: {exc.strerror}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +121,13 @@ class HubConfig:
                               f"must differ from HUB_CONTROL_PORT ({self.control_port})")
         if self.token is not None:
             check_token(self.token, "HUB_TOKEN")
-        durations = (("HUB_NODE_STALE_S", self.node_stale_s), ("HUB_JOB_LEASE_S", self.job_lease_s))
-        for name, value in durations:
-            if not value > 0:
-                raise ConfigError(name, f"must be a number > 0, got {value}")
+        durations = (("HUB_NODE_STALE_S", self.node_stale_s, MAX_NODE_AGE_S),
+                     ("HUB_NODE_DEAD_S", self.node_dead_s, MAX_NODE_AGE_S),
+                     ("HUB_JOB_LEASE_S", self.job_lease_s, MAX_LEASE_S))
+        for name, value, most in durations:
+            if not 0 < value <= most:
+                raise ConfigError(name, f"must be a number of seconds in (0, {most:g}], "
+                                        f"got {value}")
         if not self.node_dead_s > self.node_stale_s:
             raise ConfigError(
                 "HUB_NODE_DEAD_S",
@@ -143,14 +164,17 @@ class HubConfig:
 
 
 def check_token(token: str, field: str) -> None:
-    """Reject tokens the leak guard could not protect (too short, or with whitespace).
+    """Reject tokens the leak guard could not protect: too short, or with characters beyond
+    RFC 6750's token alphabet (letters, digits, ``-._~+/``, trailing ``=``).
 
     The message never contains the token itself.
     """
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(field, f"token must be at least {MIN_TOKEN_LENGTH} characters long")
-    if any(ch.isspace() for ch in token) or not token.isprintable():
-        raise ConfigError(field, "token must not contain whitespace or control characters")
+    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
+        raise ConfigError(field, f"token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} "
+                                 f"characters long, got {len(token)}")
+    if not _TOKEN_RE.match(token):
+        raise ConfigError(field, "token may only contain ASCII letters, digits and -._~+/ "
+                                 "(with = only at the end)")
 
 
 def _check_host(host: str) -> None:
@@ -165,18 +189,20 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise ConfigError(name, f"expected an integer, got {raw!r}") from None
+    if not _ASCII_INT_RE.match(raw.strip()):
+        raise ConfigError(name, f"expected an integer, got {raw!r}")
+    return int(raw.strip())
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
+    text = raw.strip()
     try:
-        value = float(raw.strip())
+        if not text.isascii() or "_" in text:
+            raise ValueError(text)
+        value = float(text)
     except ValueError:
         raise ConfigError(name, f"expected a number of seconds, got {raw!r}") from None
     if value != value or value in (float("inf"), float("-inf")):

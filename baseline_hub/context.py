@@ -37,6 +37,10 @@ class PlaneInfo:
     other_port: int
 
 
+def _scrub(token: str, text: str) -> str:
+    return text.replace(token, REDACTED) if token in text else text
+
+
 def client_of(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
@@ -91,8 +95,10 @@ class HubContext:
                           default_max_attempts=config.job_max_attempts, clock=wall_clock),
             audit=AuditLog(paths.audit_log),
             observers=fanout,
-            plane_logs={"control": open_plane_log("control", paths.control_log),
-                        "data": open_plane_log("data", paths.data_log)},
+            plane_logs={"control": open_plane_log("control", paths.control_log,
+                                                  scrub=lambda text: _scrub(token, text)),
+                        "data": open_plane_log("data", paths.data_log,
+                                               scrub=lambda text: _scrub(token, text))},
             wall_clock=wall_clock,
             conn=conn,
         )
@@ -135,7 +141,7 @@ class HubContext:
 
     def scrub(self, text: str) -> str:
         """Replace the token value wherever it appears (a client may put it in a path)."""
-        return text.replace(self._token, REDACTED) if self._token in text else text
+        return _scrub(self._token, text)
 
     def security_event(
         self,

@@ -22,6 +22,9 @@ _ERROR_NAMES = {
 }
 
 
+_JSON_TYPES = {"application/json", ""}
+
+
 def error_response(status: int, error: str, **extra: object) -> JSONResponse:
     return JSONResponse({"error": error, **extra}, status_code=status)
 
@@ -39,6 +42,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
         return error_response(400, "malformed_json")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _JSON_TYPES and any(tuple(err.get("loc", ())) == ("body",)
+                                               for err in errors):
+        # A body FastAPI did not parse as JSON, because it was not labelled as JSON.
+        return error_response(415, "unsupported_media_type", expected="application/json")
     # loc/msg/type only: pydantic's "input" and "ctx" would echo what the client sent.
     detail = [
         {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", ""),
@@ -49,7 +57,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path,
+    hub = getattr(request.app.state, "hub", None)
+    where = f"{request.method} {request.url.path}"
+    logger.error("unhandled %s on %s", type(exc).__name__, hub.scrub(where) if hub else where,
                  exc_info=(type(exc), exc, exc.__traceback__))
     return error_response(500, "internal")
 

@@ -163,7 +163,8 @@ class JobQueue:
 
     def _check_holder(self, job_id: str, node_id: str) -> tuple[int, int]:
         row = self._conn.execute(
-            "SELECT state, node_id, attempts, max_attempts FROM jobs WHERE job_id=?", (job_id,)
+            "SELECT state, node_id, attempts, max_attempts, lease_expires_at FROM jobs"
+            " WHERE job_id=?", (job_id,)
         ).fetchone()
         if row is None:
             raise JobNotFound(job_id)
@@ -171,6 +172,9 @@ class JobQueue:
             raise JobConflict("invalid_state", row["state"])
         if row["node_id"] != node_id:
             raise JobConflict("not_lease_holder", row["state"])
+        # The lease is a deadline, whether or not the sweeper has run since it passed.
+        if row["lease_expires_at"] < self._clock():
+            raise JobConflict("lease_expired", row["state"])
         return row["attempts"], row["max_attempts"]
 
     def _move(self, old: JobState | None, new: JobState) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROTATE_AT_BYTES = 10 * 1024 * 1024
@@ -17,11 +18,29 @@ class _UTCFormatter(logging.Formatter):
     converter = staticmethod(time.gmtime)
 
 
-def open_plane_log(plane: str, path: Path) -> logging.LoggerAdapter[logging.Logger]:
+class _Scrub(logging.Filter):
+    """Applies ``scrub`` to each finished line, whichever argument carried the secret."""
+
+    def __init__(self, scrub: Callable[[str], str]) -> None:
+        super().__init__()
+        self._scrub = scrub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self._scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def open_plane_log(
+    plane: str, path: Path, *, scrub: Callable[[str], str] = lambda text: text,
+) -> logging.LoggerAdapter[logging.Logger]:
     """A logger that writes only to ``path``, tagging every line with the plane's name.
 
-    The logger does not propagate, so plane lines never reach the console or root handlers.
-    Calling it again for the same plane replaces the handler (tests build many hubs).
+    Every line passes through ``scrub`` (the hub removes its token there). The logger does
+    not propagate, so plane lines never reach the console or root handlers. Calling it again
+    for the same plane replaces the handler (tests build many hubs).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(f"baseline_hub.plane.{plane}")
@@ -32,6 +51,7 @@ def open_plane_log(plane: str, path: Path) -> logging.LoggerAdapter[logging.Logg
         path, maxBytes=ROTATE_AT_BYTES, backupCount=KEEP_ROTATED, encoding="utf-8", delay=True
     )
     handler.setFormatter(_UTCFormatter(_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(_Scrub(scrub))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False

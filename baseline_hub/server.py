@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import socket
@@ -19,8 +20,9 @@ from typing import Any
 import uvicorn
 
 from .app import PlaneInstrumenter, build_plane_app
-from .config import HubConfig
+from .config import ConfigError, HubConfig
 from .context import HubContext, PlaneInfo, PlaneName
+from .homelock import HomeLock, HomeLocked
 from .observer import HubObserver
 from .token import TokenSource, resolve_token
 from .version import __version__
@@ -28,6 +30,9 @@ from .version import __version__
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 0.25
+#: Open connections per plane beyond which uvicorn answers 503: a bound on what held or
+#: slow connections can take.
+MAX_CONNECTIONS_PER_PLANE = 1000
 _HANDLED_SIGNALS = tuple(
     sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)) if sig
 )
@@ -78,8 +83,8 @@ def bind(host: str, port: int) -> socket.socket:
     """Bind a listening socket, so a configured port 0 resolves before the apps are built."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise HubStartError(f"cannot resolve HUB_HOST {host!r}: {exc.strerror}") from None
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError("HUB_HOST", f"cannot resolve {host!r}: {exc}") from None
     family, kind, proto, _, address = infos[0]
     # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose
     # proto says TCP, and without it every response waits ~40 ms for a delayed ACK.
@@ -91,6 +96,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRNOTAVAIL:  # not an address of this machine: a bad value
+            raise ConfigError("HUB_HOST", f"{host} is not an address of this machine") from None
         raise HubStartError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
@@ -143,23 +150,35 @@ async def serve(
     on_ready: Sequence[OnReady] = (),
     on_stop: Sequence[Callable[[], None]] = (),
     wall_clock: Callable[[], float] = time.time,
+    token: TokenSource | None = None,
 ) -> None:
     """Run the hub until SIGINT/SIGTERM (or ``HubRuntime.request_stop``).
 
+    Args:
+        token: the token, when the caller resolved it already (``resolve_token``).
+
     Raises:
-        HubStartError: when a port cannot be bound or the state folder cannot be written.
+        ConfigError: for a value the user must fix (home, host, token file).
+        HubStartError: when a port is taken, or another hub runs on this home.
     """
     paths = config.paths
+    paths.create()
+    if token is None:
+        token = resolve_token(config)
+    lock = HomeLock(paths.state_dir / "hub.lock")
     try:
-        paths.create()
-    except OSError as exc:
-        raise HubStartError(f"cannot create SHERATAN_HOME {paths.home}: {exc.strerror}") from None
-    token = resolve_token(config)
-    control_sock = bind(config.host, config.control_port)
+        lock.acquire()
+    except HomeLocked:
+        raise HubStartError(f"another hub is already running on {paths.home.resolve()}") from None
     try:
-        data_sock = bind(config.host, config.data_port)
-    except HubStartError:
-        control_sock.close()
+        control_sock = bind(config.host, config.control_port)
+        try:
+            data_sock = bind(config.host, config.data_port)
+        except (HubStartError, ConfigError):
+            control_sock.close()
+            raise
+    except BaseException:
+        lock.release()
         raise
     ports: dict[PlaneName, int] = {
         "control": control_sock.getsockname()[1],
@@ -170,6 +189,7 @@ async def serve(
     except (sqlite3.Error, OSError) as exc:
         for sock in (control_sock, data_sock):
             sock.close()
+        lock.release()
         raise HubStartError(f"cannot open the hub state in {paths.home}: {exc}") from None
     runtime = HubRuntime(
         config, hub, token,
@@ -179,7 +199,8 @@ async def serve(
     for plane in (runtime.control, runtime.data):
         app = build_plane_app(plane, hub, instrument=instrument)
         server_config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
-                                       timeout_graceful_shutdown=2)
+                                       timeout_graceful_shutdown=2,
+                                       limit_concurrency=MAX_CONNECTIONS_PER_PLANE)
         runtime.servers.append(_PlaneServer(server_config))
     stop = asyncio.Event()
     try:
@@ -193,10 +214,14 @@ async def serve(
                 if any(task.done() for task in tasks):
                     break
                 await asyncio.sleep(0.01)
-            for name, port in ports.items():
-                hub.plane_logs[name].info("started on port %d", port)
-            _print_banner(runtime)
-            ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
+            ready: list[asyncio.Task[None]] = []
+            if all(server.started for server in runtime.servers):
+                for name, port in ports.items():
+                    hub.plane_logs[name].info("started on port %d", port)
+                _print_banner(runtime)
+                ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
+            else:  # a plane failed to start: stop the other, and let gather raise its error
+                runtime.request_stop()
             await asyncio.gather(*tasks)
             stop.set()
             for task in ready:
@@ -213,6 +238,8 @@ async def serve(
         hub.close()
         for sock in (control_sock, data_sock):
             sock.close()
+        lock.release()
+        print("Sheratan hub stopped", flush=True)
 
 
 def _print_banner(runtime: HubRuntime) -> None:

@@ -24,15 +24,17 @@ class MetricsFormat(enum.Enum):
 _MEDIA_TYPES = {
     "application/json": MetricsFormat.JSON,
     "text/plain": MetricsFormat.PROMETHEUS,
-    "application/openmetrics-text": MetricsFormat.OPENMETRICS,
+    "application/openmetrics-text": MetricsFormat.PROMETHEUS,
 }
 
 
 def negotiate(accept: str | None, query_format: str | None) -> MetricsFormat | None:
     """Choose the format: ``?format=`` wins; else the ``Accept`` type with the highest q.
 
-    JSON is the default: no header, ``*/*``, or only types we do not serve. Returns None for
-    an unknown ``?format=`` value.
+    JSON is the default: no header, ``*/*``, or only types we do not serve. An ``Accept``
+    that prefers ``text/plain`` or ``application/openmetrics-text`` (Prometheus' scraper
+    sends the latter first) gets Prometheus text, as the contract says; OpenMetrics is
+    served only for ``?format=openmetrics``. Returns None for an unknown ``?format=``.
     """
     if query_format is not None:
         try:
@@ -66,7 +68,7 @@ def mount_metrics(app: FastAPI, telemetry: HubTelemetry, *, plane: str) -> None:
     disabled (``OTEL_SDK_DISABLED=true``) or cannot be read.
     """
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
     async def metrics(request: Request) -> Response:
         query_format = request.query_params.get("format")
         chosen = negotiate(request.headers.get("accept"), query_format)

@@ -194,3 +194,27 @@ def test_demo_drives_nodes_jobs_and_a_bad_client_burst(hub_home: Path) -> None:
         assert "hub_token" in "".join(hub.output) or "HUB_TOKEN" in "".join(hub.output)
     finally:
         assert hub.stop() == 0
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("HUB_HOST", "999.1.1.1"),
+    ("HUB_HOST", "203.0.113.7"),
+    ("SHERATAN_HOME", "/dev/null/home"),
+])
+def test_unusable_host_or_home_exits_2(hub_home: Path, variable: str, value: str) -> None:
+    result = run_hub_cli({"HUB_TOKEN": TEST_TOKEN, variable: value}, hub_home)
+    assert result.returncode == 2, result.stderr
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_hub_on_the_same_home_is_refused(hub_process: HubProcess) -> None:
+    result = run_hub_cli({"HUB_TOKEN": TEST_TOKEN}, hub_process.home)
+    assert result.returncode == 1
+    assert "another hub is already running" in result.stderr
+    assert httpx.get(f"{hub_process.control_url}/health").status_code == 200
+
+
+def test_the_hub_says_when_it_has_stopped(hub_process: HubProcess) -> None:
+    assert hub_process.stop() == 0
+    assert "Sheratan hub stopped" in "".join(hub_process.output)

@@ -319,3 +319,41 @@ def test_two_mib_chunked_body_is_413_json(data: TestClient) -> None:
 
     response = data.post("/jobs", content=chunks(), headers={"content-type": "application/json"})
     assert (response.status_code, response.json()) == (413, {"error": "body_too_large"})
+
+
+def test_token_sent_as_the_method_never_reaches_the_logs(hub: HubContext, config: HubConfig,
+                                                         anon_control: TestClient) -> None:
+    anon_control.request(TEST_TOKEN, "/nodes")
+    anon_control.request(TEST_TOKEN, "/nowhere")
+    hub.close()
+    for path in config.paths.logs_dir.iterdir():
+        text = path.read_text()
+        assert TEST_TOKEN not in text and TEST_TOKEN[:12] not in text, path
+
+
+def test_complete_after_the_lease_ran_out_is_refused_even_before_the_sweep(
+    hub: HubContext, clock: FakeClock, data: TestClient,
+) -> None:
+    job_id = data.post("/jobs", json={"kind": "k"}).json()["job_id"]
+    data.post("/jobs/claim", json={"node_id": "w", "lease_s": 5})
+    clock.advance(6)
+    response = data.post(f"/jobs/{job_id}/complete", json={"node_id": "w"})
+    assert (response.status_code, response.json()["error"]) == (409, "lease_expired")
+
+
+@pytest.mark.parametrize("path", ["/health", "/metrics"])
+def test_head_is_answered_for_health_and_metrics(anon_control: TestClient, path: str) -> None:
+    assert anon_control.head(path).status_code in (200, 501)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT"])
+def test_every_method_on_the_other_planes_route_is_421(hub: HubContext, anon_control: TestClient,
+                                                       method: str) -> None:
+    assert anon_control.request(method, "/jobs").status_code == 421
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_json_sent_with_another_content_type_is_415(data: TestClient, content_type: str) -> None:
+    response = data.post("/jobs", content=b'{"kind": "k"}', headers={"content-type": content_type})
+    assert response.status_code == 415
+    assert response.json() == {"error": "unsupported_media_type", "expected": "application/json"}

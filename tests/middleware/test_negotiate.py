@@ -22,7 +22,9 @@ PROMETHEUS_SCRAPER = ("application/openmetrics-text;version=1.0.0;escaping=allow
     ("text/plain;q=0.5, application/json", MetricsFormat.JSON),
     ("application/json, text/plain", MetricsFormat.JSON),
     ("text/plain;q=bogus, application/json;q=0.1", MetricsFormat.JSON),
-    (PROMETHEUS_SCRAPER, MetricsFormat.OPENMETRICS),
+    # The contract: an Accept preferring OpenMetrics gets Prometheus text (promtool-checkable).
+    (PROMETHEUS_SCRAPER, MetricsFormat.PROMETHEUS),
+    ("application/openmetrics-text", MetricsFormat.PROMETHEUS),
     ("text/plain;version=0.0.4;q=1,*/*;q=0.1", MetricsFormat.PROMETHEUS),
 ])
 def test_accept_header_picks_the_preferred_format(accept: str | None,
