@@ -159,7 +159,8 @@ def run(config: TopConfig, console: Console, fetcher: Fetcher, *,
                   redirect_stdout=False, redirect_stderr=False) as live:
             while True:
                 snapshot = fetcher()
-                live.update(render(snapshot, previous, hint=hint), refresh=True)
+                frame = render(snapshot, previous, hint=hint, height=console.size.height)
+                live.update(frame, refresh=True)
                 previous = snapshot
                 sleep(config.interval_s)
     except KeyboardInterrupt:

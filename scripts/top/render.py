@@ -68,18 +68,21 @@ _SPECS = {
 
 
 def render(snapshot: Snapshot, previous: Snapshot | None = None, *,
-           hint: str | None = None) -> RenderableType:
+           hint: str | None = None, height: int | None = None) -> RenderableType:
     """One frame of the terminal view.
 
     Args:
         snapshot: What this refresh read.
         previous: The refresh before, for the ↑/↓ arrows (none on the first frame).
         hint: A short line shown at the top right (e.g. the refresh interval).
+        height: The screen height to fill (a full-screen live view): the alerts panel
+            reaches the bottom and shows as many rows as fit. ``None`` draws the natural
+            height (``--once``).
 
     Returns:
         A renderable for ``Console.print`` or ``Live.update``.
     """
-    return _Frame(snapshot, previous, hint)
+    return _Frame(snapshot, previous, hint, height)
 
 
 def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
@@ -106,21 +109,24 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
 
 
 class _Frame:
-    def __init__(self, snapshot: Snapshot, previous: Snapshot | None, hint: str | None):
+    def __init__(self, snapshot: Snapshot, previous: Snapshot | None, hint: str | None,
+                 height: int | None):
         self._snapshot = snapshot
         self._previous = previous
         self._hint = hint
+        self._height = height
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         snap = self._snapshot
-        # A full-screen Live gives a height; children must not stretch to it.
+        # Children get no height: a Panel given one would stretch to it.
         child_options = options.update(height=None)
         top = Group(_header(snap, self._hint), _planes(snap, self._previous, options.max_width),
                     _watcher_panel(snap.watcher, snap.taken_at))
         top_lines = console.render_lines(top, child_options, pad=False)
         room = None
-        if options.height is not None:
-            room = max(0, options.height - len(top_lines) - 3)  # borders and the table header
+        height = self._height if self._height is not None else options.height
+        if height is not None:
+            room = max(0, height - len(top_lines) - 3)  # borders and the table header
         yield from _lines(top_lines)
         alerts = _alerts_panel(snap.alerts, snap.taken_at, room,
                                wide=options.max_width >= WIDE_MIN_WIDTH)
@@ -284,6 +290,8 @@ def _watcher_panel(status: WatcherStatus, now: datetime) -> Panel:
 
 def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
                   wide: bool) -> Panel:
+    # Full screen: the panel reaches the bottom, so the frame keeps its shape as rows come.
+    height = None if room is None else room + 3
     if alerts.firing:
         title = Text(f"alerts: {alerts.firing} firing", style=_BAD)
         border = "red"
@@ -295,11 +303,12 @@ def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
         notes.append(f"{alerts.skipped} malformed line(s) skipped")
     if alerts.error is not None:
         body: RenderableType = Text(f"alerts unreadable: {alerts.error}", style=_WARN)
-        return Panel(body, title=title, border_style="yellow", subtitle=_dim(alerts.path))
+        return Panel(body, title=title, border_style="yellow", subtitle=_dim(alerts.path),
+                     height=height)
     if not alerts.rows:
         message = "no alerts yet" if alerts.missing or not alerts.skipped else "no valid alerts"
         return Panel(Text(message, style="dim"), title=title, border_style=border,
-                     subtitle=_dim(" · ".join([*notes, alerts.path])))
+                     subtitle=_dim(" · ".join([*notes, alerts.path])), height=height)
     rows = alerts.rows
     if room is not None and room < len(rows):
         notes.insert(0, f"{len(rows) - room} older not shown")
@@ -318,7 +327,7 @@ def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
         table.add_row(*(cells if wide else cells[:5]),
                       style="bold" if row.still_firing else None)
     subtitle = _dim(" · ".join(["newest first", *notes]))
-    return Panel(table, title=title, border_style=border, subtitle=subtitle)
+    return Panel(table, title=title, border_style=border, subtitle=subtitle, height=height)
 
 
 def _alert_cells(row: AlertRow, now: datetime) -> tuple[Text, ...]:

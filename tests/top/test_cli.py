@@ -1,0 +1,210 @@
+"""The edge: arguments and environment, the refresh loop, and ``--once`` against real hubs."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from rich.console import Console
+from top.cli import TopConfig, main, parse_config, run
+from top.model import Snapshot
+
+from tests.conftest import HubProcess, start_hub
+from tests.top.conftest import CALM_CONTROL, HUB_TOP, REPO_ROOT, snap
+
+_TIMEOUT_S = 30
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("HUB_", "OTEL_")) and k != "SHERATAN_HOME"}
+    env.update({"COLUMNS": "120", "LINES": "40"}, **extra)
+    return env
+
+
+def _hub_top(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(HUB_TOP), *args], cwd=REPO_ROOT,
+                          env=env or _env(), capture_output=True, text=True,
+                          encoding="utf-8", timeout=_TIMEOUT_S, check=False)
+
+
+def _config(argv: list[str], env: dict[str, str]) -> tuple[TopConfig, list[str]]:
+    warn: list[str] = []
+    return parse_config(argv, env, warn), warn
+
+
+def test_defaults_come_from_the_environment() -> None:
+    config, warn = _config([], {})
+    assert (config.control_url, config.data_url) == ("http://127.0.0.1:8787",
+                                                     "http://127.0.0.1:8788")
+    assert config.home == Path(".sheratan") and config.interval_s == 2 and config.alerts == 8
+    assert not config.once and warn == []
+    config, _ = _config([], {"HUB_HOST": "0.0.0.0", "HUB_CONTROL_PORT": "9000",
+                             "HUB_DATA_PORT": "9001", "SHERATAN_HOME": "/srv/hub"})
+    assert (config.control_url, config.data_url) == ("http://127.0.0.1:9000",
+                                                     "http://127.0.0.1:9001")
+    assert config.home == Path("/srv/hub")
+    config, _ = _config([], {"HUB_HOST": "::1"})
+    assert config.control_url == "http://[::1]:8787"
+
+
+@pytest.mark.parametrize("port", ["0", "http", "70000", "-1"])
+def test_a_bad_port_variable_warns_and_falls_back(port: str) -> None:
+    config, warn = _config([], {"HUB_CONTROL_PORT": port})
+    assert config.control_url == "http://127.0.0.1:8787"
+    assert warn == [f"HUB_CONTROL_PORT={port!r} is not a port 1..65535; using 8787"]
+
+
+def test_arguments_win_over_the_environment() -> None:
+    config, _ = _config(["--control-url", "http://10.0.0.5:8787/", "--data-url",
+                         "https://hub.example:9443", "--home", "h", "--interval-s", "0.5",
+                         "--alerts", "0", "--once"], {"HUB_CONTROL_PORT": "9000"})
+    assert config == TopConfig("http://10.0.0.5:8787", "https://hub.example:9443", Path("h"),
+                               0.5, True, 0)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--interval-s", "0"], ["--interval-s", "soon"], ["--alerts", "-1"], ["--alerts", "1000"],
+    ["--control-url", "ftp://hub:21"], ["--data-url", "127.0.0.1:8788"],
+    ["--control-url", "http://hub:99999"], ["--control-url", "http://hub:1/?x=1"], ["--bogus"],
+])
+def test_bad_usage_exits_2_with_a_message(argv: list[str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv, environ={})
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: hub_top.py" in err and "Traceback" not in err
+
+
+class _Frames:
+    """A fetcher that counts, and a sleep that is Ctrl+C after ``frames`` refreshes."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.fetched = 0
+
+    def fetch(self) -> Snapshot:
+        self.fetched += 1
+        return snap({**CALM_CONTROL, "auth_fail_rate_1m": self.fetched * 10})
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds == 2
+        if self.fetched >= self.frames:
+            raise KeyboardInterrupt
+
+
+def _loop_config(once: bool = False) -> TopConfig:
+    return TopConfig("http://127.0.0.1:1", "http://127.0.0.1:2", Path("h"), 2.0, once, 8)
+
+
+def test_ctrl_c_leaves_the_loop_with_0_and_arrows_follow_the_refreshes() -> None:
+    out = io.StringIO()
+    frames = _Frames(2)
+    console = Console(file=out, width=100, force_terminal=False)
+    assert run(_loop_config(), console, frames.fetch, sleep=frames.sleep) == 0
+    text = out.getvalue()
+    assert frames.fetched == 2
+    assert text.count("Sheratan hub") == 2 and "every 2 s · Ctrl+C quits" in text
+    assert "20 ↑" in text and "10 ↑" not in text  # the first frame has nothing to compare
+
+
+def test_a_terminal_gets_the_full_screen_live_view() -> None:
+    out = io.StringIO()
+    frames = _Frames(1)
+    console = Console(file=out, width=80, height=24, force_terminal=True, color_system=None)
+    assert run(_loop_config(), console, frames.fetch, sleep=frames.sleep) == 0
+    text = out.getvalue()
+    assert "\x1b[?1049h" in text and "\x1b[?1049l" in text  # entered and left the alt screen
+    assert "nodes_online" in text and "Traceback" not in text
+
+
+def test_once_draws_one_frame() -> None:
+    out = io.StringIO()
+    frames = _Frames(1)
+    console = Console(file=out, width=100)
+    assert run(_loop_config(once=True), console, frames.fetch, sleep=frames.sleep) == 0
+    assert out.getvalue().count("Sheratan hub") == 1 and "Ctrl+C" not in out.getvalue()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound and never listened on: connecting is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.e2e
+def test_once_against_a_closed_port_prints_hub_unreachable_and_exits_0(
+        closed_port: int, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
+    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "HUB UNREACHABLE" in done.stdout
+    assert done.stdout.count("✗ hub unreachable: connection refused") == 2
+    assert "no watcher status yet" in done.stdout and "no alerts yet" in done.stdout
+
+
+@pytest.fixture
+def live_hub(hub_home: Path) -> Iterator[HubProcess]:
+    hub = start_hub(hub_home)
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.mark.e2e
+def test_once_against_a_real_hub_prints_both_planes_numbers(live_hub: HubProcess) -> None:
+    hub = live_hub
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        client.post(f"{hub.control_url}/nodes/register", headers=hub.auth,
+                    json={"node_id": "n1"}).raise_for_status()
+        client.post(f"{hub.data_url}/jobs", headers=hub.auth,
+                    json={"kind": "echo"}).raise_for_status()
+        for _ in range(2):
+            bad = client.get(f"{hub.control_url}/nodes",
+                             headers={"Authorization": "Bearer wrong"})
+            assert bad.status_code == 401
+    done = _hub_top("--once", "--control-url", hub.control_url, "--data-url", hub.data_url,
+                    "--home", str(hub.home))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+
+    def number(key: str) -> str:
+        row = next(line for line in lines if key in line and "│" in line)
+        return row.split(key, 1)[1].split()[0]
+
+    assert number("nodes_online") == "1"
+    assert number("nodes_dead") == "0"
+    assert number("auth_fail_rate_1m") == "2"
+    assert number("queue_depth") == "1"
+    assert number("retry_rate_1m") == "0"
+    assert "unreachable" not in done.stdout and "Traceback" not in done.stderr
+    assert hub.control_url.split("://")[1] in done.stdout
+
+
+@pytest.mark.e2e
+def test_once_reads_the_environment_like_the_hub(live_hub: HubProcess) -> None:
+    hub = live_hub
+    host, control_port = hub.control_url.split("://")[1].rsplit(":", 1)
+    data_port = hub.data_url.rsplit(":", 1)[1]
+    done = _hub_top("--once", env=_env(HUB_HOST=host, HUB_CONTROL_PORT=control_port,
+                                       HUB_DATA_PORT=data_port, SHERATAN_HOME=str(hub.home)))
+    assert done.returncode == 0, done.stderr
+    assert "nodes_online" in done.stdout and "queue_depth" in done.stdout
+    assert "unreachable" not in done.stdout
+
+
+def test_bad_usage_exits_2_from_a_real_process() -> None:
+    done = _hub_top("--interval-s", "-3")
+    assert done.returncode == 2 and "--interval-s" in done.stderr and done.stdout == ""
