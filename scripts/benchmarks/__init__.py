@@ -6,6 +6,7 @@ from .diagnose import bench_diagnose
 from .framework import Benchmark
 from .hub import bench_health, bench_jobs
 from .metrics import bench_overhead, bench_scrape
+from .watcher import bench_follow, bench_replay
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b for b in (
@@ -13,6 +14,8 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("jobs", bench_jobs),
         Benchmark("overhead", bench_overhead),
         Benchmark("scrape", bench_scrape),
+        Benchmark("replay", bench_replay),
+        Benchmark("follow", bench_follow),
         Benchmark("diagnose", bench_diagnose),
     )
 }
