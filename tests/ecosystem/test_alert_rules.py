@@ -45,7 +45,11 @@ def test_promtool_unit_tests_of_the_rules_pass(promtool: str) -> None:
 def test_promtool_unit_tests_catch_a_changed_threshold(promtool: str, config_copy: Path) -> None:
     # The unit tests are only worth having if a drifting rule breaks them.
     rules = config_copy / RULES.name
-    rules.write_text(rules.read_text().replace("[1m])) > 10", "[1m])) > 11"))
+    original = rules.read_text()
+    drifted = original.replace("hub_auth_failures_total[1m])) > 10",
+                               "hub_auth_failures_total[1m])) > 11")
+    assert drifted != original
+    rules.write_text(drifted)
     result = subprocess.run([promtool, "test", "rules", RULE_TESTS.name], cwd=config_copy,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
