@@ -41,6 +41,7 @@ WIDE_MIN_WIDTH = 100
 ARROW_UP = "↑"
 ARROW_DOWN = "↓"
 
+_UNREACHABLE = "hub unreachable"
 _BAD = "bold red"
 _WARN = "bold yellow"
 
@@ -90,7 +91,7 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for reading in snapshot.planes:
         if reading.error is not None:
-            what = "unreachable" if reading.error.startswith("hub unreachable") else "no metrics"
+            what = "unreachable" if reading.error.startswith(_UNREACHABLE) else "no metrics"
             found.append((f"{reading.plane} plane {what}", _BAD))
     if snapshot.alerts.firing:
         found.append((_plural(snapshot.alerts.firing, "alert") + " firing", _BAD))
@@ -186,7 +187,13 @@ def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
     title = Text(f"{reading.plane} plane", style="bold")
     subtitle = Text(reading.url.split("://", 1)[-1], style="dim")
     if reading.error is not None:
-        body = Text.assemble(("✗ ", _BAD), (reading.error, _BAD))
+        # "hub unreachable: connection refused" -> the verdict bold, the reason below it.
+        headline, reason = reading.error, ""
+        if headline.startswith(_UNREACHABLE):
+            headline, reason = _UNREACHABLE, headline[len(_UNREACHABLE):].lstrip(": ")
+        body = Text.assemble(("✗ ", _BAD), (headline, _BAD))
+        if reason:
+            body.append(f"\n  {reason}", style="red")
         return Panel(body, title=title, subtitle=subtitle, border_style="red", height=height)
     grid = Table.grid(padding=(0, 1))
     # The keys' own width, so the numbers stay next to them however wide the panel is.
