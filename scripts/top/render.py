@@ -121,7 +121,8 @@ class _Frame:
         snap = self._snapshot
         # Children get no height: a Panel given one would stretch to it.
         child_options = options.update(height=None)
-        top = Group(_header(snap, self._hint), _planes(snap, self._previous, options.max_width),
+        width = options.max_width
+        top = Group(_header(snap, self._hint, width), _planes(snap, self._previous, width),
                     _watcher_panel(snap.watcher, snap.taken_at))
         top_lines = console.render_lines(top, child_options, pad=False)
         room = None
@@ -140,7 +141,7 @@ def _lines(lines: list[list[Segment]]) -> Iterable[Segment]:
         yield Segment.line()
 
 
-def _header(snap: Snapshot, hint: str | None) -> RenderableType:
+def _header(snap: Snapshot, hint: str | None, width: int) -> RenderableType:
     found = problems(snap)
     if not any(r.ok for r in snap.planes):
         verdict, style = " HUB UNREACHABLE ", "bold white on red"
@@ -156,13 +157,17 @@ def _header(snap: Snapshot, hint: str | None) -> RenderableType:
     grid.add_column(ratio=1)
     grid.add_column(justify="right", no_wrap=True)
     grid.add_row(left, Text(hint or "", style="dim"))
-    if found:
-        reasons = Text()
-        for index, (text, text_style) in enumerate(found):
-            if index:
-                reasons.append(" · ", style="dim")
-            reasons.append(text, style=text_style)
-        grid.add_row(reasons, "")
+    # Packed by hand so a line breaks between two reasons, never inside one.
+    line = Text()
+    for text, text_style in found:
+        if line and line.cell_len + 3 + len(text) > width:
+            grid.add_row(line, "")
+            line = Text()
+        if line:
+            line.append(" · ", style="dim")
+        line.append(text, style=text_style)
+    if line:
+        grid.add_row(line, "")
     return grid
 
 

@@ -206,3 +206,15 @@ def test_a_full_screen_frame_fills_the_height_and_says_what_it_cut() -> None:
     # A natural-height frame (``--once``) keeps every row.
     assert draw(render(snap(alerts=AlertsTail("a.jsonl", rows=rows, firing=20))),
                 width=80).count("● FIRING") == 20
+
+
+def test_the_summary_breaks_between_reasons_never_inside_one() -> None:
+    frame = render(snap({**CALM_CONTROL, "nodes_dead": 1, "nodes_stale": 2,
+                         "auth_fail_rate_1m": 24, "port_mismatch_rate_1m": 14},
+                        "hub unreachable: connection refused"))
+    lines = draw(frame, width=60).splitlines()
+    summary = lines[1:lines.index(next(line for line in lines if "╭" in line))]
+    assert len(summary) > 1
+    reasons = [r.strip() for line in summary for r in line.split("·")]
+    assert reasons == ["data plane unreachable", "1 node dead", "auth_fail_rate_1m > 10",
+                       "port_mismatch_rate_1m > 5", "2 nodes stale"]
