@@ -15,7 +15,14 @@ Example::
 
 from __future__ import annotations
 
-from ._config import DEFAULT_SERVICE_NAME, OtlpProtocol, TelemetryConfig
+from ._config import (
+    DEFAULT_SERVICE_NAME,
+    DURATION_BOUNDS_MS,
+    OtlpCompression,
+    OtlpProtocol,
+    SignalExporter,
+    TelemetryConfig,
+)
 from ._instruments import Plane, json_keys
 from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
 from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
@@ -23,15 +30,18 @@ from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
 
 __all__ = [
     "DEFAULT_SERVICE_NAME",
+    "DURATION_BOUNDS_MS",
     "MIN_SECRET_LEN",
     "OPENMETRICS_CONTENT_TYPE",
     "PROMETHEUS_CONTENT_TYPE",
     "REDACTED",
     "CountsSource",
     "HubTelemetry",
+    "OtlpCompression",
     "OtlpProtocol",
     "Plane",
     "Redactor",
+    "SignalExporter",
     "TelemetryConfig",
     "TelemetryUnavailableError",
     "is_secret_key",
