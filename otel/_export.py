@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from opentelemetry.sdk._logs.export import LogRecordExporter
@@ -23,17 +24,20 @@ from opentelemetry.sdk.resources import (
 )
 from opentelemetry.sdk.version import __version__ as _SDK_VERSION
 
-from ._config import OtlpProtocol, TelemetryConfig
+from ._config import DEFAULT_SERVICE_NAME, OtlpCompression, OtlpProtocol, TelemetryConfig
+from ._redaction import Redactor, is_secret_key
 
 __all__ = ["bounded_call", "build_resource", "log_exporter", "metric_exporter"]
 
 _logger = logging.getLogger(__name__)
 
+_X = TypeVar("_X")
+
 
 def build_resource(
     config: TelemetryConfig,
     extra: Mapping[str, str | int | float | bool] | None,
-    keep: Callable[[str, str], bool],
+    redactor: Redactor | None,
 ) -> Resource:
     """The resource: SDK identity < ``OTEL_RESOURCE_ATTRIBUTES`` < ``extra``, then service.name.
 
@@ -43,8 +47,10 @@ def build_resource(
     Args:
         config: the parsed config.
         extra: attributes the hub adds (its version, say).
-        keep: decides whether an attribute may be exported; a rejected one is dropped with
-            a warning naming its key (never its value).
+        redactor: when given, an attribute whose key or value it flags is dropped. A
+            secret-looking key (``hub_token``) is always dropped. A flagged
+            ``service.name`` is replaced by the default rather than exported. Warnings
+            name the key unless the key itself is what leaks; never a value.
     """
     attributes: dict[str, str | int | float | bool] = {
         TELEMETRY_SDK_LANGUAGE: "python",
@@ -55,10 +61,22 @@ def build_resource(
     attributes.update(extra or {})
     attributes[SERVICE_NAME] = config.service_name
     for key in list(attributes):
-        if not keep(key, str(attributes[key])):
-            _logger.warning("dropping resource attribute %r: it looks like a secret", key)
-            del attributes[key]
+        key_leaks = _leaks(redactor, key)
+        if not (key_leaks or is_secret_key(key) or _leaks(redactor, str(attributes[key]))):
+            continue
+        if key == SERVICE_NAME:
+            _logger.warning("service.name looks like a secret; exporting %r instead",
+                            DEFAULT_SERVICE_NAME)
+            attributes[key] = DEFAULT_SERVICE_NAME
+            continue
+        shown = "(a key that itself looks like a secret)" if key_leaks else repr(key)
+        _logger.warning("dropping resource attribute %s: it looks like a secret", shown)
+        del attributes[key]
     return Resource(attributes)
+
+
+def _leaks(redactor: Redactor | None, text: str) -> bool:
+    return redactor is not None and bool(redactor.find_leaks(text))
 
 
 def _timeout_s(config: TelemetryConfig) -> float:
@@ -69,46 +87,106 @@ def _grpc_insecure(url: str) -> bool:
     return urlsplit(url).scheme == "http"
 
 
+def _guarded(signal: str, build: Callable[[], _X]) -> _X | None:
+    """Build an exporter, or log why not and return None: telemetry never stops the host.
+
+    The message names the signal and the exception type; the exception text could quote
+    the endpoint (with credentials) or a header, so it stays out of the log.
+    """
+    try:
+        return build()
+    except Exception as exc:
+        _logger.error(
+            "the OTLP %s exporter could not be built (%s); running without it",
+            signal,
+            type(exc).__name__,
+        )
+        return None
+
+
+def _http_compression(value: OtlpCompression) -> Any:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    return Compression.Gzip if value is OtlpCompression.GZIP else Compression.NoCompression
+
+
+def _grpc_compression(value: OtlpCompression) -> Any:
+    import grpc  # type: ignore[import-untyped]  # a dependency of the gRPC exporter
+
+    gzip = value is OtlpCompression.GZIP
+    return grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
+
+
 def metric_exporter(config: TelemetryConfig) -> MetricExporter | None:
-    """The OTLP metric exporter the config asks for, or None when export is off."""
+    """The OTLP metric exporter the config asks for, or None when export is off or the
+    exporter cannot be built (logged as an error)."""
     url = config.metrics_endpoint_url
     if config.sdk_disabled or url is None:
         return None
+    return _guarded("metric", lambda: _build_metric_exporter(config, url))
+
+
+def _build_metric_exporter(config: TelemetryConfig, url: str) -> MetricExporter:
     headers = dict(config.otlp_headers) or None
-    if config.otlp_protocol is OtlpProtocol.GRPC:
+    # Compression is always passed: given None, the SDK would read (and choke on) the
+    # environment's OTEL_EXPORTER_OTLP_*COMPRESSION itself.
+    if config.metrics_protocol is OtlpProtocol.GRPC:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
         )
 
         return GrpcMetricExporter(
-            endpoint=url, insecure=_grpc_insecure(url), headers=headers, timeout=_timeout_s(config)
+            endpoint=url,
+            insecure=_grpc_insecure(url),
+            headers=headers,
+            timeout=_timeout_s(config),
+            compression=_grpc_compression(config.metrics_compression),
         )
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    return HttpMetricExporter(endpoint=url, headers=headers, timeout=_timeout_s(config))
+    return HttpMetricExporter(
+        endpoint=url,
+        headers=headers,
+        timeout=_timeout_s(config),
+        compression=_http_compression(config.metrics_compression),
+    )
 
 
 def log_exporter(config: TelemetryConfig) -> LogRecordExporter | None:
-    """The OTLP log exporter the config asks for, or None when export is off."""
+    """The OTLP log exporter the config asks for, or None when export is off or the
+    exporter cannot be built (logged as an error)."""
     url = config.logs_endpoint_url
     if config.sdk_disabled or url is None:
         return None
+    return _guarded("log", lambda: _build_log_exporter(config, url))
+
+
+def _build_log_exporter(config: TelemetryConfig, url: str) -> LogRecordExporter:
     headers = dict(config.otlp_headers) or None
-    if config.otlp_protocol is OtlpProtocol.GRPC:
+    if config.logs_protocol is OtlpProtocol.GRPC:
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,
         )
 
         return GrpcLogExporter(
-            endpoint=url, insecure=_grpc_insecure(url), headers=headers, timeout=_timeout_s(config)
+            endpoint=url,
+            insecure=_grpc_insecure(url),
+            headers=headers,
+            timeout=_timeout_s(config),
+            compression=_grpc_compression(config.logs_compression),
         )
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (
         OTLPLogExporter as HttpLogExporter,
     )
 
-    return HttpLogExporter(endpoint=url, headers=headers, timeout=_timeout_s(config))
+    return HttpLogExporter(
+        endpoint=url,
+        headers=headers,
+        timeout=_timeout_s(config),
+        compression=_http_compression(config.logs_compression),
+    )
 
 
 def bounded_call(name: str, steps: list[Callable[[], object]], timeout_s: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
@@ -30,6 +31,8 @@ __all__ = [
     "window_gauge",
 ]
 
+_logger = logging.getLogger(__name__)
+
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
 
@@ -45,13 +48,17 @@ def build_meter_provider(
     readers: list[MetricReader] = [reader]
     exporter = metric_exporter(config)
     if exporter is not None:
-        readers.append(
-            PeriodicExportingMetricReader(
-                exporter,
-                export_interval_millis=config.metric_export_interval_ms,
-                export_timeout_millis=config.metric_export_timeout_ms,
+        try:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    exporter,
+                    export_interval_millis=config.metric_export_interval_ms,
+                    export_timeout_millis=config.metric_export_timeout_ms,
+                )
             )
-        )
+        except Exception as exc:  # telemetry never takes the host down
+            _logger.error("the OTLP metric reader could not be built (%s); running without it",
+                          type(exc).__name__)
     provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
@@ -68,9 +75,13 @@ def build_logger_provider(config: TelemetryConfig, resource: Resource) -> Logger
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     exporter = log_exporter(config)
     if exporter is not None:
-        provider.add_log_record_processor(
-            BatchLogRecordProcessor(exporter, export_timeout_millis=config.otlp_timeout_ms)
-        )
+        try:
+            provider.add_log_record_processor(
+                BatchLogRecordProcessor(exporter, export_timeout_millis=config.otlp_timeout_ms)
+            )
+        except Exception as exc:  # telemetry never takes the host down
+            _logger.error("the OTLP log processor could not be built (%s); running without it",
+                          type(exc).__name__)
     return provider
 
 

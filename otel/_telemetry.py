@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
@@ -16,33 +15,21 @@ from opentelemetry.sdk.resources import Resource
 
 from . import _instruments as spec
 from ._config import TelemetryConfig
+from ._events import OVERFLOW, EventCounters
 from ._export import bounded_call, build_resource
 from ._instruments import LabelCache, Plane
-from ._pipeline import (
-    build_logger_provider,
-    build_meter_provider,
-    counter,
-    observable_gauge,
-    shutdown_step,
-    window_gauge,
-)
-from ._redaction import Redactor, is_secret_key
+from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge, shutdown_step
+from ._redaction import Redactor
 from ._render import format_generated_at, render_prometheus, snapshot_values
 from ._request_buffer import MAX_PENDING_LIMIT, RequestBuffer
-from ._window import WindowCounter
+from ._sources import CountSources, CountsSource
 
 __all__ = ["CountsSource", "HubTelemetry", "TelemetryUnavailableError"]
 
 _logger = logging.getLogger(__name__)
 
-CountsSource = Callable[[], Mapping[str, int]]
-
-# The SDK's own marker for a series past a cardinality limit, reused for ours.
-_OVERFLOW: dict[str, str | int] = {"otel.metric.overflow": "true"}
-# Bounds on distinct label sets per instrument; far above what a hub produces.
-_MAX_EVENT_LABEL_SETS = 64
+# Bound on distinct request label sets per plane; far above what a hub produces.
 _MAX_REQUEST_LABEL_SETS = 1024
-_WINDOW_S = 60
 
 
 class TelemetryUnavailableError(RuntimeError):
@@ -108,19 +95,19 @@ class HubTelemetry:
         self._wall_clock = wall_clock
         self._redactor = redactor
         self._state_lock = threading.Lock()
-        self._closed = self._config.sdk_disabled
-        self._node_source: CountsSource | None = None
-        self._job_source: CountsSource | None = None
-        self._auth_window = WindowCounter(clock, window_s=_WINDOW_S)
-        self._mismatch_window = WindowCounter(clock, window_s=_WINDOW_S)
-        self._retry_window = WindowCounter(clock, window_s=_WINDOW_S)
+        # Taps check _taps_off first. It starts True when disabled and turns True at
+        # shutdown; either way every attribute a tap touches exists (the event counters
+        # start as no-ops), so a tap can never fail for want of one.
+        self._taps_off = self._config.sdk_disabled
+        self._sources = CountSources()
+        self._events = EventCounters(clock, self._label)
         self._planes: dict[str, _PlaneMetrics] = {}
         self._buffers: dict[str, RequestBuffer] = {}
         self._logger_provider: LoggerProvider | None = None
         if self._config.sdk_disabled:
             return
 
-        resource = build_resource(self._config, extra_resource_attributes, self._keep_resource)
+        resource = build_resource(self._config, extra_resource_attributes, redactor)
         self._logger_provider = build_logger_provider(self._config, resource)
         for plane in Plane:
             self._planes[plane.value] = self._build_plane(plane, resource, max_pending_requests)
@@ -137,65 +124,28 @@ class HubTelemetry:
             description=spec.HTTP_DURATION.description,
             explicit_bucket_boundaries_advisory=spec.REQUEST_DURATION_BUCKETS_S,
         )
-        labels = LabelCache(self._request_labels, _OVERFLOW, max_keys=_MAX_REQUEST_LABEL_SETS)
+        labels = LabelCache(self._request_labels, OVERFLOW, max_keys=_MAX_REQUEST_LABEL_SETS)
         requests = RequestBuffer(histogram, labels, max_pending=max_pending)
+        sources = self._sources
         # The drain rides on the plane's first gauge: the SDK runs every callback of a
         # provider before it collects the histogram, for every reader.
         if plane is Plane.CONTROL:
-            observable_gauge(meter, spec.NODES, [requests.drain_callback, self._observe_nodes])
-            self._auth_counter = counter(meter, spec.AUTH_FAILURES)
-            self._auth_labels = self._event_label_cache("plane", "reason")
-            window_gauge(meter, spec.AUTH_FAILURE_RATE, self._auth_window)
-            self._mismatch_counter = counter(meter, spec.PORT_MISMATCHES)
-            self._mismatch_labels = self._event_label_cache("plane")
-            window_gauge(meter, spec.PORT_MISMATCH_RATE, self._mismatch_window)
+            observable_gauge(meter, spec.NODES, [requests.drain_callback, sources.observe_nodes])
+            self._events.bind_control(meter)
         else:
+            # Queue depth before inflight: CountSources relies on that order.
             observable_gauge(
-                meter, spec.QUEUE_DEPTH, [requests.drain_callback, self._job_gauge("queued")]
+                meter, spec.QUEUE_DEPTH, [requests.drain_callback, sources.observe_queue_depth]
             )
-            observable_gauge(meter, spec.JOBS_INFLIGHT, [self._job_gauge("inflight")])
-            self._retry_counter = counter(meter, spec.JOB_RETRIES)
-            self._retry_labels = self._event_label_cache("cause")
-            window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_window)
-        self._start_known_series_at_zero(plane)
+            observable_gauge(meter, spec.JOBS_INFLIGHT, [sources.observe_inflight])
+            self._events.bind_data(meter)
         return _PlaneMetrics(provider=provider, reader=reader, requests=requests)
-
-    def _start_known_series_at_zero(self, plane: Plane) -> None:
-        # A counter series that first appears at 1 hides that first event from
-        # Prometheus' increase() and rate(); series whose labels are known up front
-        # start at 0 instead (the Prometheus instrumentation guidelines ask for this).
-        if plane is Plane.CONTROL:
-            for name in (p.value for p in Plane):
-                for reason in spec.AUTH_REASONS:
-                    self._auth_counter.add(0, self._auth_labels.get((name, reason)))
-                self._mismatch_counter.add(0, self._mismatch_labels.get((name,)))
-        else:
-            for cause in spec.RETRY_CAUSES:
-                self._retry_counter.add(0, self._retry_labels.get((cause,)))
-
-    def _keep_resource(self, key: str, value: str) -> bool:
-        if key.startswith("telemetry.sdk.") or key == "service.name":
-            return self._redactor is None or not self._redactor.find_leaks(value)
-        if is_secret_key(key):
-            return False
-        return self._redactor is None or not self._redactor.find_leaks(value)
 
     def _label(self, value: object) -> str:
         text = str(value)
         if self._redactor is not None and self._redactor.find_leaks(text):
             return "redacted"
         return text
-
-    def _event_label_cache(self, *keys: str) -> LabelCache:
-        def build(values: tuple[object, ...]) -> dict[str, str | int]:
-            labels: dict[str, str | int] = {
-                key: self._label(value) for key, value in zip(keys, values, strict=True)
-            }
-            if "plane" in labels:
-                Plane(labels["plane"])  # ValueError for an unknown plane: a caller bug
-            return labels
-
-        return LabelCache(build, _OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS)
 
     def _request_labels(self, key: tuple[object, ...]) -> dict[str, str | int]:
         method, route, status_code, server_port = key
@@ -205,35 +155,6 @@ class HubTelemetry:
             "http.response.status_code": _as_int(status_code),
             "server.port": _as_int(server_port),
         }
-
-    # -- observable callbacks (may run on the exporter thread) --------------------------
-
-    def _observe_nodes(self, options: CallbackOptions) -> Iterable[Observation]:
-        source = self._node_source
-        if source is None:
-            return ()
-        try:
-            counts = source()
-            return [
-                Observation(int(counts.get(state, 0)), _STATE_LABELS[state])
-                for state in spec.NODE_STATES
-            ]
-        except Exception:
-            _logger.exception("the node counts source failed; hub.nodes is skipped")
-            return ()
-
-    def _job_gauge(self, state: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        def observe(options: CallbackOptions) -> Iterable[Observation]:
-            source = self._job_source
-            if source is None:
-                return ()
-            try:
-                return [Observation(int(source().get(state, 0)))]
-            except Exception:
-                _logger.exception("the job counts source failed; %s jobs are skipped", state)
-                return ()
-
-        return observe
 
     # -- public API -----------------------------------------------------------------------
 
@@ -258,31 +179,28 @@ class HubTelemetry:
 
     def record_auth_failure(self, plane: str, reason: str) -> None:
         """Count a rejected token (``hub.auth.failures`` and the hub-wide 60 s rate)."""
-        if self._closed:
+        if self._taps_off:
             return
         try:
-            self._auth_counter.add(1, self._auth_labels.get((plane, reason)))
-            self._auth_window.add()
+            self._events.auth_failure(plane, reason)
         except Exception:
             _logger.exception("record_auth_failure(%r, %r) failed", plane, reason)
 
     def record_port_mismatch(self, plane: str) -> None:
         """Count a 421 port mismatch (``hub.port.mismatches`` and the 60 s rate)."""
-        if self._closed:
+        if self._taps_off:
             return
         try:
-            self._mismatch_counter.add(1, self._mismatch_labels.get((plane,)))
-            self._mismatch_window.add()
+            self._events.port_mismatch(plane)
         except Exception:
             _logger.exception("record_port_mismatch(%r) failed", plane)
 
     def record_job_retry(self, cause: str) -> None:
         """Count a requeued job, cause ``failed`` or ``lease_expired``."""
-        if self._closed:
+        if self._taps_off:
             return
         try:
-            self._retry_counter.add(1, self._retry_labels.get((cause,)))
-            self._retry_window.add()
+            self._events.job_retry(cause)
         except Exception:
             _logger.exception("record_job_retry(%r) failed", cause)
 
@@ -292,11 +210,15 @@ class HubTelemetry:
         It is called once per collect, possibly on the exporter's thread, so it must be
         cheap and thread-safe. A missing key reads 0; an exception skips the reading.
         """
-        self._node_source = fn
+        self._sources.nodes = fn
 
     def set_job_counts_source(self, fn: CountsSource) -> None:
-        """Set the callable behind the queue gauges: ``{"queued": n, "inflight": n}``."""
-        self._job_source = fn
+        """Set the callable behind the queue gauges: ``{"queued": n, "inflight": n}``.
+
+        It is called once per collect for both gauges, so they always form a consistent
+        pair; the same rules as for :meth:`set_node_counts_source` apply.
+        """
+        self._sources.jobs = fn
 
     def record_request(
         self,
@@ -317,7 +239,7 @@ class HubTelemetry:
             server_port: the port the request came in on.
             duration_s: the request's duration in seconds.
         """
-        if self._closed:
+        if self._taps_off:
             return
         try:
             self._buffers[plane].append(method, route, status_code, server_port, duration_s)
@@ -357,9 +279,9 @@ class HubTelemetry:
         """Flush and stop exporters, returning within about ``timeout_s`` whatever the
         collector does. Safe to call twice; taps are no-ops afterwards."""
         with self._state_lock:
-            if self._closed and not self._planes:
+            if self._taps_off and not self._planes:
                 return
-            self._closed = True
+            self._taps_off = True
             planes, self._planes = self._planes, {}
             logger_provider = self._logger_provider
         # The SDK gets most of the budget as its own deadline, so on a dead collector it
@@ -384,7 +306,7 @@ class HubTelemetry:
         if self._config.sdk_disabled:
             raise TelemetryUnavailableError("disabled")
         state = self._planes.get(plane.value)
-        if state is None or self._closed:
+        if state is None or self._taps_off:
             raise TelemetryUnavailableError("shut_down")
         try:
             return state.reader.get_metrics_data()
@@ -392,8 +314,6 @@ class HubTelemetry:
             _logger.exception("collecting the %s plane failed", plane.value)
             raise TelemetryUnavailableError("collect_failed") from exc
 
-
-_STATE_LABELS: dict[str, dict[str, str]] = {state: {"state": state} for state in spec.NODE_STATES}
 
 
 def _as_int(value: object) -> int:

@@ -14,6 +14,7 @@ from otel import (
     TelemetryUnavailableError,
     json_keys,
 )
+from otel._events import EventCounters
 from otel._instruments import Plane
 
 from .conftest import FakeClock
@@ -283,3 +284,77 @@ def test_known_counter_series_start_at_zero(telemetry: HubTelemetry) -> None:
         assert value(telemetry, "control", "hub_port_mismatches_total", plane=plane) == 0
     for cause in ("failed", "lease_expired"):
         assert value(telemetry, "data", "hub_jobs_retries_total", cause=cause) == 0
+
+
+def test_one_collect_reads_the_job_source_once_for_a_consistent_pair(
+    telemetry: HubTelemetry,
+) -> None:
+    calls: list[int] = []
+
+    def moving_source() -> dict[str, int]:
+        # Every reading differs, as a live queue would between two calls.
+        calls.append(1)
+        return {"queued": 10 * len(calls), "inflight": 10 * len(calls) + 1}
+
+    telemetry.set_job_counts_source(moving_source)
+    body = telemetry.snapshot_json("data")
+    assert (body["queue_depth"], body["inflight_jobs"]) == (10, 11)
+    assert len(calls) == 1
+    body = telemetry.snapshot_json("data")
+    assert (body["queue_depth"], body["inflight_jobs"]) == (20, 21)
+
+
+def test_concurrent_collects_each_get_a_consistent_job_pair(telemetry: HubTelemetry) -> None:
+    counter = iter(range(1_000_000))
+    lock = threading.Lock()
+
+    def source() -> dict[str, int]:
+        with lock:
+            n = next(counter)
+        return {"queued": n, "inflight": n}
+
+    telemetry.set_job_counts_source(source)
+    mismatches: list[tuple[object, object]] = []
+
+    def scrape() -> None:
+        for _ in range(50):
+            body = telemetry.snapshot_json("data")
+            if body["queue_depth"] != body["inflight_jobs"]:
+                mismatches.append((body["queue_depth"], body["inflight_jobs"]))
+
+    threads = [threading.Thread(target=scrape) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
+
+
+def test_a_failing_job_source_skips_both_gauges_with_one_log_line(
+    telemetry: HubTelemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> dict[str, int]:
+        raise RuntimeError("db locked")
+
+    telemetry.set_job_counts_source(broken)
+    with caplog.at_level(logging.ERROR, logger="otel"):
+        assert value(telemetry, "data", "hub_queue_depth") is None
+    assert caplog.text.count("job counts source failed") == 1
+
+
+def test_event_counters_are_usable_before_any_meter_is_bound(clock: FakeClock) -> None:
+    # The disabled path never binds a meter; recording must still be a harmless no-op.
+    events = EventCounters(clock, str)
+    events.auth_failure("control", "invalid_token")
+    events.port_mismatch("data")
+    events.job_retry("failed")
+
+
+def test_disabled_taps_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    tel = HubTelemetry(TelemetryConfig(sdk_disabled=True))
+    with caplog.at_level(logging.DEBUG, logger="otel"):
+        tel.record_auth_failure("control", "invalid_token")
+        tel.record_port_mismatch("data")
+        tel.record_job_retry("failed")
+        tel.record_request("nowhere", "GET", "/x", 200, 1, 0.1)
+    assert caplog.text == ""

@@ -1,0 +1,100 @@
+"""The hub's event counters: auth failures, port mismatches and job retries.
+
+Each event feeds a Counter (with a bounded label cache) and a trailing 60 s window behind
+its ``*_rate_1m`` gauge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from opentelemetry.metrics import Counter, Meter, NoOpCounter
+
+from . import _instruments as spec
+from ._instruments import LabelCache, Plane
+from ._pipeline import counter, window_gauge
+from ._window import WindowCounter
+
+__all__ = ["OVERFLOW", "EventCounters"]
+
+# The SDK's own marker for a series past a cardinality limit, reused for ours.
+OVERFLOW: dict[str, str | int] = {"otel.metric.overflow": "true"}
+# Bound on distinct label sets per event counter; far above what a hub produces.
+_MAX_EVENT_LABEL_SETS = 64
+_WINDOW_S = 60
+
+
+class EventCounters:
+    """The three event counters, their label caches and their 60 s windows.
+
+    Until :meth:`bind_control` / :meth:`bind_data` give them a meter, the counters are the
+    OTel API's no-op counters, so recording on a disabled (or shut down, or half-built)
+    telemetry object does nothing instead of raising AttributeError.
+
+    Thread-safety: the ``*`` recording methods run on the hub's event-loop thread; the
+    window gauges read on a collecting thread. Counters, label caches and windows are
+    each thread-safe, and the counter attributes are only rebound during construction.
+
+    Args:
+        clock: monotonic seconds for the windows.
+        label: turns one attribute value into its exported string (redaction).
+    """
+
+    def __init__(self, clock: Callable[[], float], label: Callable[[object], str]) -> None:
+        self._label = label
+        self._auth_window = WindowCounter(clock, window_s=_WINDOW_S)
+        self._mismatch_window = WindowCounter(clock, window_s=_WINDOW_S)
+        self._retry_window = WindowCounter(clock, window_s=_WINDOW_S)
+        self._auth_counter: Counter = NoOpCounter(spec.AUTH_FAILURES.name)
+        self._mismatch_counter: Counter = NoOpCounter(spec.PORT_MISMATCHES.name)
+        self._retry_counter: Counter = NoOpCounter(spec.JOB_RETRIES.name)
+        self._auth_labels = self._label_cache("plane", "reason")
+        self._mismatch_labels = self._label_cache("plane")
+        self._retry_labels = self._label_cache("cause")
+
+    def bind_control(self, meter: Meter) -> None:
+        """Create the control plane's event instruments on ``meter``."""
+        self._auth_counter = counter(meter, spec.AUTH_FAILURES)
+        window_gauge(meter, spec.AUTH_FAILURE_RATE, self._auth_window)
+        self._mismatch_counter = counter(meter, spec.PORT_MISMATCHES)
+        window_gauge(meter, spec.PORT_MISMATCH_RATE, self._mismatch_window)
+        # A counter series that first appears at 1 hides that first event from
+        # Prometheus' increase() and rate(); series whose labels are known up front
+        # start at 0 instead (the Prometheus instrumentation guidelines ask for this).
+        for name in (p.value for p in Plane):
+            for reason in spec.AUTH_REASONS:
+                self._auth_counter.add(0, self._auth_labels.get((name, reason)))
+            self._mismatch_counter.add(0, self._mismatch_labels.get((name,)))
+
+    def bind_data(self, meter: Meter) -> None:
+        """Create the data plane's event instruments on ``meter``."""
+        self._retry_counter = counter(meter, spec.JOB_RETRIES)
+        window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_window)
+        for cause in spec.RETRY_CAUSES:
+            self._retry_counter.add(0, self._retry_labels.get((cause,)))
+
+    def auth_failure(self, plane: str, reason: str) -> None:
+        """Count one rejected token."""
+        self._auth_counter.add(1, self._auth_labels.get((plane, reason)))
+        self._auth_window.add()
+
+    def port_mismatch(self, plane: str) -> None:
+        """Count one 421."""
+        self._mismatch_counter.add(1, self._mismatch_labels.get((plane,)))
+        self._mismatch_window.add()
+
+    def job_retry(self, cause: str) -> None:
+        """Count one requeued job."""
+        self._retry_counter.add(1, self._retry_labels.get((cause,)))
+        self._retry_window.add()
+
+    def _label_cache(self, *keys: str) -> LabelCache:
+        def build(values: tuple[object, ...]) -> dict[str, str | int]:
+            labels: dict[str, str | int] = {
+                key: self._label(value) for key, value in zip(keys, values, strict=True)
+            }
+            if "plane" in labels:
+                Plane(labels["plane"])  # ValueError for an unknown plane: a caller bug
+            return labels
+
+        return LabelCache(build, OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS)
