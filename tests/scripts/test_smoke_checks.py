@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +23,7 @@ CHECKS = ("health_control", "health_data", "unauthorized_control", "unauthorized
           "port_mismatch_control", "port_mismatch_data", "node_roundtrip", "job_roundtrip",
           "metrics_control", "metrics_data", "no_token_leak")
 _LINE = re.compile(r"^(PASS|FAIL|SKIP) (\w+)(?:: (.*))?$")
+_TOKEN_LINE = re.compile(r"^token: from (--token|HUB_TOKEN|/.+)$")
 _SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$")
 RUN_TIMEOUT_S = 60
 
@@ -33,8 +36,9 @@ def run_smoke(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def results(stdout: str) -> dict[str, tuple[str, str]]:
     """``{check: (outcome, detail)}``; also asserts the output's shape and its summary."""
     lines = stdout.splitlines()
+    assert _TOKEN_LINE.match(lines[0]), f"no token source line: {lines[0]!r}"
     found: dict[str, tuple[str, str]] = {}
-    for line in lines[:-1]:
+    for line in lines[1:-1]:
         match = _LINE.match(line)
         assert match, f"not a check line: {line!r}"
         found[match.group(2)] = (match.group(1), match.group(3) or "")
@@ -102,49 +106,128 @@ def test_a_foreign_queued_job_seen_in_metrics_is_left_alone(running_hub: Running
         assert (job["state"], job["attempts"]) == ("queued", 0)  # never claimed
 
 
-class _WithoutMetrics(httpx.BaseTransport):
-    """The real hub over loopback, as if ``/metrics`` were not configured (501)."""
+Metrics = int | bytes | Exception | dict[str, object]
 
-    def __init__(self) -> None:
+
+class _FakeMetrics(httpx.BaseTransport):
+    """The real hub over loopback, except that ``/metrics`` answers as ``metrics`` says:
+    a status code, a raw body, an exception to raise, or a JSON object."""
+
+    def __init__(self, metrics: Metrics) -> None:
         self._inner = httpx.HTTPTransport()
+        self._metrics = metrics
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/metrics":
-            return httpx.Response(501, json={"error": "metrics_not_configured"})
-        return self._inner.handle_request(request)
+        if request.url.path != "/metrics":
+            return self._inner.handle_request(request)
+        metrics = self._metrics
+        if isinstance(metrics, Exception):
+            raise metrics
+        if isinstance(metrics, int):
+            return httpx.Response(metrics, json={"error": "metrics_unavailable"})
+        if isinstance(metrics, bytes):
+            return httpx.Response(200, content=metrics)
+        return httpx.Response(200, json=metrics)
 
     def close(self) -> None:
         self._inner.close()
 
 
-def test_without_metrics_a_probed_foreign_job_is_handed_back_not_run(
-        running_hub: RunningHub) -> None:
+def _smoke_context(smoke: ModuleType, hub: RunningHub, metrics: Metrics
+                   ) -> tuple[httpx.Client, Any]:
+    data = httpx.Client(base_url=hub.data_url, transport=_FakeMetrics(metrics))
+    ctx = smoke.SmokeContext(clients={"control": data, "data": data},
+                             ports={"control": 1, "data": 2}, token=hub.token,
+                             node_id="smoke-test")
+    return data, ctx
+
+
+@pytest.mark.parametrize("metrics", [
+    501,
+    503,
+    b"<html>not json</html>",
+    {"plane": "data"},  # JSON, but no queue_depth
+    {"queue_depth": "0", "inflight_jobs": 0},
+    httpx.ConnectError("connection refused"),
+    httpx.ReadTimeout("timed out"),
+], ids=["501", "503", "not-json", "no-depth", "depth-not-int", "unreachable", "timeout"])
+def test_with_the_queue_depth_unknown_no_job_is_claimed(
+        running_hub: RunningHub, metrics: Metrics) -> None:
     smoke = load_script("smoke_checks")
-    control = httpx.Client(base_url=running_hub.control_url, transport=_WithoutMetrics())
-    data = httpx.Client(base_url=running_hub.data_url, transport=_WithoutMetrics())
-    with control, data:
+    data, ctx = _smoke_context(smoke, running_hub, metrics)
+    with data:
         job_id = data.post("/jobs", json={"kind": "real_work", "max_attempts": 3},
                            headers=running_hub.auth).json()["job_id"]
-        ctx = smoke.SmokeContext(clients={"control": control, "data": data},
-                                 ports={"control": 1, "data": 2}, token=running_hub.token,
-                                 node_id="smoke-test")
+
+        (result,) = smoke.run_checks(ctx, [("job_roundtrip", smoke.check_job_roundtrip)])
+
+        assert (result.outcome, result.detail) == (
+            "SKIP", "queue depth unknown (no /metrics); pass --skip-jobs to silence")
+        job = data.get(f"/jobs/{job_id}", headers=running_hub.auth).json()
+        assert (job["state"], job["attempts"], job["last_error"]) == ("queued", 0, None)
+        assert data.post("/jobs/claim", json={"node_id": "w"},
+                         headers=running_hub.auth).json()["job"]["job_id"] == job_id  # alone
+
+
+def test_jobs_in_flight_skip_the_round_trip(running_hub: RunningHub) -> None:
+    # A requeued job keeps its place in the queue, so it would be claimed before ours.
+    with httpx.Client(base_url=running_hub.data_url, headers=running_hub.auth,
+                      trust_env=False) as data:
+        data.post("/jobs", json={"kind": "real_work"})
+        job = data.post("/jobs/claim", json={"node_id": "worker"}).json()["job"]
+
+        done = run_smoke(*hub_args(running_hub), "--home", str(running_hub.home))
+
+        assert done.returncode == 0, done.stdout + done.stderr
+        outcome, detail = results(done.stdout)["job_roundtrip"]
+        assert outcome == "SKIP" and detail.startswith("jobs in flight (inflight_jobs=1")
+        after = data.get(f"/jobs/{job['job_id']}").json()
+        assert (after["state"], after["attempts"]) == ("inflight", 1)
+        assert data.post("/jobs/claim", json={"node_id": "w"}).status_code == 204  # none added
+
+
+def test_a_foreign_job_claimed_in_the_race_is_left_leased_not_failed(
+        running_hub: RunningHub) -> None:
+    smoke = load_script("smoke_checks")
+    # /metrics says "empty", but a real job is queued: the race of a job submitted just
+    # after the /metrics read, made deterministic.
+    data, ctx = _smoke_context(smoke, running_hub, {"queue_depth": 0, "inflight_jobs": 0})
+    with data:
+        foreign = data.post("/jobs", json={"kind": "real_work", "max_attempts": 1},
+                            headers=running_hub.auth).json()["job_id"]
 
         (result,) = smoke.run_checks(ctx, [("job_roundtrip", smoke.check_job_roundtrip)])
 
         assert result.outcome == "SKIP"
-        assert result.detail.startswith("queue not empty;") and job_id in result.detail
-        job = data.get(f"/jobs/{job_id}", headers=running_hub.auth).json()
-        assert job["state"] == "queued"  # back in the queue for a real worker, never completed
-        assert job["attempts"] == 1 and job["result"] is None
-        assert "smoke_checks" in job["last_error"]
+        assert result.detail.startswith(f"race: claimed foreign job {foreign} (kind 'real_work')")
+        assert "left it leased, not failed" in result.detail
+        job = data.get(f"/jobs/{foreign}", headers=running_hub.auth).json()
+        # Not failed back: with max_attempts 1 that would have dead-lettered it at once.
+        assert (job["state"], job["attempts"], job["last_error"]) == ("inflight", 1, None)
+        assert job["node_id"] == "smoke-test" and job["result"] is None
+        ours = result.detail.split("Our job ")[1].split()[0]
+        assert data.get(f"/jobs/{ours}", headers=running_hub.auth).json()["state"] == "queued"
 
-        # With the queue empty again (a real worker takes the job), the round trip runs.
-        claimed = data.post("/jobs/claim", json={"node_id": "worker"},
-                            headers=running_hub.auth).json()["job"]
-        data.post(f"/jobs/{claimed['job_id']}/complete", json={"node_id": "worker"},
-                  headers=running_hub.auth)
-        (result,) = smoke.run_checks(ctx, [("job_roundtrip", smoke.check_job_roundtrip)])
-        assert (result.outcome, result.detail) == ("PASS", "")
+
+def test_token_source_line_names_the_token_file(running_hub: RunningHub) -> None:
+    done = run_smoke(*hub_args(running_hub), "--skip-jobs", "--home", str(running_hub.home))
+
+    path = (running_hub.home / "secrets" / "hub_token").resolve()
+    assert done.stdout.splitlines()[0] == f"token: from {path}"
+    assert running_hub.token not in done.stdout
+
+
+@pytest.mark.parametrize(("args", "env", "source"), [
+    (["--token", "flag-token-0123456789"], {}, "--token"),
+    ([], {"HUB_TOKEN": "env-token-0123456789"}, "HUB_TOKEN"),
+])
+def test_token_source_line_for_flag_and_env(args: list[str], env: dict[str, str],
+                                            source: str) -> None:
+    url = f"http://127.0.0.1:{_dead_port()}"
+    done = run_smoke("--control-url", url, "--data-url", url, "--timeout-s", "1", *args, **env)
+
+    assert done.stdout.splitlines()[0] == f"token: from {source}"
+    assert "0123456789" not in done.stdout
 
 
 def test_skip_jobs_leaves_the_queue_alone(running_hub: RunningHub) -> None:
@@ -222,11 +305,15 @@ def test_token_sources_in_order(tmp_path: Path) -> None:
     (tmp_path / "secrets" / "hub_token").write_text("from-file-0123456789\n", encoding="utf-8")
     env = {"HUB_TOKEN": "from-env-0123456789", "SHERATAN_HOME": str(tmp_path)}
 
-    assert smoke.resolve_token("from-flag-0123456789", None, env) == "from-flag-0123456789"
-    assert smoke.resolve_token(None, None, env) == "from-env-0123456789"
+    token_file = str((tmp_path / "secrets" / "hub_token").resolve())
+
+    assert smoke.resolve_token("from-flag-0123456789", None, env) == \
+        smoke.Token("from-flag-0123456789", "--token")
+    assert smoke.resolve_token(None, None, env) == smoke.Token("from-env-0123456789", "HUB_TOKEN")
     assert smoke.resolve_token(None, None, {"SHERATAN_HOME": str(tmp_path)}) == \
-        "from-file-0123456789"
+        smoke.Token("from-file-0123456789", token_file)
     assert smoke.resolve_token(None, tmp_path, {"SHERATAN_HOME": "/nowhere"}) == \
-        "from-file-0123456789"
+        smoke.Token("from-file-0123456789", token_file)
+    assert "from-file" not in repr(smoke.resolve_token(None, tmp_path, {}))
     with pytest.raises(smoke.UsageError, match="hub_token"):
         smoke.resolve_token(None, tmp_path / "missing", {})

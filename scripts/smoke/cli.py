@@ -1,0 +1,132 @@
+"""The edge of ``smoke_checks.py``: arguments, the token and its source, and the output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .checks import all_checks, run_checks
+from .context import REDACTED, SmokeContext, UsageError
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+DEFAULT_CONTROL_URL = "http://127.0.0.1:8787"
+DEFAULT_DATA_URL = "http://127.0.0.1:8788"
+DEFAULT_HOME = Path(".sheratan")
+DEFAULT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """The bearer token and where it came from (``--token``, ``HUB_TOKEN`` or a path)."""
+
+    value: str
+    source: str
+
+    def __repr__(self) -> str:  # never the value
+        return f"Token(source={self.source!r})"
+
+
+def _url(value: str) -> str:
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {value!r} ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise argparse.ArgumentTypeError(f"expected http(s)://host:port, got {value!r}")
+    return value.rstrip("/")
+
+
+def _timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
+    if not 0 < seconds <= 300:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 300, got {value!r}")
+    return seconds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smoke_checks.py",
+        description="Check a running Sheratan hub: health, 401, 421, node and job round trips,"
+                    " /metrics. Exit 0: all passed; 1: a check failed; 2: bad usage.",
+    )
+    parser.add_argument("--control-url", type=_url, default=DEFAULT_CONTROL_URL,
+                        help=f"control plane base URL (default {DEFAULT_CONTROL_URL})")
+    parser.add_argument("--data-url", type=_url, default=DEFAULT_DATA_URL,
+                        help=f"data plane base URL (default {DEFAULT_DATA_URL})")
+    parser.add_argument("--token", help="bearer token (default: HUB_TOKEN, else the token file)")
+    parser.add_argument("--home", type=Path,
+                        help="SHERATAN_HOME holding secrets/hub_token"
+                             " (default: SHERATAN_HOME, else ./.sheratan)")
+    parser.add_argument("--timeout-s", type=_timeout, default=DEFAULT_TIMEOUT_S,
+                        help=f"per-request timeout in seconds (default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("--skip-jobs", action="store_true",
+                        help="do not touch the job queue (see scripts/smoke/jobs.py)")
+    return parser
+
+
+def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) -> Token:
+    """``--token``, else ``HUB_TOKEN``, else ``<home>/secrets/hub_token``.
+
+    Raises:
+        UsageError: when no token is found; the message names the sources, never a value.
+    """
+    if token:
+        return Token(token, "--token")
+    if env.get("HUB_TOKEN"):
+        return Token(env["HUB_TOKEN"], "HUB_TOKEN")
+    home = home or Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+    path = home / "secrets" / "hub_token"
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"no token: --token and HUB_TOKEN are unset and {path} cannot be read"
+                         f" ({exc.strerror}); pass --token or --home") from None
+    if not value:
+        raise UsageError(f"no token: {path} is empty")
+    # Absolute, so that a 401 from a hub with another home is easy to explain.
+    return Token(value, str(path.resolve()))
+
+
+def _port(url: str) -> int:
+    parsed = httpx.URL(url)
+    return parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        token = resolve_token(args.token, args.home, os.environ)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"token: from {token.source}".replace(token.value, REDACTED), flush=True)
+    timeout = httpx.Timeout(args.timeout_s)
+    # trust_env=False: a proxy from the environment must not carry loopback checks elsewhere.
+    with httpx.Client(base_url=args.control_url, timeout=timeout, trust_env=False) as control, \
+            httpx.Client(base_url=args.data_url, timeout=timeout, trust_env=False) as data:
+        ctx = SmokeContext(
+            clients={"control": control, "data": data},
+            ports={"control": _port(args.control_url), "data": _port(args.data_url)},
+            token=token.value,
+            node_id=f"smoke-{uuid.uuid4().hex[:12]}",
+            skip_jobs=args.skip_jobs,
+        )
+        counts = dict.fromkeys(("PASS", "FAIL", "SKIP"), 0)
+        for result in run_checks(ctx, all_checks()):
+            counts[result.outcome] += 1
+            print(result.line().replace(token.value, REDACTED), flush=True)
+    print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+    return EXIT_CHECK_FAILED if counts["FAIL"] else EXIT_OK
