@@ -70,8 +70,10 @@ class HubTelemetry:
         wall_clock: Unix seconds for ``generated_at``.
         extra_resource_attributes: added to the resource (``service.name`` stays the
             config's).
-        redactor: when given, resource attributes and label values it flags are dropped
-            or replaced; secret-looking resource keys are always dropped.
+        redactor: when given, resource attributes whose key or value it flags are
+            dropped (a flagged ``service.name`` becomes ``sheratan-hub``) and label
+            values it flags read ``redacted``; secret-looking resource keys are always
+            dropped.
         max_pending_requests: the most request durations buffered per plane before the
             request path drains a batch itself.
     """
