@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _MAX_TEXT = 64
-_MAX_BASES = 4096
+_MAX_CACHED = 4096
 US_PER_S = 1_000_000
+
+#: The hub's format, ``2026-11-29T10:15:02.123456Z``: the minute, "SS." and six digits and Z.
+HUB_TS_LEN = 27
+_MINUTE_LEN = 17
+#: "SS." -> its microseconds. A lookup here checks the two digits and their range at once.
+SECONDS: dict[str, int] = {f"{s:02d}.": s * US_PER_S for s in range(60)}
+#: Only minute prefixes of exactly this shape are cached: then any valid "SS.ffffffZ" after
+#: one means what the general parser would make of the whole string.
+_MINUTE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:", re.ASCII)
 
 
 def _parse_slow(text: str) -> int | None:
@@ -26,19 +36,30 @@ def _parse_slow(text: str) -> int | None:
 class TimestampParser:
     """Parses the hub's ``2026-11-29T10:15:02.123456Z`` timestamps, and any ISO 8601 form.
 
-    Consecutive audit lines share their whole-second prefix, so the parser caches the last one
-    and only converts the fraction on the fast path. Not thread-safe: one parser per reader.
+    Audit lines of one minute share their ``YYYY-MM-DDTHH:MM:`` prefix, so the parser caches
+    the minute and adds the seconds and fraction arithmetically; on a sparse log (lines seconds
+    apart) a per-second cache would miss on most lines. Not thread-safe: one parser per reader.
     """
 
-    __slots__ = ("bases",)
+    __slots__ = ("bases", "minutes")
 
     def __init__(self) -> None:
-        #: whole-second prefix ("2026-11-29T10:15:02") -> its microseconds since the epoch.
-        #: Public so a hot loop may consult it inline before calling :meth:`parse`.
+        #: minute prefix ("2026-11-29T10:15:") -> its microseconds since the epoch, each one
+        #: checked by the general parser. Public so a hot loop may consult it inline, with
+        #: :data:`SECONDS`, before calling :meth:`parse`.
+        self.minutes: dict[str, int] = {}
+        #: whole-second prefix ("2026-11-29T10:15:02") -> its microseconds, for other lengths
+        #: of the fraction.
         self.bases: dict[str, int] = {}
 
     def parse(self, text: str) -> int | None:
         """Returns microseconds since the epoch, or None when ``text`` is not a timestamp."""
+        if len(text) == HUB_TS_LEN and text[26] == "Z" and text.isascii() and \
+                (frac := text[20:26]).isdigit() and \
+                (second := SECONDS.get(text[17:20])) is not None:
+            minute = self._minute(text[:_MINUTE_LEN])
+            if minute is not None:
+                return minute + second + int(frac)
         if len(text) >= 21 and text[19] == "." and text[-1] == "Z":
             frac = text[20:-1]
             if len(frac) <= 9 and frac.isascii() and frac.isdigit():
@@ -48,11 +69,21 @@ class TimestampParser:
                     base = _parse_slow(prefix + "Z")
                     if base is None:
                         return None
-                    if len(self.bases) >= _MAX_BASES:
+                    if len(self.bases) >= _MAX_CACHED:
                         self.bases.clear()
                     self.bases[prefix] = base
                 return base + int((frac + "00000")[:6])
         return _parse_slow(text)
+
+    def _minute(self, prefix: str) -> int | None:
+        minute = self.minutes.get(prefix)
+        if minute is None and _MINUTE_RE.fullmatch(prefix):
+            minute = _parse_slow(prefix + "00Z")
+            if minute is not None:
+                if len(self.minutes) >= _MAX_CACHED:
+                    self.minutes.clear()
+                self.minutes[prefix] = minute
+        return minute
 
 
 def format_us(epoch_us: int) -> str:

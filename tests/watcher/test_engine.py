@@ -225,3 +225,14 @@ def test_odd_timestamp_fractions_never_break_the_engine(fraction: str) -> None:
                         "client": "10.0.0.7"})
     alerts = evaluate([audit(0), odd, *burst(1, 11)], counters=counters)
     assert [a["count"] for a in alerts] == [11]
+
+
+@pytest.mark.parametrize("before", [0.5, 30, 90])  # the same second, minute, or neither
+def test_a_timestamp_is_valid_or_not_whatever_line_came_before(before: float) -> None:
+    # Non-ASCII digits are not a timestamp, even right after a line of the same second.
+    counters = Counters()
+    arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666"
+    odd = orjson.dumps({"ts": ts(0)[:20] + arabic_indic + "Z", "event": "AUTH_FAILURE",
+                        "client": "10.0.0.7"})
+    evaluate([audit(before, "LEAK_BLOCKED"), odd], counters=counters)
+    assert counters.invalid_events == 1
