@@ -64,12 +64,14 @@ class Engine:
         for state in self._states:
             if not state.fields:
                 state.groups[()] = Group()
-        # Per event, the rules it feeds, unpacked for the hot loop: (state, ignore-cache
-        # lookup or None, window, group_by field(s) or None, groups, threshold, global group).
+        # Per event, the rules it feeds, unpacked for the hot loop: (state, client routes or
+        # None, ignore-cache lookup or None, window, group_by field(s) or None, groups,
+        # threshold, global group). A rule with routes needs neither of the next two.
         self._plans = {
             event: tuple(
-                (s, s.ignored.get if s.filter is not None else None, s.window_us,
-                 plan_field(s.fields), s.groups, s.threshold, s.groups.get(()))
+                (s, s.routes,
+                 s.ignored.get if s.filter is not None and s.routes is None else None,
+                 s.window_us, plan_field(s.fields), s.groups, s.threshold, s.groups.get(()))
                 for s in states
             )
             for event, states in by_event.items()
@@ -107,6 +109,8 @@ class Engine:
         value_get = self._value_cache.get
         group_value = self._group_value
         insort = bisect.insort
+        new_group = Group
+        max_groups = self._max_groups
         bad = invalid = late = 0
         clock = self._clock
         wake = self._wake_at()
@@ -144,10 +148,20 @@ class Engine:
                 clock = t
             if event_plans is None:
                 continue
+            client = obj.get("client")
             # Per rule: inlined, because this runs once per line.
-            for state, ignored_get, window_us, field, groups, threshold, single in event_plans:
-                if ignored_get is not None:
-                    client = obj.get("client")
+            for state, routes, ignored_get, window_us, field, groups, threshold, single \
+                    in event_plans:
+                key: GroupKey = ()
+                if routes is not None:
+                    try:
+                        route = routes[client]
+                    except (KeyError, TypeError):  # a new client, or unhashable garbage
+                        route = self._route(state, client)
+                    if route is None:
+                        continue  # an ignored client
+                    key = route
+                elif ignored_get is not None:
                     try:
                         hit = ignored_get(client)
                     except TypeError:  # unhashable garbage
@@ -160,33 +174,40 @@ class Engine:
                 if t <= floor:
                     late += 1
                     continue
-                key: GroupKey = ()
                 group: Group | None = single
                 if group is None:
-                    if type(field) is str:
-                        value = obj.get(field)
-                        try:
-                            cached = value_get(value)
-                        except TypeError:
-                            cached = None
-                        key = (cached if cached is not None else group_value(value),)
-                    else:
-                        key = self._key(state, obj)
+                    if routes is None:
+                        if type(field) is str:
+                            value = obj.get(field)
+                            try:
+                                cached = value_get(value)
+                            except TypeError:
+                                cached = None
+                            key = (cached if cached is not None else group_value(value),)
+                        else:
+                            key = self._key(state, obj)
                     group = groups.get(key)
                     if group is None:
-                        self._clock = clock
-                        group = self._new_group(state, key)
-                times = group.times
+                        # Most groups of a sparse log start and end with one event.
+                        if len(groups) >= max_groups:
+                            self._clock = clock
+                            self._make_room(state)
+                        group = groups[key] = new_group()
+                        group.append(t)
+                        if threshold == 0:
+                            self._fire(state, key, group, clock)
+                            wake = self._wake_at()
+                        continue
                 try:
-                    if t < times[-1]:
-                        insort(times, t)
+                    if t < group[-1]:
+                        insort(group, t)
                     else:
-                        times.append(t)
+                        group.append(t)
                 except IndexError:  # empty
-                    times.append(t)
-                while times[0] <= floor:
-                    times.popleft()
-                if len(times) > threshold and not group.firing:
+                    group.append(t)
+                while group[0] <= floor:
+                    group.popleft()
+                if len(group) > threshold and not group.firing:
                     self._fire(state, key, group, clock)
                     wake = self._wake_at()
         self._clock = clock
@@ -223,6 +244,19 @@ class Engine:
             self._value_cache[value] = cached
         return cached
 
+    def _route(self, state: RuleState, client: object) -> GroupKey | None:
+        """The group key of ``client`` under a rule with routes, or None if it is ignored."""
+        assert state.routes is not None
+        if state.filter is not None and self._is_ignored(state, client):
+            key: GroupKey | None = None
+        else:
+            key = (self._group_value(client),) if state.fields else ()
+        if type(client) is str:  # others could collide: 0, 0.0 and False are one dict key
+            if len(state.routes) >= _MAX_CACHE:
+                state.routes.clear()
+            state.routes[client] = key
+        return key
+
     def _is_ignored(self, state: RuleState, client: object) -> bool:
         assert state.filter is not None
         if type(client) is not str:
@@ -238,19 +272,12 @@ class Engine:
     def _key(self, state: RuleState, obj: dict[str, Any]) -> GroupKey:
         return tuple([self._group_value(obj.get(f)) for f in state.fields])
 
-    def _new_group(self, state: RuleState, key: GroupKey) -> Group:
-        if len(state.groups) >= self._max_groups:
-            self._make_room(state)
-        group = state.groups[key] = Group()
-        return group
-
     def _fire(self, state: RuleState, key: GroupKey, group: Group, clock: int) -> None:
-        times = group.times
         self._seq += 1
         group.seq = self._seq
         group.firing = True
-        group.first_seen = times[0]
-        group.last_seen = times[-1]  # the newest event is the last to leave the window
+        group.first_seen = group[0]
+        group.last_seen = group[-1]  # the newest event is the last to leave the window
         group.last_emit = clock
         group.alert_id = make_alert_id(state.rule.name, key, group.first_seen)
         self._emit(state, key, group, clock, AlertState.FIRING)
@@ -268,11 +295,10 @@ class Engine:
             if actual != when:
                 heapq.heappush(dues, (actual, seq, index, key))
                 continue
-            times = group.times
-            group.last_seen = max(group.last_seen, times[-1])
+            group.last_seen = max(group.last_seen, group[-1])
             floor = when - state.window_us
-            while times and times[0] <= floor:
-                times.popleft()
+            while group and group[0] <= floor:
+                group.popleft()
             if resolve:
                 group.firing = False
                 self._emit(state, key, group, when, AlertState.RESOLVED)
@@ -292,10 +318,9 @@ class Engine:
         for key, group in state.groups.items():
             if group.firing:
                 continue
-            times = group.times
-            while times and times[0] <= floor:
-                times.popleft()
-            if not times:
+            while group and group[0] <= floor:
+                group.popleft()
+            if not group:
                 dead.append(key)
         for key in dead:
             if key:  # a global rule keeps its one group
@@ -321,7 +346,7 @@ class Engine:
             event=rule.event,
             state=alert_state,
             severity=rule.severity,
-            count=len(group.times),
+            count=len(group),
             threshold=rule.threshold,
             window_us=state.window_us,
             group=tuple(zip(rule.group_by, key, strict=True)),
@@ -341,10 +366,10 @@ class Engine:
             for key, group in state.groups.items():
                 firing: list[int] | None = None
                 if group.firing:
-                    live = list(group.times)
+                    live = list(group)
                     firing = [group.first_seen, group.last_seen, group.last_emit, group.seq]
                 else:
-                    live = [t for t in group.times if t > floor]
+                    live = [t for t in group if t > floor]
                     if not live:
                         continue
                 deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
@@ -380,9 +405,9 @@ class Engine:
                     total = 0
                     for delta in deltas:
                         total += int(delta)
-                        group.times.append(total)
+                        group.append(total)
                     if firing is not None:
-                        if len(group.times) <= state.threshold:
+                        if len(group) <= state.threshold:
                             raise ValueError(f"firing group of {name} has too few events")
                         group.firing = True
                         group.first_seen, group.last_seen, group.last_emit, group.seq = (

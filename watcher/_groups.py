@@ -12,17 +12,20 @@ from watcher._rules import ClientFilter, Rule
 from watcher._timefmt import US_PER_S
 
 
-class Group:
-    __slots__ = ("alert_id", "firing", "first_seen", "last_emit", "last_seen", "seq", "times")
+class Group(deque[int]):
+    """One group's window, the times of its events (oldest first), and its alert episode.
 
-    def __init__(self) -> None:
-        self.times: deque[int] = deque()
-        self.firing = False
-        self.first_seen = 0
-        self.last_seen = 0
-        self.last_emit = 0
-        self.seq = 0  # episode number, orders simultaneous state changes deterministically
-        self.alert_id = ""
+    The group is the deque itself, with its other fields defaulted on the class and no
+    ``__init__``: on a sparse log most events start a group that is evicted a window later,
+    so making one must be cheap. Compare groups by identity: a deque compares by content.
+    """
+
+    firing = False
+    first_seen = 0
+    last_seen = 0
+    last_emit = 0
+    seq = 0  # episode number, orders simultaneous state changes deterministically
+    alert_id = ""
 
 
 def plan_field(fields: tuple[str, ...]) -> str | tuple[str, ...] | None:
@@ -33,7 +36,7 @@ def plan_field(fields: tuple[str, ...]) -> str | tuple[str, ...] | None:
 
 
 class RuleState:
-    __slots__ = ("fields", "filter", "groups", "ignored", "index", "repeat_us", "rule",
+    __slots__ = ("fields", "filter", "groups", "ignored", "index", "repeat_us", "routes", "rule",
                  "threshold", "window_us")
 
     def __init__(self, index: int, rule: Rule, client_filter: ClientFilter) -> None:
@@ -45,6 +48,12 @@ class RuleState:
         self.fields = rule.group_by
         self.filter = client_filter if client_filter else None
         self.ignored: dict[object, bool] = {}  # cache of filter.matches per client string
+        #: For a rule whose outcome depends on the client alone (its filter, and a group_by of
+        #: nothing or just "client"): client string -> group key, or None when ignored. One
+        #: lookup then replaces the filter and the key on the hot path. None for other rules.
+        self.routes: dict[str, GroupKey | None] | None = None
+        if (self.filter is not None or self.fields) and set(self.fields) <= {"client"}:
+            self.routes = {}
         self.groups: dict[GroupKey, Group] = {}
 
     def due(self, group: Group) -> tuple[int, bool]:
@@ -53,8 +62,7 @@ class RuleState:
         The resolve time only ever moves later as events arrive, which lets the engine keep
         lazily outdated entries in its due-heap.
         """
-        times = group.times
-        resolve_at = times[len(times) - self.threshold - 1] + self.window_us
+        resolve_at = group[len(group) - self.threshold - 1] + self.window_us
         repeat_at = group.last_emit + self.repeat_us
         if resolve_at <= repeat_at:
             return resolve_at, True

@@ -236,3 +236,13 @@ def test_a_timestamp_is_valid_or_not_whatever_line_came_before(before: float) ->
                         "client": "10.0.0.7"})
     evaluate([audit(before, "LEAK_BLOCKED"), odd], counters=counters)
     assert counters.invalid_events == 1
+
+
+def test_equal_but_different_clients_never_share_a_cached_route() -> None:
+    # 0, 0.0 and False are one dict key; only client strings are cached per rule.
+    lines = [audit(i * 0.1, "PORT_MISMATCH", client)  # type: ignore[arg-type]
+             for i, client in enumerate([0, False, "0", 0.0, ["x"]] * 6)]
+    alerts = evaluate(lines)
+    # False, 0.0 and a list are no group value (None): 3 per round, so that group fires first.
+    assert [(a["group"], a["count"]) for a in alerts] == [
+        ({"client": None}, 6), ({"client": 0}, 6), ({"client": "0"}, 6)]
