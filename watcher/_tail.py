@@ -105,7 +105,8 @@ def split_lines(data: bytes, *, skipping: bool, final: bool,
     if last >= 0:
         lines = data[pos:last].split(b"\n")
         consumed = last + 1
-        if last - pos > max_line_bytes and max(map(len, lines)) > max_line_bytes:
+        if last - pos > max_line_bytes and _may_hold_overlong(data, pos, last, max_line_bytes) \
+                and max(map(len, lines)) > max_line_bytes:
             kept = [line for line in lines if len(line) <= max_line_bytes]
             overlong += len(lines) - len(kept)
             lines = kept
@@ -120,6 +121,17 @@ def split_lines(data: bytes, *, skipping: bool, final: bool,
         lines.append(data[consumed:])
         consumed = len(data)
     return Split(lines, consumed, skipping, overlong)
+
+
+def _may_hold_overlong(data: bytes, start: int, end: int, max_line_bytes: int) -> bool:
+    """False when no line in ``data[start:end]`` can be longer than ``max_line_bytes``.
+
+    A run of more than ``max_line_bytes`` bytes without a newline contains a whole aligned
+    window of half that length, so a few ``find`` calls over those windows rule long lines
+    out, where measuring every line of a 4 MiB chunk would cost about 40 ns per line.
+    """
+    step = max(max_line_bytes // 2, 1)
+    return any(data.find(b"\n", at, at + step) < 0 for at in range(start, end - step + 1, step))
 
 
 def _fingerprint(head: bytes) -> str:

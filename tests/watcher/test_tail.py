@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.watcher.conftest import audit, write_lines
 from watcher import MAX_LINE_BYTES, Counters, Tailer, split_lines
@@ -45,6 +47,20 @@ def test_split_drops_and_counts_lines_over_the_cap() -> None:
                         max_line_bytes=10)
     assert split.lines == [b"ok", b"fine"]
     assert split.overlong == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=30), st.integers(0, 12),
+       st.booleans(), st.booleans())
+def test_split_drops_exactly_the_lines_over_the_cap_wherever_they_are(
+        lengths: list[int], max_line_bytes: int, skipping: bool, final: bool) -> None:
+    # Long lines are ruled out per chunk by sampling windows; it must never miss one.
+    data = b"".join(b"x" * n + b"\n" for n in lengths)
+    split = split_lines(data, skipping=skipping, final=final, max_line_bytes=max_line_bytes)
+    kept = lengths[1:] if skipping else lengths
+    assert split.lines == [b"x" * n for n in kept if n <= max_line_bytes]
+    assert split.overlong == len(lengths) - len(split.lines)
+    assert split.consumed == len(data)
 
 
 def test_split_never_waits_behind_an_unterminated_long_line() -> None:
