@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from .framework import BenchError, Row, Settings, Variant, measure
+from .framework import Row, Settings, Variant, measure
 from .hubs import REPO_ROOT, expect, stop_hub, wait_for_banner
+from .procs import run_child
 
 DIAGNOSE = REPO_ROOT / "scripts" / "diagnose.py"
 _MIB = 1024 * 1024
@@ -67,30 +68,13 @@ def _diagnose_home(root: Path, name: str, log_bytes: int, *, link: bool) -> Path
 
 
 def _run_diagnose(home: Path, out: Path, urls: tuple[str, str]) -> tuple[float, float | None]:
-    """One ``python scripts/diagnose.py`` run: its wall seconds and its own peak RSS in MB
-    (``os.wait4`` gives this child's rusage alone; None where it does not exist)."""
+    """One ``python scripts/diagnose.py`` run: its wall seconds and its own peak RSS in MB."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HUB_", "OTEL_")) and k != "SOURCE_DATE_EPOCH"}
     env["SHERATAN_HOME"] = str(home)
-    args = [sys.executable, str(DIAGNOSE), "--out", str(out), "--control-url", urls[0],
-            "--data-url", urls[1]]
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait4 = getattr(os, "wait4", None)
-    rss_mb: float | None = None
-    if wait4 is not None:
-        _, status, usage = wait4(proc.pid, 0)
-        elapsed_s = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
-    else:
-        proc.wait()
-        elapsed_s = time.perf_counter() - start
-    err = proc.stderr.read() if proc.stderr else b""
-    if proc.stderr:
-        proc.stderr.close()
-    if proc.returncode != 0:
-        raise BenchError(f"diagnose exited {proc.returncode}: {err.decode(errors='replace')}")
+    elapsed_s, rss_mb, _ = run_child(
+        [sys.executable, str(DIAGNOSE), "--out", str(out), "--control-url", urls[0],
+         "--data-url", urls[1]], what="diagnose", env=env)
     for bundle in out.glob("diag_bundle_*.zip"):
         bundle.unlink()
     return elapsed_s, rss_mb
@@ -101,7 +85,7 @@ def _hub_in(home: Path) -> Iterator[tuple[str, str]]:
     """``python -m baseline_hub`` on ``home`` (ephemeral loopback ports), with some traffic."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
     token = secrets.token_urlsafe(24)
-    env.update(SHERATAN_HOME=str(home), HUBCONTROL_PORT="0", HUBDATA_PORT="0",
+    env.update(SHERATAN_HOME=str(home), HUB_CONTROL_PORT="0", HUB_DATA_PORT="0",
                HUB_TOKEN=token, PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH"))
                                           if p))

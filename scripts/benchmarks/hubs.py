@@ -161,8 +161,8 @@ def loopback_hub(args: Sequence[str] = ("-c", BARE_HUB)) -> Iterator[LoopbackHub
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
         home = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
-        env.update(SHERATAN_HOME=str(home / "home"), HUB_HOST="127.0.0.1", HUBCONTROL_PORT="0",
-                   HUBDATA_PORT="0", HUB_TOKEN=token, PYTHONUNBUFFERED="1",
+        env.update(SHERATAN_HOME=str(home / "home"), HUB_HOST="127.0.0.1", HUB_CONTROL_PORT="0",
+                   HUB_DATA_PORT="0", HUB_TOKEN=token, PYTHONUNBUFFERED="1",
                    PYTHONPATH=os.pathsep.join(
                        p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p))
         out = home / "hub.out"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .framework import BenchError, Row, Settings, Variant, measure
 from .hubs import REPO_ROOT
+from .procs import run_child
 
 FULL_LINES = 1_000_000
 SMALL_LINES = 200_000
@@ -131,44 +132,6 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-#: Starts the measured process and reports its wall time and rusage. A child forked by the
-#: bench process itself would report at least the bench process' own peak RSS: Linux carries
-#: the parent's high-water mark into the child's ru_maxrss across fork and exec. Forked from
-#: this small interpreter instead, the floor is about 10 MB, below every measured process.
-_LAUNCHER = ("import os, subprocess, sys, time\n"
-             "start = time.perf_counter()\n"
-             "proc = subprocess.Popen(sys.argv[2:])\n"
-             "_, status, usage = os.wait4(proc.pid, 0)\n"
-             "elapsed = time.perf_counter() - start\n"
-             "with open(sys.argv[1], 'w') as f:\n"
-             "    f.write(f'{os.waitstatus_to_exitcode(status)} {elapsed} {usage.ru_maxrss}')\n")
-
-
-def _run_child(args: list[str], *, what: str, env: dict[str, str] | None = None
-               ) -> tuple[float, float | None, str]:
-    """Runs one process to its end: its wall seconds, its own peak RSS in MB (``os.wait4`` in
-    a small launcher, this child alone; None where there is no ``os.wait4``) and its output."""
-    env = env if env is not None else _clean_env()
-    with tempfile.TemporaryDirectory(prefix="bench-child-") as tmp:
-        report = Path(tmp) / "rusage"
-        launch = hasattr(os, "wait4")
-        full = [sys.executable, "-c", _LAUNCHER, str(report), *args] if launch else args
-        with (Path(tmp) / "out").open("w+b") as sink:
-            start = time.perf_counter()
-            code = subprocess.run(full, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=sink, stderr=subprocess.STDOUT, check=False).returncode
-            elapsed_s = time.perf_counter() - start
-            sink.seek(0)
-            output = sink.read().decode(errors="replace")
-        rss_mb: float | None = None
-        if launch and code == 0:
-            child_code, child_s, maxrss_kib = report.read_text().split()
-            code, elapsed_s, rss_mb = int(child_code), float(child_s), int(maxrss_kib) / 1024
-    if code != 0:
-        raise BenchError(f"{what} exited {code}: {output[-2000:]}")
-    return elapsed_s, rss_mb, output
-
-
 def _fail2ban_regex() -> str:
     found = shutil.which("fail2ban-regex")
     if found is None:
@@ -179,9 +142,9 @@ def _fail2ban_regex() -> str:
 
 
 def _replay_runner(log: AuditLog, out: Path) -> tuple[float, float | None]:
-    elapsed_s, rss_mb, output = _run_child(
+    elapsed_s, rss_mb, output = run_child(
         [sys.executable, "-m", "watcher", "--replay", str(log.path), "--alerts", str(out)],
-        what="python -m watcher --replay")
+        what="python -m watcher --replay", env=_clean_env())
     status = _STATUS.search(output)
     if status is None or int(status[1]) != log.lines or int(status[2]) or int(status[3]) or \
             not int(status[4]):
@@ -190,15 +153,15 @@ def _replay_runner(log: AuditLog, out: Path) -> tuple[float, float | None]:
 
 
 def _bare_runner(log: AuditLog, out: Path) -> tuple[float, float | None]:
-    elapsed_s, rss_mb, _ = _run_child([sys.executable, "-c", _BARE_LOOP, str(log.path)],
-                                      what="bare orjson loop")
+    elapsed_s, rss_mb, _ = run_child([sys.executable, "-c", _BARE_LOOP, str(log.path)],
+                                     what="bare orjson loop", env=_clean_env())
     return elapsed_s, rss_mb
 
 
 def _fail2ban_runner(program: str) -> Callable[[AuditLog, Path], tuple[float, float | None]]:
     def run(log: AuditLog, out: Path) -> tuple[float, float | None]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        elapsed_s, rss_mb, output = _run_child(
+        elapsed_s, rss_mb, output = run_child(
             [program, "--print-no-missed", "--print-no-ignored", "--raw", "--timezone", "UTC",
              "--datepattern", F2B_DATEPATTERN, str(log.path), F2B_FAILREGEX, F2B_IGNOREREGEX],
             what="fail2ban-regex", env=env)
