@@ -15,6 +15,11 @@ from pathlib import Path
 from .bundle import MANIFEST, sha256_hex
 from .gate import Leak, LeakGate
 
+#: No member of a real bundle comes near this (log tails stop at 4 MiB): a larger one is
+#: refused unread, so a crafted zip cannot make --verify inflate gigabytes into memory.
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+
 
 @dataclass(slots=True)
 class Verdict:
@@ -47,8 +52,18 @@ def verify_bundle(path: Path, gate: LeakGate) -> Verdict:
         for name, n in sorted(Counter(names).items()):
             if n > 1:
                 verdict.problems.append(f"{name}: present {n} times")
+        # Sizes come from the zip's directory; zipfile never inflates past them.
+        readable = [info for info in infos if info.file_size <= MAX_MEMBER_BYTES]
+        for info in infos:
+            if info.file_size > MAX_MEMBER_BYTES:
+                verdict.problems.append(f"{info.filename}: {info.file_size} bytes, larger than "
+                                        f"any bundle member can be; not read")
+        if sum(info.file_size for info in readable) > MAX_BUNDLE_BYTES:
+            verdict.problems.append("the members add up to more than any bundle can hold; "
+                                    "not read")
+            return verdict
         try:
-            contents = {info.filename: archive.read(info) for info in infos}
+            contents = {info.filename: archive.read(info) for info in readable}
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             # A CRC mismatch lands here: the zip itself was altered.
             verdict.problems.append(f"unreadable member ({type(exc).__name__})")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -222,3 +224,19 @@ def test_a_bad_hub_env_value_warns_and_falls_back(tmp_path: Path, out_dir: Path)
     assert "warning: HUB_CONTROL_PORT" in run.stderr
     health = read_json(read_members(run.bundle), "health/control.json")
     assert health["error"] == "not contacted: HUB_HOST is not a loopback address"
+
+
+def test_verify_refuses_a_huge_member_without_inflating_it(tmp_path: Path) -> None:
+    bomb = tmp_path / "diag_bundle_20261129T000000Z.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("logs/hub_control.log", "w", force_zip64=True) as member:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(200):  # 200 MiB of zeros, about 200 KiB compressed
+                member.write(block)
+        archive.writestr("manifest.json", "{}")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "diagnose.py"
+    result = subprocess.run([sys.executable, str(script), "--verify", str(bomb)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    # The refusal comes from the zip's directory, before any member is inflated.
+    assert "larger than any bundle member can be" in result.stdout + result.stderr
