@@ -19,7 +19,13 @@ GROUPABLE_FIELDS = frozenset(
 )
 SEVERITIES = ("info", "warning", "error", "critical")
 DEFAULT_REPEAT_AFTER_S = 300.0
+#: Bounds on a rule's timings. Below a second a window cannot hold the hub's bursts and a
+#: repeat would flood; above the maxima the window state and alert ids outlive any use.
+MIN_WINDOW_S = 1.0
 MAX_WINDOW_S = 7 * 24 * 3600.0
+MIN_REPEAT_AFTER_S = 1.0
+MAX_REPEAT_AFTER_S = 30 * 24 * 3600.0
+MAX_THRESHOLD = 10**9
 _NAME_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _RULE_KEYS = frozenset(
     {"name", "event", "threshold", "window_s", "severity", "group_by", "repeat_after_s",
@@ -112,6 +118,13 @@ def _number(value: object, field: str) -> float:
     return float(value)
 
 
+def _seconds(value: object, field: str, low: float, high: float) -> float:
+    seconds = _number(value, field)
+    if not low <= seconds <= high:
+        raise RulesError(field, f"must be between {low:.0f} and {high:.0f} seconds, got {value!r}")
+    return seconds
+
+
 def _ip_list(value: object, field: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise RulesError(field, "must be a list of IP addresses or CIDRs")
@@ -144,11 +157,12 @@ def _parse_rule(raw: object, field: str) -> Rule:
     if not isinstance(event, str) or not event or len(event) > 64:
         raise RulesError(f"{field}.event", f"must be a non-empty event name, got {event!r}")
     threshold = raw["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-        raise RulesError(f"{field}.threshold", f"must be an integer >= 0, got {threshold!r}")
-    window_s = _number(raw["window_s"], f"{field}.window_s")
-    if not 0 < window_s <= MAX_WINDOW_S:
-        raise RulesError(f"{field}.window_s", f"must be > 0 and <= {MAX_WINDOW_S:.0f}")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or \
+            not 0 <= threshold <= MAX_THRESHOLD:
+        # A JSON number with a fraction or an exponent (1e20) arrives as a float.
+        raise RulesError(f"{field}.threshold",
+                         f"must be an integer between 0 and {MAX_THRESHOLD}, got {threshold!r}")
+    window_s = _seconds(raw["window_s"], f"{field}.window_s", MIN_WINDOW_S, MAX_WINDOW_S)
     severity = raw["severity"]
     if severity not in SEVERITIES:
         raise RulesError(f"{field}.severity", f"must be one of {', '.join(SEVERITIES)}")
@@ -162,10 +176,8 @@ def _parse_rule(raw: object, field: str) -> Rule:
                              f"must be one of {allowed}, got {item!r}")
     if len(set(group_by_raw)) != len(group_by_raw):
         raise RulesError(f"{field}.group_by", "has duplicate fields")
-    repeat_after_s = _number(raw.get("repeat_after_s", DEFAULT_REPEAT_AFTER_S),
-                             f"{field}.repeat_after_s")
-    if repeat_after_s <= 0:
-        raise RulesError(f"{field}.repeat_after_s", "must be > 0")
+    repeat_after_s = _seconds(raw.get("repeat_after_s", DEFAULT_REPEAT_AFTER_S),
+                              f"{field}.repeat_after_s", MIN_REPEAT_AFTER_S, MAX_REPEAT_AFTER_S)
     ignore = _ip_list(raw.get("ignore_clients", []), f"{field}.ignore_clients")
     return Rule(
         name=name, event=event, threshold=threshold, window_s=window_s, severity=severity,

@@ -138,3 +138,38 @@ def test_rule_digest_changes_with_its_semantics() -> None:
     assert base.digest != changed.digest
     assert base.digest == Rule(name="r", event="E", threshold=1, window_s=5,
                                severity="info").digest
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        ({"window_s": 1e-9}, "rules[0].window_s", "must be between 1 and 604800 seconds"),
+        ({"window_s": 0.5}, "rules[0].window_s", "must be between 1 and 604800 seconds"),
+        ({"window_s": 7 * 86_400 + 1}, "rules[0].window_s", "must be between 1 and 604800 seconds"),
+        ({"repeat_after_s": 1e-9}, "rules[0].repeat_after_s", "must be between 1 and 2592000 seconds"),
+        ({"repeat_after_s": 0.999}, "rules[0].repeat_after_s", "must be between 1 and 2592000"),
+        ({"repeat_after_s": 30 * 86_400 + 1}, "rules[0].repeat_after_s", "must be between 1 and"),
+        ({"threshold": 1e20}, "rules[0].threshold", "must be an integer between 0 and"),
+        ({"threshold": 10.0}, "rules[0].threshold", "must be an integer"),
+        ({"threshold": 10**9 + 1}, "rules[0].threshold", "must be an integer between 0 and 1000000000"),
+    ],
+)
+def test_check_rules_rejects_degenerate_timings_and_thresholds(
+    run_cli: CliRunner, tmp_path: Path, change: dict[str, object], field: str, says: str
+) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(orjson.dumps(_with_rule(**change)))
+    result = run_cli("--check-rules", str(path))
+    assert result.code == 2
+    assert f"{field}: {says}" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_the_bounds_themselves_are_valid() -> None:
+    rules = parse_rules({"rules": [
+        {"name": "lo", "event": "E", "threshold": 0, "window_s": 1, "severity": "info",
+         "repeat_after_s": 1},
+        {"name": "hi", "event": "E", "threshold": 10**9, "window_s": 7 * 86_400,
+         "severity": "info", "repeat_after_s": 30 * 86_400},
+    ]})
+    assert [r.name for r in rules.rules] == ["lo", "hi"]
