@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from watcher._alert import alert_key_from_dict
+from watcher._snapshot import is_empty as snapshot_is_empty
 from watcher._status import write_json_atomic
 from watcher._tail import Cursor
 
@@ -42,6 +43,21 @@ class Checkpoint:
     engine: dict[str, Any] | None
     counters: dict[str, int] = field(default_factory=dict)
 
+    def inconsistency(self) -> str | None:
+        """Why the parts of this checkpoint cannot all be true at once, or None if they can.
+
+        A watcher writes them together: no engine state without a cursor (no line was read),
+        and none of either missing. A hand edit or a foreign writer can break that, and a
+        partial resume would then lose or repeat alerts.
+        """
+        if self.alerts_bytes < 0:
+            return f"alerts_bytes is negative: {self.alerts_bytes}"
+        if self.engine is None:
+            return None if self.cursor is None else "a log cursor without engine state"
+        if self.cursor is None and not snapshot_is_empty(self.engine):
+            return "engine state without a log cursor"
+        return None
+
     def to_dict(self) -> dict[str, object]:
         return {
             "version": CHECKPOINT_VERSION,
@@ -60,7 +76,8 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
 
 
 def load_checkpoint(path: Path) -> Checkpoint | None:
-    """Reads a checkpoint; a missing or unreadable one gives None (with a warning if corrupt)."""
+    """Reads a checkpoint; a missing one gives None, and so does a corrupt or inconsistent one
+    (with a warning): the watcher then starts over without losing or repeating alerts."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -74,7 +91,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         alerts_bytes = data["alerts_bytes"]
         if type(alerts_bytes) is not int or not isinstance(engine, dict | None):
             raise ValueError("bad alerts_bytes or engine")
-        return Checkpoint(
+        checkpoint = Checkpoint(
             log_path=str(data["log"]),
             alerts_path=str(data["alerts"]),
             alerts_bytes=alerts_bytes,
@@ -82,6 +99,10 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
             engine=engine,
             counters={k: v for k, v in dict(data.get("counters", {})).items() if type(v) is int},
         )
+        problem = checkpoint.inconsistency()
+        if problem is not None:
+            raise ValueError(f"inconsistent: {problem}")
+        return checkpoint
     except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
         logger.warning("ignoring corrupt checkpoint %s: %s", path, exc)
         return None

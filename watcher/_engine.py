@@ -7,7 +7,9 @@ at t waits until every line stamped t is in): a firing group resolves at the exa
 windowed count drops back to the threshold, and repeats at ``last emit + repeat_after_s``.
 Both are stamped with the time they happened, not the time they were noticed. A line older
 than the clock but inside the window still counts; one older than the window is counted as
-late and dropped.
+late and dropped. A line stamped more than ``MAX_FUTURE_SKEW_S`` beyond the wall clock is
+counted as a future event and ignored entirely: audit lines are written in the past, so the
+wall clock bounds them in every mode, and ``--replay`` of real logs stays deterministic.
 
 Not thread-safe: one engine per reader thread.
 """
@@ -16,8 +18,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -25,12 +27,15 @@ import orjson
 from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
 from watcher._groups import Group, RuleState, plan_field
 from watcher._rules import RuleSet
+from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
-from watcher._timefmt import SECONDS, US_PER_S, TimestampParser
+from watcher._timefmt import SECONDS, US_PER_S, TimestampParser, format_us
 
-_NEVER = -(1 << 62)
 _FOREVER = 1 << 62
 DEFAULT_MAX_GROUPS_PER_RULE = 10_000
+#: A line stamped further than this beyond the wall clock is counted and ignored: it would
+#: otherwise move the clock and make every real line after it late.
+MAX_FUTURE_SKEW_S = 300.0
 _MAX_CACHE = 4096
 
 
@@ -43,20 +48,29 @@ class Engine:
 
     Args:
         rules: the validated rules.
-        counters: where parse errors and late events are counted.
+        counters: where parse errors, late and future events are counted.
+        wall_clock: seconds since the epoch; only bounds how far in the future a line may be.
         max_groups_per_rule: bound on live ``group_by`` groups per rule. Groups with empty
             windows are evicted on a sweep every window length of event time; beyond the bound
             the oldest non-firing group is dropped (and counted).
     """
 
     def __init__(self, rules: RuleSet, counters: Counters, *,
+                 wall_clock: Callable[[], float] = time.time,
                  max_groups_per_rule: int = DEFAULT_MAX_GROUPS_PER_RULE) -> None:
         if max_groups_per_rule < 1:
             raise ValueError(f"max_groups_per_rule must be >= 1, got {max_groups_per_rule}")
         self.counters = counters
+        self._wall_clock = wall_clock
         self._states = tuple(
             RuleState(i, rule, rules.client_filter(rule)) for i, rule in enumerate(rules.rules)
         )
+        for state in self._states:
+            # A zero window never fires and a zero repeat re-arms at the same instant forever.
+            if state.window_us < 1 or state.repeat_us < 1:
+                raise ValueError(f"rule {state.rule.name!r}: window_s and repeat_after_s must "
+                                 f"be at least 1 us, got {state.rule.window_s!r} and "
+                                 f"{state.rule.repeat_after_s!r}")
         by_event: dict[str, list[RuleState]] = {}
         for state in self._states:
             by_event.setdefault(state.rule.event, []).append(state)
@@ -80,8 +94,8 @@ class Engine:
         self._max_groups = max_groups_per_rule
         self._dues: list[_Due] = []
         self._seq = 0
-        self._clock = _NEVER
-        self._next_sweep = _NEVER
+        self._clock = NEVER_US
+        self._next_sweep = NEVER_US
         self._pending: list[Alert] = []
         self._ts = TimestampParser()
         self._value_cache: dict[str, GroupValue] = {}
@@ -89,7 +103,7 @@ class Engine:
     @property
     def clock_us(self) -> int | None:
         """The event-time clock: the highest timestamp seen, or None before the first line."""
-        return None if self._clock == _NEVER else self._clock
+        return None if self._clock == NEVER_US else self._clock
 
     def take_alerts(self) -> list[Alert]:
         """Returns and forgets the alerts produced since the last call, in order."""
@@ -111,8 +125,9 @@ class Engine:
         insort = bisect.insort
         new_group = Group
         max_groups = self._max_groups
-        bad = invalid = late = 0
+        bad = invalid = late = future = 0
         clock = self._clock
+        horizon = self._horizon_us()
         wake = self._wake_at()
         for line in lines:
             try:
@@ -142,6 +157,9 @@ class Engine:
                     continue
                 t = parsed
             if t > clock:
+                if t > horizon:  # only a line that would move the clock needs the check
+                    future += 1
+                    continue
                 if t > wake:
                     self._move_clock(t)
                     wake = self._wake_at()
@@ -216,6 +234,11 @@ class Engine:
         counters.parse_errors += bad
         counters.invalid_events += invalid
         counters.late_events += late
+        counters.future_events += future
+
+    def _horizon_us(self) -> int:
+        """The latest timestamp a line may carry now: the wall clock plus the allowed skew."""
+        return int((self._wall_clock() + MAX_FUTURE_SKEW_S) * US_PER_S)
 
     def advance_to(self, now_us: int) -> None:
         """Moves the clock forward without a line (follow mode, on an idle live log)."""
@@ -305,7 +328,11 @@ class Engine:
             else:
                 group.last_emit = when
                 self._emit(state, key, group, when, AlertState.FIRING)
-                heapq.heappush(dues, (state.due(group)[0], seq, index, key))
+                following = state.due(group)[0]
+                if following <= when:  # would pop again at once, forever (rules forbid it)
+                    raise RuntimeError(f"rule {state.rule.name!r}: next change at "
+                                       f"{following} us is not after {when} us")
+                heapq.heappush(dues, (following, seq, index, key))
 
     def _sweep(self, now_us: int) -> None:
         for state in self._states:
@@ -355,28 +382,9 @@ class Engine:
         ))
 
     def snapshot(self) -> dict[str, object]:
-        """The whole evaluation state as JSON-ready data (for the checkpoint).
-
-        Only timestamps still inside a window are kept, delta-encoded.
-        """
-        rules: dict[str, object] = {}
-        for state in self._states:
-            floor = self._clock - state.window_us
-            groups: list[object] = []
-            for key, group in state.groups.items():
-                firing: list[int] | None = None
-                if group.firing:
-                    live = list(group)
-                    firing = [group.first_seen, group.last_seen, group.last_emit, group.seq]
-                else:
-                    live = [t for t in group if t > floor]
-                    if not live:
-                        continue
-                deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
-                groups.append([list(key), deltas, firing])
-            rules[state.rule.name] = {"digest": state.rule.digest, "groups": groups}
-        return {"clock_us": self._clock, "next_sweep_us": self._next_sweep, "seq": self._seq,
-                "rules": rules}
+        """The whole evaluation state as JSON-ready data (for the checkpoint)."""
+        return encode(self._states, clock_us=self._clock, next_sweep_us=self._next_sweep,
+                      seq=self._seq)
 
     def restore(self, snap: Mapping[str, Any]) -> list[str]:
         """Loads a :meth:`snapshot` into a fresh engine.
@@ -385,38 +393,16 @@ class Engine:
             The names of rules whose saved state was dropped because the rule changed.
 
         Raises:
-            ValueError: the snapshot is malformed.
+            ValueError: the snapshot is malformed, or its clock lies beyond the wall clock plus
+                ``MAX_FUTURE_SKEW_S`` (saved by a watcher that let a far-future line move it).
         """
-        by_name = {state.rule.name: state for state in self._states}
-        dropped: list[str] = []
-        try:
-            clock, next_sweep, seq = (int(snap[k]) for k in ("clock_us", "next_sweep_us", "seq"))
-            for name, data in snap["rules"].items():
-                state = by_name.get(name)
-                if state is None or data["digest"] != state.rule.digest:
-                    dropped.append(name)
-                    continue
-                for raw_key, deltas, firing in data["groups"]:
-                    key: GroupKey = tuple(raw_key)
-                    if not all(v is None or type(v) in (str, int) for v in key) or \
-                            len(key) != len(state.fields):
-                        raise ValueError(f"bad group key {raw_key!r}")
-                    group = state.groups[()] if not key else Group()
-                    total = 0
-                    for delta in deltas:
-                        total += int(delta)
-                        group.append(total)
-                    if firing is not None:
-                        if len(group) <= state.threshold:
-                            raise ValueError(f"firing group of {name} has too few events")
-                        group.firing = True
-                        group.first_seen, group.last_seen, group.last_emit, group.seq = (
-                            int(v) for v in firing)
-                        group.alert_id = make_alert_id(name, key, group.first_seen)
-                        self._dues.append((state.due(group)[0], group.seq, state.index, key))
-                    state.groups[key] = group
-        except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ValueError(f"malformed engine snapshot: {exc!r}") from None
+        clock = snapshot_clock_us(snap)
+        if clock is not None and clock > self._horizon_us():
+            raise ValueError(f"engine clock {format_us(clock)} is beyond the wall clock plus "
+                             f"{MAX_FUTURE_SKEW_S:.0f} s")
+        restored = decode_into(self._states, snap)
+        self._dues = restored.dues
         heapq.heapify(self._dues)
-        self._clock, self._next_sweep, self._seq = clock, next_sweep, seq
-        return dropped
+        self._clock, self._next_sweep, self._seq = (
+            restored.clock_us, restored.next_sweep_us, restored.seq)
+        return restored.dropped

@@ -19,9 +19,10 @@ from watcher._checkpoint import (
 )
 from watcher._engine import Engine
 from watcher._rules import RuleSet
+from watcher._signals import Interrupted
 from watcher._sinks import AlertSink, JsonlAlertSink
-from watcher._status import Counters
-from watcher._tail import DEFAULT_READ_BYTES, Tailer, iter_file_lines
+from watcher._status import Counters, atomic_output
+from watcher._tail import DEFAULT_READ_BYTES, Cursor, Tailer, iter_file_lines
 from watcher._timefmt import US_PER_S
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class Watcher:
         rules: the validated rules.
         paths: log, alerts file and state directory.
         sinks: extra sinks (OTel, console), served after ``alerts.jsonl`` is durable.
-        wall_clock: seconds since the epoch; only used to resolve alerts on an idle live log.
+        wall_clock: seconds since the epoch; resolves alerts on an idle live log, and bounds
+            how far in the future a line may be stamped.
         idle_advance: whether :meth:`idle` may move event time forward by the wall clock.
         checkpoint_interval_s: the longest time between checkpoints while lines flow.
     """
@@ -73,7 +75,7 @@ class Watcher:
         self._idle_advance = idle_advance
         self._checkpoint_interval_s = checkpoint_interval_s
         self.counters = Counters()
-        self._engine = Engine(rules, self.counters)
+        self._engine = Engine(rules, self.counters, wall_clock=wall_clock)
         self._suppress: set[tuple[str, str, str]] = set()
         self._last_checkpoint = float("-inf")
         self._dirty = False
@@ -81,28 +83,40 @@ class Watcher:
         paths.state_dir.mkdir(parents=True, exist_ok=True)
         repair_torn_tail(paths.alerts)
         self._jsonl = JsonlAlertSink(paths.alerts)
-        saved = load_checkpoint(paths.checkpoint)
-        cursor = None
-        alerts_from = 0
-        if saved is not None and saved.log_path == str(paths.log.absolute()):
-            self.counters = Counters.from_dict(saved.counters)
-            self._engine = Engine(rules, self.counters)
-            if saved.engine is not None:
-                try:
-                    for name in self._engine.restore(saved.engine):
-                        logger.warning("rule %r changed since the checkpoint; its state restarts",
-                                       name)
-                except ValueError as exc:
-                    logger.warning("checkpoint engine state unusable, starting empty: %s", exc)
-                    self._engine = Engine(rules, self.counters)
-            cursor = saved.cursor
-            if saved.alerts_path == str(paths.alerts.absolute()):
-                alerts_from = saved.alerts_bytes
-        elif saved is not None:
-            logger.warning("checkpoint is for %s, not %s; starting over", saved.log_path, paths.log)
+        cursor, alerts_from = self._resume(load_checkpoint(paths.checkpoint))
         self._suppress = written_alert_keys(paths.alerts, alerts_from)
         self._saved_identity = None if cursor is None else (cursor.dev, cursor.ino)
         self._tailer = Tailer(paths.log, self.counters, cursor=cursor, read_bytes=read_bytes)
+
+    def _resume(self, saved: Checkpoint | None) -> tuple[Cursor | None, int]:
+        """Restores a checkpoint. Returns the cursor, and where the alerts to skip once begin.
+
+        Without a usable checkpoint the log is read from its start, and every alert already in
+        ``alerts.jsonl`` is skipped once: that keeps exactly-once even when the saved state
+        cannot be trusted.
+        """
+        paths = self._paths
+        if saved is None:
+            return None, 0
+        if saved.log_path != str(paths.log.absolute()):
+            logger.warning("checkpoint is for %s, not %s; starting over", saved.log_path,
+                           paths.log)
+            return None, 0
+        counters = Counters.from_dict(saved.counters)
+        engine = Engine(self._rules, counters, wall_clock=self._wall_clock)
+        if saved.engine is not None:
+            try:
+                for name in engine.restore(saved.engine):
+                    logger.warning("rule %r changed since the checkpoint; its state restarts",
+                                   name)
+            except ValueError as exc:
+                logger.warning("checkpoint engine state unusable (%s); reading the log from "
+                               "its start, skipping alerts already written", exc)
+                return None, 0
+        self.counters, self._engine = counters, engine
+        if saved.cursor is None or saved.alerts_path != str(paths.alerts.absolute()):
+            return saved.cursor, 0  # from the log's start, or a new alerts file: check it all
+        return saved.cursor, saved.alerts_bytes
 
     @property
     def lag_bytes(self) -> int:
@@ -198,26 +212,34 @@ class Watcher:
             sink.close()
 
 
-def replay(rules: RuleSet, log_path: Path, out_path: Path) -> Counters:
+def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
+           wall_clock: Callable[[], float] = time.time,
+           should_stop: Callable[[], bool] = lambda: False) -> Counters:
     """Evaluates a whole file from its start with event time only; no checkpoint.
 
-    The result is deterministic. ``out_path`` is replaced atomically at the end.
+    The result is deterministic for any log of past events (the wall clock only rejects lines
+    stamped in the future). ``out_path`` is replaced atomically at the end, or left untouched.
+
+    Args:
+        should_stop: polled between chunks; once true, the replay is abandoned.
 
     Raises:
         OSError: the log cannot be read or the output cannot be written.
+        Interrupted: ``should_stop`` became true; nothing was written to ``out_path``.
     """
     counters = Counters()
-    engine = Engine(rules, counters)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f"{out_path.name}.tmp")
-    with open(tmp, "wb") as out:
+    engine = Engine(rules, counters, wall_clock=wall_clock)
+    with atomic_output(out_path) as out:
         for lines in iter_file_lines(log_path, counters):
+            if should_stop():
+                raise Interrupted(f"replay of {log_path} stopped")
             engine.feed(lines)
             alerts = engine.take_alerts()
             if alerts:
                 out.write(b"".join(alert.to_line() for alert in alerts))
                 counters.alerts += len(alerts)
+        if should_stop():
+            raise Interrupted(f"replay of {log_path} stopped")
         out.flush()
         os.fsync(out.fileno())
-    os.replace(tmp, out_path)
     return counters

@@ -41,3 +41,7 @@ def stop_on_signals(flags: StopFlags) -> Iterator[StopFlags]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class Interrupted(Exception):
+    """A run was stopped by a signal before it finished (``--replay``, ``--check-rules``)."""

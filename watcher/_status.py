@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -29,6 +32,7 @@ class Counters:
     invalid_events: int = 0  # an object without a usable ``ts`` or ``event``
     overlong_lines: int = 0
     late_events: int = 0  # older than the window at the current event-time clock
+    future_events: int = 0  # stamped too far beyond the wall clock: ignored, clock unmoved
     rotations: int = 0
     truncations: int = 0
     recreations: int = 0  # the followed file was deleted and a new one appeared
@@ -49,18 +53,16 @@ class Counters:
 def write_json_atomic(path: Path, payload: object, *, durable: bool) -> None:
     """Writes ``payload`` to a temp file beside ``path``, then renames it over ``path``.
 
-    With ``durable`` the temp file is fsynced before the rename and the directory after it,
-    so a crash leaves either the old or the new file, never a torn one.
+    The temp name is unique (``mkstemp``), so a second writer can never rename this writer's
+    half-written file. With ``durable`` the temp file is fsynced before the rename and the
+    directory after it, so a crash leaves either the old or the new file, never a torn one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp")
     data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-    with open(tmp, "wb") as handle:
+    with atomic_output(path) as handle:
         handle.write(data)
         handle.flush()
         if durable:
             os.fsync(handle.fileno())
-    os.replace(tmp, path)
     if durable and os.name == "posix":
         # The rename itself is only durable once the directory entry is on disk.
         fd = os.open(path.parent, os.O_RDONLY)
@@ -68,6 +70,25 @@ def write_json_atomic(path: Path, payload: object, *, durable: bool) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A uniquely named temp file beside ``path``, renamed over it only if the block succeeds.
+
+    On any exception (``KeyboardInterrupt`` included) the temp file is removed, so ``path``
+    holds either its old content or the complete new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class StatusFile:

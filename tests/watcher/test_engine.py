@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tests.watcher.conftest import audit, burst, ts
-from watcher import Counters, Engine, RuleSet, default_rules, parse_rules
+from watcher import Counters, Engine, Rule, RuleSet, default_rules, parse_rules
 
 
 def evaluate(lines: list[bytes], rules: RuleSet | None = None,
@@ -246,3 +246,22 @@ def test_equal_but_different_clients_never_share_a_cached_route() -> None:
     # False, 0.0 and a list are no group value (None): 3 per round, so that group fires first.
     assert [(a["group"], a["count"]) for a in alerts] == [
         ({"client": None}, 6), ({"client": 0}, 6), ({"client": "0"}, 6)]
+
+
+def test_the_engine_refuses_a_rule_that_bypassed_validation() -> None:
+    # A RuleSet built in code skips parse_rules: the engine still fails fast, naming the rule.
+    rule = Rule(name="tiny", event="AUTH_FAILURE", threshold=0, window_s=60,
+                severity="info", repeat_after_s=1e-9)
+    with pytest.raises(ValueError, match="'tiny'"):
+        Engine(RuleSet(rules=(rule,)), Counters())
+
+
+@pytest.mark.timeout(10)
+def test_a_due_change_that_makes_no_progress_raises_instead_of_spinning() -> None:
+    rules = parse_rules({"rules": [{"name": "r", "event": "AUTH_FAILURE", "threshold": 0,
+                                    "window_s": 60, "severity": "info", "repeat_after_s": 1}]})
+    engine = Engine(rules, Counters())
+    engine._states[0].repeat_us = 0  # what repeat_after_s=1e-9 used to round to
+    engine.feed([audit(0)])
+    with pytest.raises(RuntimeError, match="not after"):
+        engine.feed([audit(5)])

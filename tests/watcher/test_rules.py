@@ -146,12 +146,14 @@ def test_rule_digest_changes_with_its_semantics() -> None:
         ({"window_s": 1e-9}, "rules[0].window_s", "must be between 1 and 604800 seconds"),
         ({"window_s": 0.5}, "rules[0].window_s", "must be between 1 and 604800 seconds"),
         ({"window_s": 7 * 86_400 + 1}, "rules[0].window_s", "must be between 1 and 604800 seconds"),
-        ({"repeat_after_s": 1e-9}, "rules[0].repeat_after_s", "must be between 1 and 2592000 seconds"),
+        ({"repeat_after_s": 1e-9}, "rules[0].repeat_after_s",
+         "must be between 1 and 2592000 seconds"),
         ({"repeat_after_s": 0.999}, "rules[0].repeat_after_s", "must be between 1 and 2592000"),
         ({"repeat_after_s": 30 * 86_400 + 1}, "rules[0].repeat_after_s", "must be between 1 and"),
         ({"threshold": 1e20}, "rules[0].threshold", "must be an integer between 0 and"),
         ({"threshold": 10.0}, "rules[0].threshold", "must be an integer"),
-        ({"threshold": 10**9 + 1}, "rules[0].threshold", "must be an integer between 0 and 1000000000"),
+        ({"threshold": 10**9 + 1}, "rules[0].threshold",
+         "must be an integer between 0 and 1000000000"),
     ],
 )
 def test_check_rules_rejects_degenerate_timings_and_thresholds(

@@ -1,0 +1,114 @@
+"""The engine's state as JSON-ready data, for the checkpoint: encoding, decoding, and checks.
+
+Only timestamps still inside a window are kept, delta-encoded. A rule's state is keyed by its
+name and guarded by its digest, so a changed rule never inherits old windows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from watcher._alert import GroupKey, make_alert_id
+from watcher._groups import Group, RuleState
+
+#: The clock of an engine that has seen no line yet.
+NEVER_US = -(1 << 62)
+
+
+@dataclass(slots=True)
+class Restored:
+    """A decoded snapshot: scalars, the due entries of firing groups, and what was dropped."""
+
+    clock_us: int
+    next_sweep_us: int
+    seq: int
+    dues: list[tuple[int, int, int, GroupKey]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def encode(states: Sequence[RuleState], *, clock_us: int, next_sweep_us: int,
+           seq: int) -> dict[str, object]:
+    """The state of ``states`` at ``clock_us``; idle timestamps out of every window are left out."""
+    rules: dict[str, object] = {}
+    for state in states:
+        floor = clock_us - state.window_us
+        groups: list[object] = []
+        for key, group in state.groups.items():
+            firing: list[int] | None = None
+            if group.firing:
+                live = list(group)
+                firing = [group.first_seen, group.last_seen, group.last_emit, group.seq]
+            else:
+                live = [t for t in group if t > floor]
+                if not live:
+                    continue
+            deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
+            groups.append([list(key), deltas, firing])
+        rules[state.rule.name] = {"digest": state.rule.digest, "groups": groups}
+    return {"clock_us": clock_us, "next_sweep_us": next_sweep_us, "seq": seq, "rules": rules}
+
+
+def snapshot_clock_us(snap: Mapping[str, Any]) -> int | None:
+    """The saved clock, or None if the engine had seen no line.
+
+    Raises:
+        ValueError: the clock is missing or not an integer.
+    """
+    try:
+        clock = snap["clock_us"]
+    except (KeyError, TypeError):
+        raise ValueError("malformed engine snapshot: no clock_us") from None
+    if type(clock) is not int:
+        raise ValueError(f"malformed engine snapshot: clock_us {clock!r} is no integer")
+    return None if clock == NEVER_US else clock
+
+
+def is_empty(snap: Mapping[str, Any]) -> bool:
+    """True for the snapshot of an engine that has seen nothing: no clock and no group."""
+    try:
+        rules = snap["rules"].values()
+        return snapshot_clock_us(snap) is None and not any(r["groups"] for r in rules)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return False
+
+
+def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restored:
+    """Fills the (fresh) ``states`` from :func:`encode` output.
+
+    Raises:
+        ValueError: the snapshot is malformed; ``states`` may then be partly filled.
+    """
+    by_name = {state.rule.name: state for state in states}
+    try:
+        clock, next_sweep, seq = (int(snap[k]) for k in ("clock_us", "next_sweep_us", "seq"))
+        restored = Restored(clock_us=clock, next_sweep_us=next_sweep, seq=seq)
+        for name, data in snap["rules"].items():
+            state = by_name.get(name)
+            if state is None or data["digest"] != state.rule.digest:
+                restored.dropped.append(name)
+                continue
+            for raw_key, deltas, firing in data["groups"]:
+                key: GroupKey = tuple(raw_key)
+                if not all(v is None or type(v) in (str, int) for v in key) or \
+                        len(key) != len(state.fields):
+                    raise ValueError(f"bad group key {raw_key!r}")
+                group = state.groups[()] if not key else Group()
+                total = 0
+                for delta in deltas:
+                    total += int(delta)
+                    group.append(total)
+                if firing is not None:
+                    if len(group) <= state.threshold:
+                        raise ValueError(f"firing group of {name} has too few events")
+                    group.firing = True
+                    group.first_seen, group.last_seen, group.last_emit, group.seq = (
+                        int(v) for v in firing)
+                    group.alert_id = make_alert_id(name, key, group.first_seen)
+                    restored.dues.append((state.due(group)[0], group.seq, state.index, key))
+                state.groups[key] = group
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"malformed engine snapshot: {exc!r}") from None
+    return restored
