@@ -11,6 +11,9 @@ checkpoint via ``_checkpoint``) -> sinks (``_sinks``, ``_otel_sink``). ``_cli`` 
   happened and emitted once a later line moves the clock past it; ``--replay`` and ``--once``
   are therefore deterministic. Only follow mode on a live log (timestamps within 5 s of the
   wall clock) lets the wall clock, less 2 s of grace, move time while the log is idle.
+- Lines stamped more than 5 minutes beyond the wall clock are counted (``future_events``)
+  and ignored: they never move the clock, in any mode.
+- Follow mode and ``--once`` hold ``state/watcher.lock``: one watcher per home.
 - The checkpoint holds the cursor, the engine state (window timestamps, firing episodes) and
   the size of ``alerts.jsonl``; it is written only after that file is fsynced. After a crash
   the alerts regenerated from the lines past the cursor that are already in ``alerts.jsonl``
@@ -26,6 +29,8 @@ from watcher._checkpoint import Checkpoint, load_checkpoint
 from watcher._cli import (
     EXIT_FAILURE,
     EXIT_FORCED,
+    EXIT_INTERRUPTED,
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_USAGE,
     Mode,
@@ -45,7 +50,7 @@ from watcher._rules import (
     parse_rules,
 )
 from watcher._runner import Watcher, WatchPaths, replay
-from watcher._signals import StopFlags, stop_on_signals
+from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink, JsonlAlertSink
 from watcher._status import Counters
 from watcher._tail import MAX_LINE_BYTES, Cursor, Tailer, split_lines
@@ -56,6 +61,8 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_FORCED",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_USAGE",
     "GROUPABLE_FIELDS",
@@ -69,6 +76,7 @@ __all__ = [
     "Counters",
     "Cursor",
     "Engine",
+    "Interrupted",
     "JsonlAlertSink",
     "Mode",
     "OTelAlertSink",

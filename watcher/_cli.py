@@ -13,16 +13,26 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn, TextIO
 
+from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
 from watcher._rules import RulesError, RuleSet, default_rules, load_rules
 from watcher._runner import Watcher, WatchPaths, replay
-from watcher._signals import StopFlags, stop_on_signals
+from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink
 from watcher._status import Counters, StatusFile
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: Another watcher (follow or --once) already holds this home's state/watcher.lock.
+EXIT_LOCKED = 3
+#: A second SIGINT/SIGTERM in follow mode: exit at once, without the final checkpoint.
 EXIT_FORCED = 130
+#: --replay or --check-rules stopped by SIGINT/SIGTERM before finishing; no output written.
+EXIT_INTERRUPTED = 130
+_EPILOG = (f"exit codes: {EXIT_OK} ok; {EXIT_FAILURE} I/O error; {EXIT_USAGE} bad command line "
+           f"or rules; {EXIT_LOCKED} another watcher is already running on this home (follow "
+           f"and --once hold $SHERATAN_HOME/state/{LOCK_NAME}); {EXIT_INTERRUPTED} stopped by "
+           f"a signal (--replay, --check-rules) or forced by a second one (follow)")
 
 DEFAULT_HOME = Path(".sheratan")
 AUDIT_LOG_NAME = "hub_security_audit.jsonl"
@@ -72,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m watcher",
         description="Watch the hub's security audit log and raise alerts (CONTRACT section 4).",
+        epilog=_EPILOG,
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true",
@@ -142,7 +153,8 @@ def _status_line(counters: Counters, lag_bytes: int, waiting: bool) -> str:
     c = counters
     state = "waiting for log" if waiting else "following"
     return (f"status: {state} lines={c.lines_read} parse_errors={c.parse_errors} "
-            f"invalid={c.invalid_events} overlong={c.overlong_lines} rotations={c.rotations} "
+            f"invalid={c.invalid_events} future={c.future_events} "
+            f"overlong={c.overlong_lines} rotations={c.rotations} "
             f"truncations={c.truncations} alerts={c.alerts} lag_bytes={lag_bytes}")
 
 
@@ -155,7 +167,14 @@ def _sleep(seconds: float, flags: StopFlags) -> None:
         time.sleep(min(left, _SLEEP_SLICE_S))
 
 
-def _watch(config: WatcherConfig, rules: RuleSet, stdout: TextIO) -> int:
+def _watch(config: WatcherConfig, rules: RuleSet, stdout: TextIO, flags: StopFlags) -> int:
+    # The lock comes first: a second watcher leaves before it touches any state or exporter.
+    with InstanceLock(config.state_dir / LOCK_NAME):
+        return _watch_locked(config, rules, stdout, flags)
+
+
+def _watch_locked(config: WatcherConfig, rules: RuleSet, stdout: TextIO,
+                  flags: StopFlags) -> int:
     sinks: list[AlertSink] = []
     from watcher._otel import AlertLogWiring, build_alert_log_provider
 
@@ -172,37 +191,35 @@ def _watch(config: WatcherConfig, rules: RuleSet, stdout: TextIO) -> int:
     if follow:
         sinks.append(ConsoleAlertSink(stdout))
     paths = WatchPaths(log=config.log_path, alerts=config.alerts_path, state_dir=config.state_dir)
-    flags = StopFlags()
     try:
-        with stop_on_signals(flags):
-            watcher = Watcher(rules, paths, sinks=sinks, idle_advance=follow)
-            status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
-                                alerts_path=paths.alerts)
-            if follow:
-                print(f"watcher: following {paths.log}, {len(rules.rules)} rules, alerts to "
-                      f"{paths.alerts}", file=stdout, flush=True)
-            next_line = time.monotonic() + config.status_interval_s
-            while True:
-                if watcher.poll(lambda: flags.should_exit) == 0:
-                    watcher.idle()
-                state = "waiting_for_log" if watcher.waiting else "following"
-                status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
-                              last_poll_s=time.time())
-                if not follow or flags.should_exit:
-                    break
-                if time.monotonic() >= next_line:
-                    print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
-                          file=stdout, flush=True)
-                    next_line = time.monotonic() + config.status_interval_s
-                _sleep(config.interval_ms / 1000, flags)
-            if flags.force_exit:
-                return EXIT_FORCED
-            watcher.close()
-            status.update(watcher.counters, state="stopped", lag_bytes=watcher.lag_bytes,
-                          last_poll_s=time.time(), force=True)
-            print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
-                  file=stdout, flush=True)
-            return EXIT_FORCED if flags.force_exit else EXIT_OK
+        watcher = Watcher(rules, paths, sinks=sinks, idle_advance=follow)
+        status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
+                            alerts_path=paths.alerts)
+        if follow:
+            print(f"watcher: following {paths.log}, {len(rules.rules)} rules, alerts to "
+                  f"{paths.alerts}", file=stdout, flush=True)
+        next_line = time.monotonic() + config.status_interval_s
+        while True:
+            if watcher.poll(lambda: flags.should_exit) == 0:
+                watcher.idle()
+            state = "waiting_for_log" if watcher.waiting else "following"
+            status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
+                          last_poll_s=time.time())
+            if not follow or flags.should_exit:
+                break
+            if time.monotonic() >= next_line:
+                print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
+                      file=stdout, flush=True)
+                next_line = time.monotonic() + config.status_interval_s
+            _sleep(config.interval_ms / 1000, flags)
+        if flags.force_exit:
+            return EXIT_FORCED
+        watcher.close()
+        status.update(watcher.counters, state="stopped", lag_bytes=watcher.lag_bytes,
+                      last_poll_s=time.time(), force=True)
+        print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
+              file=stdout, flush=True)
+        return EXIT_FORCED if flags.force_exit else EXIT_OK
     finally:
         if wiring is not None and not flags.force_exit:
             wiring.shutdown()
@@ -225,10 +242,23 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, stream=err,
                         format="watcher: %(levelname)s %(name)s: %(message)s")
+    flags = StopFlags()
+    try:
+        # Handlers only set flags: follow mode and replay poll them, --check-rules at its end.
+        with stop_on_signals(flags):
+            return _run(config, out, err, flags)
+    except (Interrupted, KeyboardInterrupt):  # KeyboardInterrupt: before the handlers were in
+        print("python -m watcher: interrupted", file=err)
+        return EXIT_INTERRUPTED
+
+
+def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> int:
     try:
         if config.mode is Mode.CHECK_RULES:
             assert config.target is not None
             rules = load_rules(config.target)
+            if flags.should_exit:
+                raise Interrupted("--check-rules stopped")
             print(f"{config.target}: OK, {len(rules.rules)} rules", file=out)
             return EXIT_OK
         rules = _load(config)
@@ -242,10 +272,15 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
                 print(f"python -m watcher: error: --replay: no such file: {config.target}",
                       file=err)
                 return EXIT_USAGE
-            counters = replay(rules, config.target, config.alerts_path)
+            counters = replay(rules, config.target, config.alerts_path,
+                              should_stop=lambda: flags.should_exit)
             print(_status_line(counters, 0, False).replace("following", "replayed"), file=out)
             return EXIT_OK
-        return _watch(config, rules, out)
+        return _watch(config, rules, out, flags)
+    except WatcherLocked:
+        print(f"python -m watcher: error: another watcher is already running on {config.home} "
+              f"(it holds {config.state_dir / LOCK_NAME})", file=err)
+        return EXIT_LOCKED
     except OSError as exc:
         print(f"python -m watcher: error: {exc}", file=err)
         return EXIT_FAILURE

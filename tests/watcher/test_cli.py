@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
 import orjson
 import pytest
 
+import watcher._cli
 from tests.watcher.conftest import CliRunner, Home, audit, burst, read_alerts, write_lines
-from watcher import EXIT_OK, EXIT_USAGE, Mode, StopFlags, parse_config, stop_on_signals
+from watcher import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Interrupted,
+    Mode,
+    RuleSet,
+    StopFlags,
+    default_rules,
+    parse_config,
+    replay,
+    stop_on_signals,
+)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +129,34 @@ def test_signal_handlers_are_restored_afterwards() -> None:
         signal.raise_signal(signal.SIGTERM)
         assert flags.should_exit
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_replay_stopped_between_chunks_leaves_the_old_output(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    write_lines(log, burst(0, 11))
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"previous\n")
+    calls = iter([False, True])
+    with pytest.raises(Interrupted):
+        replay(default_rules(), log, out, should_stop=lambda: next(calls))
+    assert out.read_bytes() == b"previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.jsonl", "out.jsonl"]
+
+
+def test_check_rules_stopped_by_sigint_exits_130_quietly(
+    run_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "rules.json"
+    path.write_bytes(b'{"rules": []}')
+    real_load = watcher._cli.load_rules
+
+    def load_then_signal(target: Path) -> RuleSet:
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the rules are being read
+        return real_load(target)
+
+    monkeypatch.setattr(watcher._cli, "load_rules", load_then_signal)
+    result = run_cli("--check-rules", str(path))
+    assert result.code == EXIT_INTERRUPTED
+    assert "interrupted" in result.err
+    assert "OK" not in result.out
+    assert "Traceback" not in result.err

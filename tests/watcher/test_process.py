@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
-from watcher import default_rules, replay
+from watcher import EXIT_INTERRUPTED, EXIT_LOCKED, default_rules, replay
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [
@@ -142,3 +142,65 @@ def test_kill_9_at_random_moments_never_loses_or_duplicates_alerts(
     expected = _firing(read_alerts(tmp_path / "replayed.jsonl"))
     assert expected  # the log does contain bursts
     assert _firing(read_alerts(home.alerts)) == expected
+
+
+def test_a_second_watcher_on_the_same_home_exits_and_the_first_keeps_going(
+    home: Home
+) -> None:
+    write_lines(home.log, burst(0, 11, client="10.0.0.9"))
+    follower = start(home, "--interval-ms", "20")
+    try:
+        wait_for(lambda: len(read_alerts(home.alerts)) == 1)
+        for _ in range(3):
+            second = start(home, "--once")
+            _, err = second.communicate(timeout=30)
+            assert second.returncode == EXIT_LOCKED, err
+            assert f"another watcher is already running on {home.root}" in err
+            assert "Traceback" not in err
+        assert follower.poll() is None  # not crashed by the other's temp files
+        write_lines(home.log, burst(100, 11, client="10.0.0.9"))
+        wait_for(lambda: len(read_alerts(home.alerts)) == 3)  # resolved, then firing again
+        time.sleep(0.3)
+        assert follower.poll() is None
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=10)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.communicate()
+    assert follower.returncode == 0, err
+    alerts = read_alerts(home.alerts)
+    assert [a["state"] for a in alerts] == ["firing", "resolved", "firing"]
+    assert len({orjson.dumps(a) for a in alerts}) == 3
+    # After the follower is gone, --once may run, and writes nothing twice.
+    again = start(home, "--once")
+    _, err = again.communicate(timeout=30)
+    assert again.returncode == 0, err
+    assert read_alerts(home.alerts) == alerts
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_replay_stopped_by_a_signal_exits_130_and_writes_nothing(
+    home: Home, tmp_path: Path, signum: int
+) -> None:
+    log = tmp_path / "big.jsonl"
+    block = b"".join(line + b"\n" for line in burst(0, 20_000, step_s=0.001))
+    with open(log, "wb") as handle:
+        for _ in range(30):  # 600k lines: seconds of work, and chunks to stop between
+            handle.write(block)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    out = outdir / "alerts.jsonl"
+    proc = start(home, "--replay", str(log), "--alerts", str(out))
+    try:
+        wait_for(lambda: any(outdir.iterdir()))  # the temp output exists: replay is running
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert list(outdir.iterdir()) == []  # neither the final name nor a temp file
