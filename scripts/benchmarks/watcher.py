@@ -82,7 +82,10 @@ def write_audit_log(path: Path, lines: int, *, seed: int = 4) -> AuditLog:
     rnd = random.Random(seed)
     clients = [f"10.{i // 100}.{i % 100}.{(7 * i) % 250 + 1}" for i in range(200)]
     attackers = [f"203.0.113.{i}" for i in range(1, 20)] + ["127.0.0.1"]
-    t_us = int(datetime(2026, 11, 29, tzinfo=UTC).timestamp()) * 1_000_000
+    # A year before the bench runs: the watcher ignores lines stamped beyond the wall clock.
+    start = datetime.now(UTC).replace(month=1, day=1, hour=0, minute=0, second=0,
+                                      microsecond=0)
+    t_us = int(start.timestamp() - 366 * 86400) * 1_000_000
     second, prefix = -1, ""
     written = auth_remote = auth_local = 0
     buf: list[str] = []
