@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import sqlite3
@@ -87,6 +88,7 @@ class HubContext:
         paths = config.paths
         conn = db.connect(paths.db)
         fanout = ObserverFanout(observers)
+        scrub = functools.partial(_scrub, token)
         hub = cls(
             token=token,
             registry=NodeRegistry(conn, stale_s=config.node_stale_s, dead_s=config.node_dead_s,
@@ -95,10 +97,8 @@ class HubContext:
                           default_max_attempts=config.job_max_attempts, clock=wall_clock),
             audit=AuditLog(paths.audit_log),
             observers=fanout,
-            plane_logs={"control": open_plane_log("control", paths.control_log,
-                                                  scrub=lambda text: _scrub(token, text)),
-                        "data": open_plane_log("data", paths.data_log,
-                                               scrub=lambda text: _scrub(token, text))},
+            plane_logs={"control": open_plane_log("control", paths.control_log, scrub=scrub),
+                        "data": open_plane_log("data", paths.data_log, scrub=scrub)},
             wall_clock=wall_clock,
             conn=conn,
         )

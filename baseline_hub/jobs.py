@@ -22,6 +22,12 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+# A settle (complete or fail) applies only to an inflight job held by that node whose lease
+# has not run out: the lease is a deadline, whether or not the sweeper has run since.
+# Parameters: job_id, node_id, now.
+_HELD = "job_id=? AND state='inflight' AND node_id=? AND lease_expires_at >= ?"
+
+
 class JobNotFound(LookupError):
     pass
 
@@ -114,27 +120,42 @@ class JobQueue:
         self._move("queued", "inflight")
         return _job_json(row)
 
-    def complete(self, job_id: str, node_id: str, result: dict[str, Any] | None) -> dict[str, Any]:
-        self._check_holder(job_id, node_id)
+    def complete(self, job_id: str, node_id: str, result: dict[str, Any] | None) -> JobState:
+        """Mark the job done. Returns its new state.
+
+        Raises:
+            JobNotFound: no such job.
+            JobConflict: not inflight, leased to another node, or its lease ran out.
+        """
+        now = self._clock()
         row = self._conn.execute(
             "UPDATE jobs SET state='done', result=?, lease_expires_at=NULL, updated_at=?"
-            " WHERE job_id=? RETURNING *",
-            (_dumps(result) if result is not None else None, self._clock(), job_id),
+            f" WHERE {_HELD} RETURNING state",
+            (_dumps(result) if result is not None else None, now, job_id, node_id, now),
         ).fetchone()
+        if row is None:
+            raise self._refusal(job_id, node_id, now)
         self._move("inflight", "done")
-        return _job_json(row)
+        return "done"
 
-    def fail(self, job_id: str, node_id: str, error: str) -> tuple[dict[str, Any], Retry]:
-        """Requeue the job if it has attempts left, else dead-letter it."""
-        attempts, max_attempts = self._check_holder(job_id, node_id)
-        state: JobState = "queued" if attempts < max_attempts else "dead"
+    def fail(self, job_id: str, node_id: str, error: str) -> Retry:
+        """Requeue the job if it has attempts left, else dead-letter it.
+
+        Raises:
+            JobNotFound: no such job.
+            JobConflict: not inflight, leased to another node, or its lease ran out.
+        """
+        now = self._clock()
         row = self._conn.execute(
-            "UPDATE jobs SET state=?, last_error=?, node_id=NULL, lease_expires_at=NULL,"
-            " updated_at=? WHERE job_id=? RETURNING *",
-            (state, error, self._clock(), job_id),
+            "UPDATE jobs SET state=CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,"
+            " last_error=?, node_id=NULL, lease_expires_at=NULL, updated_at=?"
+            f" WHERE {_HELD} RETURNING state",
+            (error, now, job_id, node_id, now),
         ).fetchone()
-        self._move("inflight", state)
-        return _job_json(row), Retry(job_id, "failed", state)
+        if row is None:
+            raise self._refusal(job_id, node_id, now)
+        self._move("inflight", row["state"])
+        return Retry(job_id, "failed", row["state"])
 
     def expire_leases(self) -> list[Retry]:
         """Requeue (or dead-letter) every inflight job whose lease has run out."""
@@ -161,21 +182,18 @@ class JobQueue:
         with self._lock:
             return {"queued": self._counts["queued"], "inflight": self._counts["inflight"]}
 
-    def _check_holder(self, job_id: str, node_id: str) -> tuple[int, int]:
+    def _refusal(self, job_id: str, node_id: str, now: float) -> Exception:
+        """Why a guarded settle matched no row (read only then, off the success path)."""
         row = self._conn.execute(
-            "SELECT state, node_id, attempts, max_attempts, lease_expires_at FROM jobs"
-            " WHERE job_id=?", (job_id,)
+            "SELECT state, node_id, lease_expires_at FROM jobs WHERE job_id=?", (job_id,)
         ).fetchone()
         if row is None:
-            raise JobNotFound(job_id)
+            return JobNotFound(job_id)
         if row["state"] != "inflight":
-            raise JobConflict("invalid_state", row["state"])
+            return JobConflict("invalid_state", row["state"])
         if row["node_id"] != node_id:
-            raise JobConflict("not_lease_holder", row["state"])
-        # The lease is a deadline, whether or not the sweeper has run since it passed.
-        if row["lease_expires_at"] < self._clock():
-            raise JobConflict("lease_expired", row["state"])
-        return row["attempts"], row["max_attempts"]
+            return JobConflict("not_lease_holder", row["state"])
+        return JobConflict("lease_expired", row["state"])
 
     def _move(self, old: JobState | None, new: JobState) -> None:
         with self._lock:

@@ -86,20 +86,21 @@ def data_router() -> APIRouter:
                  responses={**_E404, **_E409, **_EBODY})
     async def complete_job(request: Request, body: models.CompleteJob,
                            job_id: str = _JOB_ID) -> Response:
-        return _settle(lambda: _hub(request).jobs.complete(job_id, body.node_id, body.result))
+        return _settle(job_id, lambda: _hub(request).jobs.complete(job_id, body.node_id,
+                                                                   body.result))
 
     @router.post("/jobs/{job_id}/fail", response_model=models.JobState,
                  responses={**_E404, **_E409, **_EBODY})
     async def fail_job(request: Request, body: models.FailJob, job_id: str = _JOB_ID) -> Response:
         hub = _hub(request)
 
-        def fail() -> dict[str, Any]:
-            job, retry = hub.jobs.fail(job_id, body.node_id, body.error)
+        def fail() -> str:
+            retry = hub.jobs.fail(job_id, body.node_id, body.error)
             if retry.state == "queued":
                 hub.job_retried(retry)
-            return job
+            return retry.state
 
-        return _settle(fail)
+        return _settle(job_id, fail)
 
     @router.get("/jobs/{job_id}", response_model=models.JobOut, responses=_E404)
     async def get_job(request: Request, job_id: str = _JOB_ID) -> Response:
@@ -111,11 +112,12 @@ def data_router() -> APIRouter:
     return router
 
 
-def _settle(action: Callable[[], dict[str, Any]]) -> Response:
+def _settle(job_id: str, action: Callable[[], str]) -> Response:
+    """Run a settle; answer the job's new state, or why it was refused."""
     try:
-        job = action()
+        state = action()
     except JobNotFound:
         return error_response(404, "not_found")
     except JobConflict as exc:
         return error_response(409, exc.error, state=exc.state)
-    return JSONResponse({"job_id": job["job_id"], "state": job["state"]})
+    return JSONResponse({"job_id": job_id, "state": state})

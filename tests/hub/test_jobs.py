@@ -43,7 +43,8 @@ def test_claim_on_an_empty_queue_returns_none(hub: HubContext) -> None:
 def test_complete_stores_the_result(hub: HubContext) -> None:
     job_id = hub.jobs.submit("a", {}, None)
     hub.jobs.claim("w1", None)
-    done = hub.jobs.complete(job_id, "w1", {"ok": True})
+    assert hub.jobs.complete(job_id, "w1", {"ok": True}) == "done"
+    done = hub.jobs.get(job_id)
     assert (done["state"], done["result"]) == ("done", {"ok": True})
     assert hub.jobs.counts() == {"queued": 0, "inflight": 0}
 
@@ -75,12 +76,13 @@ def test_unknown_job_is_not_found(hub: HubContext) -> None:
 def test_fail_requeues_until_attempts_run_out_then_dead_letters(hub: HubContext) -> None:
     job_id = hub.jobs.submit("a", {}, 2)
     hub.jobs.claim("w1", None)
-    job, retry = hub.jobs.fail(job_id, "w1", "boom")
+    retry = hub.jobs.fail(job_id, "w1", "boom")
+    job = hub.jobs.get(job_id)
     assert (job["state"], retry.cause, retry.state, job["last_error"]) == (
         "queued", "failed", "queued", "boom")
     hub.jobs.claim("w1", None)
-    job, retry = hub.jobs.fail(job_id, "w1", "boom again")
-    assert (job["state"], retry.state) == ("dead", "dead")
+    retry = hub.jobs.fail(job_id, "w1", "boom again")
+    assert (hub.jobs.get(job_id)["state"], retry.state) == ("dead", "dead")
     assert hub.jobs.claim("w1", None) is None
 
 
