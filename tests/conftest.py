@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,6 +99,18 @@ def _drain(proc: subprocess.Popen[str], lines: list[str], banner_done: threading
         if line.startswith("  token "):
             banner_done.set()
     banner_done.set()  # end of output: the caller sees the exit
+
+
+def require_binary(name: str, package: str = "prometheus") -> str:
+    """The path of an external tool the test needs. On a developer machine without it the
+    test skips; with ``CI=true`` it fails loudly, because CI must never pass by skipping."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is missing, and CI=true requires the tests that use it to run "
+                        f"(apt-get install {package})", pytrace=False)
+        pytest.skip(f"{name} not installed (apt-get install {package})")
+    return path
 
 
 @pytest.fixture

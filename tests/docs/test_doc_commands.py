@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, HubProcess, start_hub
+from tests.conftest import REPO, HubProcess, require_binary, start_hub
 
 pytestmark = pytest.mark.e2e
 
@@ -106,8 +105,7 @@ def test_the_operator_docs_have_commands_to_run() -> None:
 @pytest.mark.parametrize("doc", DOCS, ids=[doc.name for doc in DOCS])
 def test_every_documented_command_runs(doc: Path, live_hub: HubProcess,
                                        tmp_path: Path) -> None:
-    if shutil.which("curl") is None:
-        pytest.fail("curl is needed to run the documented commands")
+    require_binary("curl", package="curl")
     blocks = commands(doc)
     runner = Runner(live_hub, tmp_path)
     for block in blocks:

@@ -1,31 +1,21 @@
 """Shared helpers for the ecosystem tests: the Prometheus binaries and the collector-config folder.
 
-The Prometheus tests may skip on a developer machine without Debian's ``prometheus`` package,
-but with ``CI=true`` a missing binary fails the run loudly: CI must never pass by skipping them.
+The binaries come from ``tests.conftest.require_binary``: skipped on a developer machine
+without Debian's ``prometheus`` package, a loud failure under ``CI=true``.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, require_binary
 
 COLLECTOR_CONFIG = REPO / "collector-config"
 
 
-def require_binary(name: str) -> str:
-    """Return the path of ``name`` (promtool or prometheus); skip without it, fail under CI."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is missing, and CI=true requires the Prometheus tests to run "
-                        "(apt-get install prometheus)", pytrace=False)
-        pytest.skip(f"{name} not installed (apt-get install prometheus)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ecosystem.conftest import require_binary
+from tests.conftest import require_binary
 
 MISSING = "definitely-not-a-prometheus-binary"
 

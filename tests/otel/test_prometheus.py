@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import prometheus_client
@@ -13,6 +11,7 @@ from prometheus_client.openmetrics.parser import (
 )
 
 from otel import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, HubTelemetry
+from tests.conftest import require_binary
 
 from .conftest import FakeClock
 from .helpers import samples
@@ -133,19 +132,10 @@ def test_probing_many_unknown_paths_adds_no_series_when_routes_are_templates(
     assert set(samples(telemetry, "control")) == before
 
 
-def _promtool() -> str | None:
-    path = shutil.which("promtool")
-    if path is None and os.environ.get("CI", "").lower() == "true":
-        pytest.fail("promtool is required when CI=true (apt-get install prometheus)")
-    return path
-
-
 @pytest.mark.prometheus
 @pytest.mark.parametrize("plane", ["control", "data"])
 def test_text_output_passes_promtool_check_metrics(telemetry: HubTelemetry, plane: str) -> None:
-    promtool = _promtool()
-    if promtool is None:
-        pytest.skip("promtool not installed")
+    promtool = require_binary("promtool")
     _fill(telemetry)
     for i in range(20):
         telemetry.record_auth_failure("control", "missing_token" if i % 2 else "invalid_token")
