@@ -8,14 +8,16 @@ from dataclasses import dataclass
 
 import orjson
 
+from otel import Redactor, is_secret_key
 from watcher._timefmt import US_PER_S, format_us
 
 GroupValue = str | int | None
 GroupKey = tuple[GroupValue, ...]
 
 _MAX_VALUE_CHARS = 128
-_SECRET_MARKERS = ("bearer", "token", "authorization", "secret", "password", "api_key", "apikey")
 REDACTED = "[redacted]"
+#: What is secret is decided in one place, ``otel``'s redaction rules; the watcher only asks.
+_LEAKS = Redactor()
 
 
 class AlertState(enum.StrEnum):
@@ -26,8 +28,9 @@ class AlertState(enum.StrEnum):
 def safe_group_value(value: object) -> GroupValue:
     """Reduces an audit field value to something that may appear in an alert.
 
-    Strings lose any query string or fragment, are capped in length, and are replaced outright
-    if they look like they carry a credential. Other types than str and int become None.
+    Strings lose any query string or fragment, are replaced outright if they look like they
+    carry a credential (a secret-sounding name, a bearer, basic or JWT token, a URL password),
+    and are capped in length. Other types than str and int become None.
     """
     if isinstance(value, bool):
         return None
@@ -35,11 +38,11 @@ def safe_group_value(value: object) -> GroupValue:
         return value
     if not isinstance(value, str):
         return None
-    text = value.split("?", 1)[0].split("#", 1)[0][:_MAX_VALUE_CHARS]
-    lowered = text.lower()
-    if any(marker in lowered for marker in _SECRET_MARKERS):
+    text = value.split("?", 1)[0].split("#", 1)[0]
+    # Checked before the cap: a cut could leave half a token that no pattern recognises.
+    if is_secret_key(text) or _LEAKS.find_leaks(text):
         return REDACTED
-    return text
+    return text[:_MAX_VALUE_CHARS]
 
 
 def make_alert_id(rule: str, group: GroupKey, first_seen_us: int) -> str:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -15,7 +16,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 
 from tests.otlp_receiver import Receiver, wait_for
 from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
-from watcher import OTelAlertSink, Watcher, WatchPaths, default_rules
+from watcher import OTelAlertSink, Watcher, WatchPaths, default_rules, parse_rules
 
 REPO = Path(__file__).resolve().parents[2]
 PLANTED = "planted-secret-token-0123456789"
@@ -69,6 +70,42 @@ def test_group_values_are_alert_group_attributes(home: Home) -> None:
     (record,) = [data.log_record for data in exporter.get_finished_logs()]
     assert record.attributes is not None
     assert record.attributes["alert.group.client"] == "10.0.0.8"
+
+
+_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+_BASIC = "dXNlcjpodW50ZXIyMg=="  # user:hunter22
+
+
+@pytest.mark.parametrize(("field", "value", "secret"), [
+    ("path", f"/verify/{_JWT}", _JWT.rsplit(".", 1)[1]),
+    ("reason", f"Basic {_BASIC}", _BASIC),
+    ("path", "https://u:hunter22@x/", "hunter22"),
+    ("reason", "cookie a9f3c2e17b4d5e6f", "a9f3c2e17b4d5e6f"),
+    # The 128-character cap falls just after the password: the check must see the whole value.
+    ("path", "/" + "a" * 109 + "https://u:hunter22@x/", "hunter22"),
+], ids=["jwt", "basic_auth", "url_password", "cookie", "url_password_cut_by_the_cap"])
+def test_credentials_in_group_values_reach_neither_alerts_jsonl_nor_otel(
+    home: Home, field: str, value: str, secret: str
+) -> None:
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    rules = parse_rules({"ignore_clients": [], "rules": [
+        {"name": "by_field", "event": "AUTH_FAILURE", "threshold": 2, "window_s": 60,
+         "severity": "warning", "group_by": [field]}]})
+    write_lines(home.log, burst(0, 3, **{field: value}))
+    paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
+    watcher = Watcher(rules, paths, sinks=[OTelAlertSink(provider)])
+    watcher.poll()
+    watcher.close()
+    provider.shutdown()
+    (alert,) = read_alerts(home.alerts)
+    assert alert["group"] == {field: "[redacted]"}
+    assert secret not in home.alerts.read_text()
+    (record,) = [data.log_record for data in exporter.get_finished_logs()]
+    assert record.attributes is not None
+    assert record.attributes[f"alert.group.{field}"] == "[redacted]"
+    assert secret not in repr((record.body, dict(record.attributes)))
 
 
 def _value(any_value: AnyValue) -> object:
