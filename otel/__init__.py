@@ -15,6 +15,9 @@ Example::
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._config import (
     DEFAULT_SERVICE_NAME,
     DURATION_BOUNDS_MS,
@@ -25,8 +28,30 @@ from ._config import (
 )
 from ._instruments import Plane, json_keys
 from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
-from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
-from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
+
+if TYPE_CHECKING:
+    from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
+    from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
+
+# The names below pull in the OTel SDK and the Prometheus exporter (over 100 ms). They load
+# on first use, so the redaction rules, the config and the metric keys stay cheap to import
+# for the diagnose bundle and the watcher.
+_LAZY = {
+    "OPENMETRICS_CONTENT_TYPE": "._render",
+    "PROMETHEUS_CONTENT_TYPE": "._render",
+    "CountsSource": "._telemetry",
+    "HubTelemetry": "._telemetry",
+    "TelemetryUnavailableError": "._telemetry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "DEFAULT_SERVICE_NAME",
