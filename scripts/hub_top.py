@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 _SCRIPTS = Path(__file__).resolve().parent
-# This folder for ``top`` (and ``diag.tail``, which it reuses).
+# This folder, for the ``top`` package beside this file.
 if str(_SCRIPTS) not in sys.path:
     sys.path.insert(0, str(_SCRIPTS))
 

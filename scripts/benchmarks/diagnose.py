@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -15,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from .framework import Row, Settings, Variant, measure
-from .hubs import REPO_ROOT, expect, stop_hub, wait_for_banner
+from .hubs import REPO_ROOT, WIRED_HUB, expect, loopback_hub
 from .procs import run_child
 
 DIAGNOSE = REPO_ROOT / "scripts" / "diagnose.py"
@@ -83,27 +81,12 @@ def _run_diagnose(home: Path, out: Path, urls: tuple[str, str]) -> tuple[float, 
 @contextlib.contextmanager
 def _hub_in(home: Path) -> Iterator[tuple[str, str]]:
     """``python -m baseline_hub`` on ``home`` (ephemeral loopback ports), with some traffic."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
-    token = secrets.token_urlsafe(24)
-    env.update(SHERATAN_HOME=str(home), HUB_CONTROL_PORT="0", HUB_DATA_PORT="0",
-               HUB_TOKEN=token, PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH"))
-                                          if p))
-    out = home.parent / f"{home.name}.hub.out"
-    with out.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "baseline_hub"], cwd=home.parent,
-                                env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        urls = wait_for_banner(proc, out)
-        with httpx.Client(trust_env=False, timeout=10,
-                          headers={"Authorization": f"Bearer {token}"}) as client:
-            for i in range(20):
-                expect(client.post(f"{urls['data']}/jobs", json={"kind": "k"}), 201)
-                expect(client.post(f"{urls['control']}/nodes/{'node-' + str(i)}/heartbeat"),
-                        200)
-        yield urls["control"], urls["data"]
-    finally:
-        stop_hub(proc)
+    with (loopback_hub(WIRED_HUB, home=home) as hub,
+          httpx.Client(trust_env=False, timeout=10, headers=hub.auth) as client):
+        for i in range(20):
+            expect(client.post(f"{hub.data_url}/jobs", json={"kind": "k"}), 201)
+            expect(client.post(f"{hub.control_url}/nodes/node-{i}/heartbeat"), 200)
+        yield hub.control_url, hub.data_url
 
 
 def bench_diagnose(settings: Settings) -> list[Row]:
@@ -144,9 +127,9 @@ def bench_diagnose(settings: Settings) -> list[Row]:
             rows = measure("diagnose", "bundle", "bundles/s", variants, settings)
     base = "hub down, 1 MB logs"
     ms_rows, rss_rows = [], []
+    base_ms = tuple(1000 / s for s in rows[0].samples)
     for row in rows:
         ms = tuple(1000 / s for s in row.samples)
-        base_ms = tuple(1000 / s for s in rows[0].samples)
         ms_rows.append(Row("diagnose", "time per bundle", row.mode, "ms", row.ops_per_run, ms,
                            row.baseline, tuple(a / b for a, b in zip(ms, base_ms, strict=True))
                            if row.baseline else ()))

@@ -30,7 +30,6 @@ CONCURRENCY = 8
 BANNER_URL = re.compile(r"^\s+(control|data) plane\s+(http://\S+)\s*$", re.MULTILINE)
 
 
-
 CONTROL = PlaneInfo("control", 8787, 8788)
 DATA = PlaneInfo("data", 8788, 8787)
 
@@ -151,30 +150,33 @@ WIRED_HUB = ("-m", "baseline_hub")
 
 
 @contextlib.contextmanager
-def loopback_hub(args: Sequence[str] = ("-c", BARE_HUB)) -> Iterator[LoopbackHub]:
+def loopback_hub(args: Sequence[str] = ("-c", BARE_HUB), *,
+                 home: Path | None = None) -> Iterator[LoopbackHub]:
     """Run a hub process (by default the bare hub) on ephemeral loopback ports; stop it on exit.
 
     Args:
         args: the Python arguments that start it: ``("-c", BARE_HUB)`` or ``WIRED_HUB``.
+        home: its ``SHERATAN_HOME``; by default a fresh one, removed afterwards.
     """
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
-        home = Path(tmp)
+        work = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
-        env.update(SHERATAN_HOME=str(home / "home"), HUB_HOST="127.0.0.1", HUB_CONTROL_PORT="0",
+        env.update(SHERATAN_HOME=str(home or work / "home"), HUB_HOST="127.0.0.1",
+                   HUB_CONTROL_PORT="0",
                    HUB_DATA_PORT="0", HUB_TOKEN=token, PYTHONUNBUFFERED="1",
                    PYTHONPATH=os.pathsep.join(
                        p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p))
-        out = home / "hub.out"
+        out = work / "hub.out"
         with out.open("wb") as sink:
             # Output to a file, not a pipe: nothing has to drain it while we measure.
-            proc = subprocess.Popen([sys.executable, *args], cwd=home, env=env,
+            proc = subprocess.Popen([sys.executable, *args], cwd=work, env=env,
                                     stdout=sink, stderr=subprocess.STDOUT)
         try:
             urls = wait_for_banner(proc, out)
             yield LoopbackHub(urls["control"], urls["data"], token, proc.pid)
         finally:
-            stop_hub(proc)
+            stop_process(proc)
 
 
 def wait_for_banner(proc: subprocess.Popen[bytes], out: Path) -> dict[str, str]:
@@ -190,7 +192,7 @@ def wait_for_banner(proc: subprocess.Popen[bytes], out: Path) -> dict[str, str]:
     raise BenchError(f"the hub did not print its URLs within {HUB_START_TIMEOUT_S:g} s")
 
 
-def stop_hub(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT if sys.platform == "win32" else signal.SIGTERM)
         try:

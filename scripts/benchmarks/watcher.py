@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .framework import BenchError, Row, Settings, Variant, measure
-from .hubs import REPO_ROOT
+from .hubs import REPO_ROOT, stop_process
 from .procs import run_child
 
 FULL_LINES = 1_000_000
@@ -296,12 +296,7 @@ def bench_follow(settings: Settings) -> list[Row]:
                 if i >= 2:
                     latencies_ms.append(elapsed_s * 1000)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     ordered = sorted(latencies_ms)
     p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     case = "append -> alert"

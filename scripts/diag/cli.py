@@ -106,7 +106,7 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str],
     Raises:
         UsageError: a bad argument or ``SOURCE_DATE_EPOCH``.
     """
-    home = args.home if args.home is not None else Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+    home = _home(args, env)
     if args.out.exists() and not args.out.is_dir():
         raise UsageError("--out: exists and is not a folder")
     control = (parse_loopback_url(args.control_url, "control") if args.control_url
@@ -169,7 +169,7 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not path.is_file():
         print(f"error: --verify: no such file: {path}", file=sys.stderr)
         return EXIT_USAGE
-    home = args.home if args.home is not None else Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+    home = _home(args, env)
     gate = LeakGate(gather_known_secrets(env, home / "secrets" / "hub_token"))
     verdict = verify_bundle(path, gate)
     for problem in verdict.problems:
@@ -184,3 +184,8 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return EXIT_TAMPERED
     print(f"OK {path}: {verdict.members} members match the manifest; no secrets found")
     return EXIT_OK
+
+
+def _home(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
+    """``--home``, else ``SHERATAN_HOME``, else the default."""
+    return args.home if args.home is not None else Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from otel import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
 
-LAYERS = ("allowlist", "key_names", "known_values", "patterns")
 #: otel.Redactor's count kinds, by layer. ``secret_field`` in text is the ``key=value`` pattern.
 _PATTERN_KINDS = ("basic_auth", "bearer", "jwt", "secret_field", "url_password")
 _KNOWN_KIND = "known_secret"

@@ -8,6 +8,7 @@ able to rotate them at any moment).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -246,8 +247,7 @@ def _alert_row(line: bytes) -> AlertRow | None:
 def _with_still_firing(row: AlertRow, is_latest: bool) -> AlertRow:
     if not (is_latest and row.state is AlertState.FIRING):
         return row
-    return AlertRow(row.ts, row.alert_id, row.rule, row.state, row.severity, row.count,
-                    row.threshold, row.window_s, row.group, still_firing=True)
+    return dataclasses.replace(row, still_firing=True)
 
 
 def _group(raw: Mapping[object, object]) -> dict[str, str]:
