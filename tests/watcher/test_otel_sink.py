@@ -140,21 +140,23 @@ def test_a_simulated_burst_reaches_a_real_otlp_receiver(home: Home, receiver: Re
     assert all(PLANTED.encode() not in r.SerializeToString() for r in receiver.logs)
 
 
-def test_the_fallback_wiring_exports_when_the_otel_core_is_missing(
-    home: Home, receiver: Receiver
-) -> None:
-    from watcher._otel import _build_fallback
 
-    assert _build_fallback({}) is None
-    assert _build_fallback({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
-                            "OTEL_SDK_DISABLED": "true"}) is None
-    wiring = _build_fallback({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({}, "sheratan-watcher"),
+    ({"OTEL_SERVICE_NAME": "edge-watch"}, "edge-watch"),
+    ({"OTEL_RESOURCE_ATTRIBUTES": "env=prod,service.name=edge-watch"}, "edge-watch"),
+    ({"OTEL_RESOURCE_ATTRIBUTES": "service.name="}, "sheratan-watcher"),
+    ({"OTEL_RESOURCE_ATTRIBUTES": "my.service.name=x"}, "sheratan-watcher"),
+], ids=["default", "service_name", "resource_attribute", "empty_attribute", "other_key"])
+def test_the_service_name_is_the_watchers_unless_the_user_names_one(
+    extra: dict[str, str], expected: str
+) -> None:
+    from watcher._otel import build_alert_log_provider
+
+    wiring = build_alert_log_provider(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", **extra})
     assert wiring is not None
-    write_lines(home.log, burst(0, 11))
-    paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
-    watcher = Watcher(default_rules(), paths, sinks=[OTelAlertSink(wiring.provider)])
-    watcher.poll()
-    watcher.close()
-    wiring.shutdown()
-    wiring.shutdown()  # safe twice
-    assert wait_for(lambda: bool(receiver.logs))
+    try:
+        assert wiring.provider.resource.attributes["service.name"] == expected
+    finally:
+        wiring.shutdown()
