@@ -128,7 +128,11 @@ class Watcher:
         return self._tailer.waiting
 
     def poll(self, should_stop: Callable[[], bool] = lambda: False) -> int:
-        """Reads and evaluates everything new. Returns the number of lines read."""
+        """Reads and evaluates everything new. Returns the number of lines read.
+
+        Stops after a chunk that reached the end of the newest file, rather than reading once
+        more to learn that nothing followed: lines written since are the next poll's.
+        """
         total = 0
         while not should_stop():
             chunk = self._tailer.read()
@@ -144,6 +148,8 @@ class Watcher:
                 self._live = abs(lag_s) <= LIVE_LAG_S
             self._deliver(self._engine.take_alerts())
             self._save_new_identity()
+            if not chunk.more:
+                break
         return total
 
     def _save_new_identity(self) -> None:

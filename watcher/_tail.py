@@ -140,10 +140,16 @@ def _fingerprint(head: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """Complete lines read in one go, and the cursor just after them."""
+    """Complete lines read in one go, and the cursor just after them.
+
+    ``more`` is False when the read reached the end of the newest file: the next read would
+    only find what was written since, so a poll may stop here. It is True for a rotated file
+    (the newer ones follow) and for a read cut short by ``read_bytes``.
+    """
 
     lines: list[bytes]
     cursor: Cursor
+    more: bool
 
 
 _Entry = tuple[Path, os.stat_result]
@@ -347,7 +353,7 @@ class Tailer:
         self._counters.overlong_lines += split.overlong
         self._cursor = replace(cursor, offset=offset, fp_len=fp_len, fp=fp,
                                skipping=split.skipping)
-        return Chunk(split.lines, self._cursor)
+        return Chunk(split.lines, self._cursor, more=final or len(data) >= self._read_bytes)
 
 
 def iter_file_lines(path: Path, counters: Counters, *, read_bytes: int = DEFAULT_READ_BYTES,
