@@ -202,10 +202,12 @@ def _watch_locked(config: WatcherConfig, rules: RuleSet, stdout: TextIO,
         while True:
             if watcher.poll(lambda: flags.should_exit) == 0:
                 watcher.idle()
+            if not follow:
+                break  # --once: the "stopped" status below is its only write
             state = "waiting_for_log" if watcher.waiting else "following"
             status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
                           last_poll_s=time.time())
-            if not follow or flags.should_exit:
+            if flags.should_exit:
                 break
             if time.monotonic() >= next_line:
                 print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),

@@ -33,6 +33,10 @@ STATUS_NAME = "watcher_status.json"
 LIVE_LAG_S = 5.0
 #: On an idle live log the clock advances to wall time minus this grace, for late writers.
 IDLE_GRACE_S = 2.0
+#: The longest time between checkpoints that save only an idle clock advance. Losing one costs
+#: nothing: a restart advances the clock again and reaches the same alerts, and any advance
+#: that produces alerts is checkpointed at once.
+IDLE_CHECKPOINT_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +179,11 @@ class Watcher:
         if target > clock:
             self._engine.advance_to(target)
             self._dirty = True
-            self._deliver(self._engine.take_alerts())
+            self._deliver(self._engine.take_alerts(), interval_s=IDLE_CHECKPOINT_INTERVAL_S)
 
-    def _deliver(self, alerts: list[Alert]) -> None:
+    def _deliver(self, alerts: list[Alert], *, interval_s: float | None = None) -> None:
+        """Writes new alerts durably, then checkpoints if any were written or ``interval_s``
+        (else the checkpoint interval) has passed since the last checkpoint."""
         fresh: list[Alert] = []
         for alert in alerts:
             if self._suppress and alert.key in self._suppress:
@@ -190,7 +196,9 @@ class Watcher:
             self.counters.alerts += len(fresh)
             for sink in self._sinks:
                 sink.emit(fresh)
-        if fresh or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_s:
+        if interval_s is None:
+            interval_s = self._checkpoint_interval_s
+        if fresh or time.monotonic() - self._last_checkpoint >= interval_s:
             self.checkpoint()
 
     def checkpoint(self) -> None:
@@ -211,8 +219,7 @@ class Watcher:
         self._saved_identity = None if cursor is None else (cursor.dev, cursor.ino)
 
     def close(self) -> None:
-        """Saves a final checkpoint and closes the sinks. Safe to call twice."""
-        self._dirty = True
+        """Saves what is not checkpointed yet and closes the sinks. Safe to call twice."""
         self.checkpoint()
         for sink in self._sinks:
             sink.close()

@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import BinaryIO
 
+import orjson
 import pytest
 
+import watcher._runner
+import watcher._status
 import watcher._tail
-from tests.watcher.conftest import Home, audit, burst, write_lines
-from watcher import MAX_LINE_BYTES, Watcher, WatchPaths, default_rules
+from tests.watcher.conftest import T0_S, CliRunner, Home, audit, burst, read_alerts, write_lines
+from watcher import MAX_LINE_BYTES, Checkpoint, Watcher, WatchPaths, default_rules
+from watcher._runner import IDLE_CHECKPOINT_INTERVAL_S
 from watcher._tail import KEEP_ROTATED
 
 
@@ -68,3 +73,118 @@ def test_one_poll_still_follows_a_rotation_and_a_read_cut_short(home: Home) -> N
     assert watcher.poll() == 2 + count
     assert watcher.counters.rotations == 1
     assert watcher.lag_bytes == 0
+
+
+class Clocks:
+    """The wall clock (event time on a live log) and the monotonic clock, moved together."""
+
+    def __init__(self, wall_s: float) -> None:
+        self.wall_s = wall_s
+        self.mono_s = 1000.0
+
+    def wall(self) -> float:
+        return self.wall_s
+
+    def tick(self, seconds: float) -> None:
+        self.wall_s += seconds
+        self.mono_s += seconds
+
+
+@pytest.fixture
+def clocks(monkeypatch: pytest.MonkeyPatch) -> Clocks:
+    clocks = Clocks(T0_S + 10.5)  # the hub is writing now: event time tracks the wall clock
+    monkeypatch.setattr(watcher._runner, "time", SimpleNamespace(monotonic=lambda: clocks.mono_s))
+    return clocks
+
+
+@pytest.fixture
+def saves(monkeypatch: pytest.MonkeyPatch) -> list[Checkpoint]:
+    """Every checkpoint the watcher saves, in order."""
+    saved: list[Checkpoint] = []
+    real = watcher._runner.save_checkpoint
+
+    def save(path: Path, checkpoint: Checkpoint) -> None:
+        saved.append(checkpoint)
+        real(path, checkpoint)
+
+    monkeypatch.setattr(watcher._runner, "save_checkpoint", save)
+    return saved
+
+
+def _clock_us(checkpoint: Checkpoint) -> object:
+    assert checkpoint.engine is not None
+    return checkpoint.engine["clock_us"]
+
+
+def test_an_idle_live_log_checkpoints_a_clock_advance_rarely_and_alerts_at_once(
+    home: Home, clocks: Clocks, saves: list[Checkpoint]
+) -> None:
+    write_lines(home.log, burst(0, 11))
+    watcher = Watcher(default_rules(), _paths(home), wall_clock=clocks.wall)
+    watcher.poll()
+    assert [a["state"] for a in read_alerts(home.alerts)] == ["firing"]
+    saves.clear()
+    for _ in range(40):  # idle polls a second apart, every one moving the clock
+        clocks.tick(1.0)
+        watcher.idle()
+    assert len(saves) == 40 // int(IDLE_CHECKPOINT_INTERVAL_S)
+    clocks.tick(25.0)  # the burst leaves the window: the resolve is durable at once
+    watcher.idle()
+    assert [a["state"] for a in read_alerts(home.alerts)] == ["firing", "resolved"]
+    assert len(saves) == 2
+    assert saves[-1].alerts_bytes == home.alerts.stat().st_size
+
+
+def test_close_saves_only_what_no_checkpoint_holds_yet(
+    home: Home, clocks: Clocks, saves: list[Checkpoint]
+) -> None:
+    write_lines(home.log, burst(8, 3, event="LEAK_BLOCKED"))  # live: up to the wall clock
+    watcher = Watcher(default_rules(), _paths(home), wall_clock=clocks.wall)
+    watcher.poll()
+    assert len(saves) == 1
+    watcher.close()
+    assert len(saves) == 1  # the poll's checkpoint already holds everything
+    clocks.tick(5.0)
+    watcher.idle()  # an idle clock advance, not checkpointed yet
+    assert len(saves) == 1
+    watcher.close()
+    watcher.close()
+    assert len(saves) == 2
+    assert _clock_us(saves[-1]) == round((clocks.wall_s - 2.0) * 1_000_000)
+
+
+def test_an_unsaved_idle_advance_lost_to_a_crash_keeps_alerts_exactly_once(
+    home: Home, clocks: Clocks
+) -> None:
+    write_lines(home.log, burst(0, 11))
+    first = Watcher(default_rules(), _paths(home), wall_clock=clocks.wall)
+    first.poll()
+    clocks.tick(5.0)
+    first.idle()  # then killed: the advance never reached a checkpoint
+    clocks.tick(70.0)
+    write_lines(home.log, [audit(clocks.wall_s - T0_S, "LEAK_BLOCKED")])
+    second = Watcher(default_rules(), _paths(home), wall_clock=clocks.wall)
+    second.poll()
+    second.idle()
+    second.close()
+    alerts = read_alerts(home.alerts)
+    assert [a["state"] for a in alerts] == ["firing", "resolved"]
+    assert len({a["alert_id"] for a in alerts}) == 1
+
+
+def test_once_writes_the_status_file_once(
+    run_cli: CliRunner, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    real = watcher._status.write_json_atomic
+
+    def write(path: Path, payload: object, *, durable: bool) -> None:
+        written.append(path.name)
+        real(path, payload, durable=durable)
+
+    monkeypatch.setattr(watcher._status, "write_json_atomic", write)
+    write_lines(home.log, burst(0, 3))
+    assert run_cli("--once").code == 0
+    assert written == ["watcher_status.json"]
+    status = orjson.loads((home.state / "watcher_status.json").read_bytes())
+    assert (status["state"], status["lines_read"]) == ("stopped", 3)
