@@ -165,37 +165,48 @@ async def serve(
     paths.create()
     if token is None:
         token = resolve_token(config)
-    lock = HomeLock(paths.state_dir / "hub.lock")
-    try:
-        lock.acquire()
-    except HomeLocked:
-        raise HubStartError(f"another hub is already running on {paths.home.resolve()}") from None
-    try:
-        control_sock = bind(config.host, config.control_port)
+    # Everything acquired below is released in reverse order, however far start-up got.
+    with contextlib.ExitStack() as cleanup:
+        lock = HomeLock(paths.state_dir / "hub.lock")
         try:
-            data_sock = bind(config.host, config.data_port)
-        except (HubStartError, ConfigError):
-            control_sock.close()
-            raise
-    except BaseException:
-        lock.release()
-        raise
-    ports: dict[PlaneName, int] = {
-        "control": control_sock.getsockname()[1],
-        "data": data_sock.getsockname()[1],
-    }
-    try:
-        hub = HubContext.open(config, token.value, observers=observers, wall_clock=wall_clock)
-    except (sqlite3.Error, OSError) as exc:
-        for sock in (control_sock, data_sock):
-            sock.close()
-        lock.release()
-        raise HubStartError(f"cannot open the hub state in {paths.home}: {exc}") from None
-    runtime = HubRuntime(
-        config, hub, token,
-        control=PlaneInfo("control", ports["control"], ports["data"]),
-        data=PlaneInfo("data", ports["data"], ports["control"]),
-    )
+            lock.acquire()
+        except HomeLocked:
+            raise HubStartError(
+                f"another hub is already running on {paths.home.resolve()}") from None
+        cleanup.callback(lock.release)
+        control_sock = bind(config.host, config.control_port)
+        cleanup.callback(control_sock.close)
+        data_sock = bind(config.host, config.data_port)
+        cleanup.callback(data_sock.close)
+        try:
+            hub = HubContext.open(config, token.value, observers=observers,
+                                  wall_clock=wall_clock)
+        except (sqlite3.Error, OSError) as exc:
+            raise HubStartError(f"cannot open the hub state in {paths.home}: {exc}") from None
+        cleanup.callback(print, "Sheratan hub stopped", flush=True)
+        cleanup.callback(hub.close)
+        cleanup.callback(_run_stop_hooks, on_stop)
+        for plane_log in hub.plane_logs.values():
+            cleanup.callback(plane_log.info, "stopped")
+        runtime = HubRuntime(
+            config, hub, token,
+            control=PlaneInfo("control", control_sock.getsockname()[1],
+                              data_sock.getsockname()[1]),
+            data=PlaneInfo("data", data_sock.getsockname()[1],
+                           control_sock.getsockname()[1]),
+        )
+        await _run(runtime, instrument, on_ready,
+                   {runtime.control.name: control_sock, runtime.data.name: data_sock})
+
+
+async def _run(
+    runtime: HubRuntime,
+    instrument: PlaneInstrumenter | None,
+    on_ready: Sequence[OnReady],
+    sockets: dict[PlaneName, socket.socket],
+) -> None:
+    """Serve both planes and sweep leases until a stop is requested."""
+    hub = runtime.hub
     for plane in (runtime.control, runtime.data):
         app = build_plane_app(plane, hub, instrument=instrument)
         server_config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
@@ -203,43 +214,38 @@ async def serve(
                                        limit_concurrency=MAX_CONNECTIONS_PER_PLANE)
         runtime.servers.append(_PlaneServer(server_config))
     stop = asyncio.Event()
-    try:
-        with _signals_stop(runtime):
-            tasks = [
-                asyncio.create_task(server.serve(sockets=[sock]))
-                for server, sock in zip(runtime.servers, (control_sock, data_sock), strict=True)
-            ]
-            sweeper = asyncio.create_task(_sweep_leases(runtime, stop))
-            while not all(server.started for server in runtime.servers):
-                if any(task.done() for task in tasks):
-                    break
-                await asyncio.sleep(0.01)
-            ready: list[asyncio.Task[None]] = []
-            if all(server.started for server in runtime.servers):
-                for name, port in ports.items():
-                    hub.plane_logs[name].info("started on port %d", port)
-                _print_banner(runtime)
-                ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
-            else:  # a plane failed to start: stop the other, and let gather raise its error
-                runtime.request_stop()
+    with _signals_stop(runtime):
+        tasks = [asyncio.create_task(server.serve(sockets=[sockets[plane.name]]))
+                 for server, plane in zip(runtime.servers, (runtime.control, runtime.data),
+                                          strict=True)]
+        sweeper = asyncio.create_task(_sweep_leases(runtime, stop))
+        while not all(server.started for server in runtime.servers):
+            if any(task.done() for task in tasks):
+                break
+            await asyncio.sleep(0.01)
+        ready: list[asyncio.Task[None]] = []
+        if all(server.started for server in runtime.servers):
+            for plane in (runtime.control, runtime.data):
+                hub.plane_logs[plane.name].info("started on port %d", plane.port)
+            _print_banner(runtime)
+            ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
+        else:  # a plane failed to start: stop the other, and let gather raise its error
+            runtime.request_stop()
+        try:
             await asyncio.gather(*tasks)
+        finally:
             stop.set()
             for task in ready:
                 task.cancel()
             await asyncio.gather(sweeper, *ready, return_exceptions=True)
-    finally:
-        for plane_log in hub.plane_logs.values():
-            plane_log.info("stopped")
-        for hook in on_stop:
-            try:
-                hook()
-            except Exception:
-                logger.exception("shutdown hook failed")
-        hub.close()
-        for sock in (control_sock, data_sock):
-            sock.close()
-        lock.release()
-        print("Sheratan hub stopped", flush=True)
+
+
+def _run_stop_hooks(hooks: Sequence[Callable[[], None]]) -> None:
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            logger.exception("shutdown hook failed")
 
 
 def _print_banner(runtime: HubRuntime) -> None:
