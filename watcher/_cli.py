@@ -279,9 +279,9 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
             print(_status_line(counters, 0, False).replace("following", "replayed"), file=out)
             return EXIT_OK
         return _watch(config, rules, out, flags)
-    except WatcherLocked:
+    except WatcherLocked as exc:
         print(f"python -m watcher: error: another watcher is already running on {config.home} "
-              f"(it holds {config.state_dir / LOCK_NAME})", file=err)
+              f"(it holds {exc.path})", file=err)
         return EXIT_LOCKED
     except OSError as exc:
         print(f"python -m watcher: error: {exc}", file=err)

@@ -31,7 +31,6 @@ from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
 from watcher._timefmt import SECONDS, US_PER_S, TimestampParser, format_us
 
-_FOREVER = 1 << 62
 DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 #: A line stamped further than this beyond the wall clock is counted and ignored: it would
 #: otherwise move the clock and make every real line after it late.

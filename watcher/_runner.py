@@ -80,7 +80,9 @@ class Watcher:
         self._checkpoint_interval_s = checkpoint_interval_s
         self.counters = Counters()
         self._engine = Engine(rules, self.counters, wall_clock=wall_clock)
-        self._suppress: set[tuple[str, str, str]] = set()
+        # Resolved once rather than at every checkpoint, which names both files.
+        self._log_path = str(paths.log.absolute())
+        self._alerts_path = str(paths.alerts.absolute())
         self._last_checkpoint = float("-inf")
         self._dirty = False
         self._live = False
@@ -88,7 +90,8 @@ class Watcher:
         repair_torn_tail(paths.alerts)
         self._jsonl = JsonlAlertSink(paths.alerts)
         cursor, alerts_from = self._resume(load_checkpoint(paths.checkpoint))
-        self._suppress = written_alert_keys(paths.alerts, alerts_from)
+        self._suppress: set[tuple[str, str, str]] = written_alert_keys(paths.alerts,
+                                                                        alerts_from)
         self._saved_identity = None if cursor is None else (cursor.dev, cursor.ino)
         self._tailer = Tailer(paths.log, self.counters, cursor=cursor, read_bytes=read_bytes)
 
@@ -102,7 +105,7 @@ class Watcher:
         paths = self._paths
         if saved is None:
             return None, 0
-        if saved.log_path != str(paths.log.absolute()):
+        if saved.log_path != self._log_path:
             logger.warning("checkpoint is for %s, not %s; starting over", saved.log_path,
                            paths.log)
             return None, 0
@@ -118,7 +121,7 @@ class Watcher:
                                "its start, skipping alerts already written", exc)
                 return None, 0
         self.counters, self._engine = counters, engine
-        if saved.cursor is None or saved.alerts_path != str(paths.alerts.absolute()):
+        if saved.cursor is None or saved.alerts_path != self._alerts_path:
             return saved.cursor, 0  # from the log's start, or a new alerts file: check it all
         return saved.cursor, saved.alerts_bytes
 
@@ -206,8 +209,8 @@ class Watcher:
         if not self._dirty and self._last_checkpoint > float("-inf"):
             return
         save_checkpoint(self._paths.checkpoint, Checkpoint(
-            log_path=str(self._paths.log.absolute()),
-            alerts_path=str(self._paths.alerts.absolute()),
+            log_path=self._log_path,
+            alerts_path=self._alerts_path,
             alerts_bytes=self._jsonl.size_bytes,
             cursor=self._tailer.cursor,
             engine=self._engine.snapshot(),

@@ -36,19 +36,15 @@ class JsonlAlertSink(AlertSink):
 
     def __init__(self, path: Path) -> None:
         self._path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.size_bytes = path.stat().st_size
         except FileNotFoundError:
             self.size_bytes = 0
 
-    @property
-    def path(self) -> Path:
-        return self._path
-
     def emit(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._path, "ab") as handle:
             handle.write(b"".join(alert.to_line() for alert in alerts))
             handle.flush()

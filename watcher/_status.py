@@ -107,10 +107,6 @@ class StatusFile:
         self._min_interval_s = min_interval_s
         self._last_write = float("-inf")
 
-    @property
-    def path(self) -> Path:
-        return self._path
-
     def update(self, counters: Counters, *, state: str, lag_bytes: int, last_poll_s: float,
                force: bool = False) -> None:
         now = time.monotonic()
