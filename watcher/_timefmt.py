@@ -11,8 +11,7 @@ _MAX_TEXT = 64
 _MAX_CACHED = 4096
 US_PER_S = 1_000_000
 
-#: The hub's format, ``2026-11-29T10:15:02.123456Z``: the minute, "SS." and six digits and Z.
-HUB_TS_LEN = 27
+#: The hub's format, ``2026-11-29T10:15:02.123456Z``: the minute, "SS.", the fraction, Z.
 _MINUTE_LEN = 17
 #: "SS." -> its microseconds. A lookup here checks the two digits and their range at once.
 SECONDS: dict[str, int] = {f"{s:02d}.": s * US_PER_S for s in range(60)}
@@ -41,38 +40,24 @@ class TimestampParser:
     apart) a per-second cache would miss on most lines. Not thread-safe: one parser per reader.
     """
 
-    __slots__ = ("bases", "minutes")
+    __slots__ = ("minutes",)
 
     def __init__(self) -> None:
         #: minute prefix ("2026-11-29T10:15:") -> its microseconds since the epoch, each one
         #: checked by the general parser. Public so a hot loop may consult it inline, with
         #: :data:`SECONDS`, before calling :meth:`parse`.
         self.minutes: dict[str, int] = {}
-        #: whole-second prefix ("2026-11-29T10:15:02") -> its microseconds, for other lengths
-        #: of the fraction.
-        self.bases: dict[str, int] = {}
 
     def parse(self, text: str) -> int | None:
         """Returns microseconds since the epoch, or None when ``text`` is not a timestamp."""
-        if len(text) == HUB_TS_LEN and text[26] == "Z" and text.isascii() and \
-                (frac := text[20:26]).isdigit() and \
+        # The hub's shape with a fraction of 1 to 9 digits: a strictly checked minute, then
+        # "SS." from the table. Anything else is the general parser's to judge.
+        if 21 <= len(text) <= 30 and text[-1] == "Z" and text.isascii() and \
+                (frac := text[20:-1]).isdigit() and \
                 (second := SECONDS.get(text[17:20])) is not None:
             minute = self._minute(text[:_MINUTE_LEN])
             if minute is not None:
-                return minute + second + int(frac)
-        if len(text) >= 21 and text[19] == "." and text[-1] == "Z":
-            frac = text[20:-1]
-            if len(frac) <= 9 and frac.isascii() and frac.isdigit():
-                prefix = text[:19]
-                base = self.bases.get(prefix)
-                if base is None:
-                    base = _parse_slow(prefix + "Z")
-                    if base is None:
-                        return None
-                    if len(self.bases) >= _MAX_CACHED:
-                        self.bases.clear()
-                    self.bases[prefix] = base
-                return base + int((frac + "00000")[:6])
+                return minute + second + int((frac + "00000")[:6])
         return _parse_slow(text)
 
     def _minute(self, prefix: str) -> int | None:
