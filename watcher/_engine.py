@@ -1,15 +1,16 @@
 """Event-time sliding windows and alert state: audit lines in, alerts out.
 
-Time is the audit lines' own ``ts`` (integer microseconds), never the wall clock, so the same
-log always yields the same alerts. The clock is the highest ``ts`` seen so far. When a line
-moves the clock past them, due state changes are applied first, in time order (a change due
-at t waits until every line stamped t is in): a firing group resolves at the exact moment its
-windowed count drops back to the threshold, and repeats at ``last emit + repeat_after_s``.
-Both are stamped with the time they happened, not the time they were noticed. A line older
-than the clock but inside the window still counts; one older than the window is counted as
-late and dropped. A line stamped more than ``MAX_FUTURE_SKEW_S`` beyond the wall clock is
-counted as a future event and ignored entirely: audit lines are written in the past, so the
-wall clock bounds them in every mode, and ``--replay`` of real logs stays deterministic.
+Time is the audit lines' own ``ts`` (kept as a ``timedelta`` since the epoch, see
+``_timefmt``), never the wall clock, so the same log always yields the same alerts. The clock
+is the highest ``ts`` seen so far. When a line moves the clock past them, due state changes
+are applied first, in time order (a change due at t waits until every line stamped t is in):
+a firing group resolves at the exact moment its windowed count drops back to the threshold,
+and repeats at ``last emit + repeat_after_s``. Both are stamped with the time they happened,
+not the time they were noticed. A line older than the clock but inside the window still
+counts; one older than the window is counted as late and dropped. A line stamped more than
+``MAX_FUTURE_SKEW_S`` beyond the wall clock is counted as a future event and ignored
+entirely: audit lines are written in the past, so the wall clock bounds them in every mode,
+and ``--replay`` of real logs stays deterministic.
 
 Not thread-safe: one engine per reader thread.
 """
@@ -20,26 +21,29 @@ import bisect
 import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
-import orjson
+import msgspec
 
 from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
-from watcher._groups import Group, RuleState, plan_field
+from watcher._groups import Group, RuleState
+from watcher._record import AuditRecord, RecordDecoder
 from watcher._rules import RuleSet
 from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
-from watcher._timefmt import SECONDS, US_PER_S, TimestampParser, format_us
+from watcher._timefmt import EPOCH, US_PER_S, format_us, from_us, to_us
 
 DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 #: A line stamped further than this beyond the wall clock is counted and ignored: it would
 #: otherwise move the clock and make every real line after it late.
 MAX_FUTURE_SKEW_S = 300.0
 _MAX_CACHE = 4096
+_NEVER = from_us(NEVER_US)
 
 
 # (due time, episode seq, rule index, group key); may be outdated, checked when popped.
-_Due = tuple[int, int, int, GroupKey]
+_Due = tuple[timedelta, int, int, GroupKey]
 
 
 class Engine:
@@ -78,31 +82,31 @@ class Engine:
             if not state.fields:
                 state.groups[()] = Group()
         # Per event, the rules it feeds, unpacked for the hot loop: (state, client routes or
-        # None, ignore-cache lookup or None, window, group_by field(s) or None, groups,
+        # None, ignore-cache lookup or None, window, single group_by field reader or None, groups,
         # threshold, global group). A rule with routes needs neither of the next two.
         self._plans = {
             event: tuple(
                 (s, s.routes,
                  s.ignored.get if s.filter is not None and s.routes is None else None,
-                 s.window_us, plan_field(s.fields), s.groups, s.threshold, s.groups.get(()))
+                 s.window, s.read_field, s.groups, s.threshold, s.groups.get(()))
                 for s in states
             )
             for event, states in by_event.items()
         }
-        self._max_window_us = max((s.window_us for s in self._states), default=US_PER_S)
+        self._max_window = max((s.window for s in self._states), default=from_us(US_PER_S))
         self._max_groups = max_groups_per_rule
         self._dues: list[_Due] = []
         self._seq = 0
-        self._clock = NEVER_US
-        self._next_sweep = NEVER_US
+        self._clock = _NEVER
+        self._next_sweep = _NEVER
         self._pending: list[Alert] = []
-        self._ts = TimestampParser()
+        self._decoder = RecordDecoder((f for s in self._states for f in s.fields), counters)
         self._value_cache: dict[str, GroupValue] = {}
 
     @property
     def clock_us(self) -> int | None:
         """The event-time clock: the highest timestamp seen, or None before the first line."""
-        return None if self._clock == NEVER_US else self._clock
+        return None if self._clock == _NEVER else to_us(self._clock)
 
     def take_alerts(self) -> list[Alert]:
         """Returns and forgets the alerts produced since the last call, in order."""
@@ -111,50 +115,31 @@ class Engine:
 
     def feed(self, lines: Sequence[bytes]) -> None:
         """Evaluates complete audit lines (without their newline). Garbage is counted."""
-        # The hot loop of --replay: locals instead of attribute lookups, and the hub's own
-        # timestamp format decoded inline from the parser's per-minute cache.
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
-        parse_ts = self._ts.parse
-        minute_get = self._ts.minutes.get
-        second_get = SECONDS.get
+        # The hot loop of --replay: locals instead of attribute lookups. Garbage of any kind
+        # leaves the fast path for the careful one, which counts it.
+        decode = self._decoder.decode
+        careful = self._decoder.careful
+        decode_error = msgspec.DecodeError  # a ValidationError is one too
+        epoch = EPOCH
         plans = self._plans
         value_get = self._value_cache.get
         group_value = self._group_value
         insort = bisect.insort
         new_group = Group
         max_groups = self._max_groups
-        bad = invalid = late = future = 0
+        late = future = 0
         clock = self._clock
-        horizon = self._horizon_us()
+        horizon = self._horizon()
         wake = self._wake_at()
         for line in lines:
             try:
-                obj = loads(line)
-                ts = obj["ts"]
-                event_plans = plans.get(obj["event"])
-            except decode_error:
-                if line.strip():
-                    bad += 1
+                record = decode(line) if line.isascii() else careful(line)
+            except (decode_error, RecursionError):
+                record = careful(line)
+            if record is None:
                 continue
-            except (KeyError, TypeError):  # a JSON value that is no object, or lacks a field
-                if type(obj) is dict:
-                    invalid += 1
-                else:
-                    bad += 1
-                continue
-            # The hub's own format in a minute seen before: TimestampParser.parse, inlined.
-            if type(ts) is str and len(ts) == 27 and ts[26] == "Z" and \
-                    (minute := minute_get(ts[:17])) is not None and \
-                    (second := second_get(ts[17:20])) is not None and \
-                    (frac := ts[20:26]).isdigit() and ts.isascii():
-                t = minute + second + int(frac)
-            else:
-                parsed = parse_ts(ts) if type(ts) is str else None
-                if parsed is None:
-                    invalid += 1
-                    continue
-                t = parsed
+            t = record.ts - epoch
+            event_plans = plans.get(record.event)
             if t > clock:
                 if t > horizon:  # only a line that would move the clock needs the check
                     future += 1
@@ -165,9 +150,9 @@ class Engine:
                 clock = t
             if event_plans is None:
                 continue
-            client = obj.get("client")
+            client = record.client
             # Per rule: inlined, because this runs once per line.
-            for state, routes, ignored_get, window_us, field, groups, threshold, single \
+            for state, routes, ignored_get, window, read_field, groups, threshold, single \
                     in event_plans:
                 key: GroupKey = ()
                 if routes is not None:
@@ -187,22 +172,22 @@ class Engine:
                         hit = self._is_ignored(state, client)
                     if hit:
                         continue
-                floor = clock - window_us
+                floor = clock - window
                 if t <= floor:
                     late += 1
                     continue
                 group: Group | None = single
                 if group is None:
                     if routes is None:
-                        if type(field) is str:
-                            value = obj.get(field)
+                        if read_field is not None:
+                            value = read_field(record)
                             try:
                                 cached = value_get(value)
                             except TypeError:
                                 cached = None
                             key = (cached if cached is not None else group_value(value),)
                         else:
-                            key = self._key(state, obj)
+                            key = self._key(state, record)
                     group = groups.get(key)
                     if group is None:
                         # Most groups of a sparse log start and end with one event.
@@ -230,30 +215,29 @@ class Engine:
         self._clock = clock
         counters = self.counters
         counters.lines_read += len(lines)
-        counters.parse_errors += bad
-        counters.invalid_events += invalid
         counters.late_events += late
         counters.future_events += future
 
-    def _horizon_us(self) -> int:
+    def _horizon(self) -> timedelta:
         """The latest timestamp a line may carry now: the wall clock plus the allowed skew."""
-        return int((self._wall_clock() + MAX_FUTURE_SKEW_S) * US_PER_S)
+        return from_us(int((self._wall_clock() + MAX_FUTURE_SKEW_S) * US_PER_S))
 
     def advance_to(self, now_us: int) -> None:
         """Moves the clock forward without a line (follow mode, on an idle live log)."""
-        if now_us > self._clock:
-            self._move_clock(now_us)
-            self._clock = now_us
+        now = from_us(now_us)
+        if now > self._clock:
+            self._move_clock(now)
+            self._clock = now
 
-    def _wake_at(self) -> int:
+    def _wake_at(self) -> timedelta:
         """When something is due (a resolve, repeat or sweep); it runs once the clock is past."""
         return min(self._dues[0][0], self._next_sweep) if self._dues else self._next_sweep
 
-    def _move_clock(self, now_us: int) -> None:
-        if self._dues and now_us > self._dues[0][0]:
-            self._run_due(now_us)
-        if now_us > self._next_sweep:
-            self._sweep(now_us)
+    def _move_clock(self, now: timedelta) -> None:
+        if self._dues and now > self._dues[0][0]:
+            self._run_due(now)
+        if now > self._next_sweep:
+            self._sweep(now)
 
     def _group_value(self, value: object) -> GroupValue:
         if type(value) is not str:
@@ -291,23 +275,26 @@ class Engine:
             state.ignored[client] = hit
         return hit
 
-    def _key(self, state: RuleState, obj: dict[str, Any]) -> GroupKey:
-        return tuple([self._group_value(obj.get(f)) for f in state.fields])
+    def _key(self, state: RuleState, record: AuditRecord) -> GroupKey:
+        if state.read_fields is not None:
+            return tuple([self._group_value(value) for value in state.read_fields(record)])
+        assert state.read_field is not None
+        return (self._group_value(state.read_field(record)),)
 
-    def _fire(self, state: RuleState, key: GroupKey, group: Group, clock: int) -> None:
+    def _fire(self, state: RuleState, key: GroupKey, group: Group, clock: timedelta) -> None:
         self._seq += 1
         group.seq = self._seq
         group.firing = True
         group.first_seen = group[0]
         group.last_seen = group[-1]  # the newest event is the last to leave the window
         group.last_emit = clock
-        group.alert_id = make_alert_id(state.rule.name, key, group.first_seen)
+        group.alert_id = make_alert_id(state.rule.name, key, to_us(group.first_seen))
         self._emit(state, key, group, clock, AlertState.FIRING)
         heapq.heappush(self._dues, (state.due(group)[0], group.seq, state.index, key))
 
-    def _run_due(self, now_us: int) -> None:
+    def _run_due(self, now: timedelta) -> None:
         dues = self._dues
-        while dues and dues[0][0] < now_us:
+        while dues and dues[0][0] < now:
             when, seq, index, key = heapq.heappop(dues)
             state = self._states[index]
             group = state.groups.get(key)
@@ -318,7 +305,7 @@ class Engine:
                 heapq.heappush(dues, (actual, seq, index, key))
                 continue
             group.last_seen = max(group.last_seen, group[-1])
-            floor = when - state.window_us
+            floor = when - state.window
             while group and group[0] <= floor:
                 group.popleft()
             if resolve:
@@ -333,13 +320,13 @@ class Engine:
                                        f"{following} us is not after {when} us")
                 heapq.heappush(dues, (following, seq, index, key))
 
-    def _sweep(self, now_us: int) -> None:
+    def _sweep(self, now: timedelta) -> None:
         for state in self._states:
-            self._evict_idle(state, now_us)
-        self._next_sweep = now_us + self._max_window_us
+            self._evict_idle(state, now)
+        self._next_sweep = now + self._max_window
 
-    def _evict_idle(self, state: RuleState, now_us: int) -> None:
-        floor = now_us - state.window_us
+    def _evict_idle(self, state: RuleState, now: timedelta) -> None:
+        floor = now - state.window
         dead: list[GroupKey] = []
         for key, group in state.groups.items():
             if group.firing:
@@ -362,11 +349,11 @@ class Engine:
                 self.counters.groups_dropped += 1
                 return
 
-    def _emit(self, state: RuleState, key: GroupKey, group: Group, ts_us: int,
+    def _emit(self, state: RuleState, key: GroupKey, group: Group, ts: timedelta,
               alert_state: AlertState) -> None:
         rule = state.rule
         self._pending.append(Alert(
-            ts_us=ts_us,
+            ts_us=to_us(ts),
             alert_id=group.alert_id,
             rule=rule.name,
             event=rule.event,
@@ -376,13 +363,13 @@ class Engine:
             threshold=rule.threshold,
             window_us=state.window_us,
             group=tuple(zip(rule.group_by, key, strict=True)),
-            first_seen_us=group.first_seen,
-            last_seen_us=group.last_seen,
+            first_seen_us=to_us(group.first_seen),
+            last_seen_us=to_us(group.last_seen),
         ))
 
     def snapshot(self) -> dict[str, object]:
         """The whole evaluation state as JSON-ready data (for the checkpoint)."""
-        return encode(self._states, clock_us=self._clock, next_sweep_us=self._next_sweep,
+        return encode(self._states, clock=self._clock, next_sweep=self._next_sweep,
                       seq=self._seq)
 
     def restore(self, snap: Mapping[str, Any]) -> list[str]:
@@ -396,12 +383,12 @@ class Engine:
                 ``MAX_FUTURE_SKEW_S`` (saved by a watcher that let a far-future line move it).
         """
         clock = snapshot_clock_us(snap)
-        if clock is not None and clock > self._horizon_us():
+        if clock is not None and from_us(clock) > self._horizon():
             raise ValueError(f"engine clock {format_us(clock)} is beyond the wall clock plus "
                              f"{MAX_FUTURE_SKEW_S:.0f} s")
         restored = decode_into(self._states, snap)
         self._dues = restored.dues
         heapq.heapify(self._dues)
         self._clock, self._next_sweep, self._seq = (
-            restored.clock_us, restored.next_sweep_us, restored.seq)
+            restored.clock, restored.next_sweep, restored.seq)
         return restored.dropped

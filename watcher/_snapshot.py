@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from watcher._alert import GroupKey, make_alert_id
 from watcher._groups import Group, RuleState
+from watcher._timefmt import from_us, to_us
 
 #: The clock of an engine that has seen no line yet.
 NEVER_US = -(1 << 62)
@@ -22,33 +24,35 @@ NEVER_US = -(1 << 62)
 class Restored:
     """A decoded snapshot: scalars, the due entries of firing groups, and what was dropped."""
 
-    clock_us: int
-    next_sweep_us: int
+    clock: timedelta
+    next_sweep: timedelta
     seq: int
-    dues: list[tuple[int, int, int, GroupKey]] = field(default_factory=list)
+    dues: list[tuple[timedelta, int, int, GroupKey]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
 
 
-def encode(states: Sequence[RuleState], *, clock_us: int, next_sweep_us: int,
+def encode(states: Sequence[RuleState], *, clock: timedelta, next_sweep: timedelta,
            seq: int) -> dict[str, object]:
-    """The state of ``states`` at ``clock_us``; idle timestamps out of every window are left out."""
+    """The state of ``states`` at ``clock``; idle timestamps out of every window are left out."""
     rules: dict[str, object] = {}
     for state in states:
-        floor = clock_us - state.window_us
+        floor = clock - state.window
         groups: list[object] = []
         for key, group in state.groups.items():
             firing: list[int] | None = None
             if group.firing:
-                live = list(group)
-                firing = [group.first_seen, group.last_seen, group.last_emit, group.seq]
+                live = [to_us(t) for t in group]
+                firing = [to_us(group.first_seen), to_us(group.last_seen),
+                          to_us(group.last_emit), group.seq]
             else:
-                live = [t for t in group if t > floor]
+                live = [to_us(t) for t in group if t > floor]
                 if not live:
                     continue
             deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
             groups.append([list(key), deltas, firing])
         rules[state.rule.name] = {"digest": state.rule.digest, "groups": groups}
-    return {"clock_us": clock_us, "next_sweep_us": next_sweep_us, "seq": seq, "rules": rules}
+    return {"clock_us": to_us(clock), "next_sweep_us": to_us(next_sweep), "seq": seq,
+            "rules": rules}
 
 
 def snapshot_clock_us(snap: Mapping[str, Any]) -> int | None:
@@ -84,7 +88,7 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
     by_name = {state.rule.name: state for state in states}
     try:
         clock, next_sweep, seq = (int(snap[k]) for k in ("clock_us", "next_sweep_us", "seq"))
-        restored = Restored(clock_us=clock, next_sweep_us=next_sweep, seq=seq)
+        restored = Restored(clock=from_us(clock), next_sweep=from_us(next_sweep), seq=seq)
         for name, data in snap["rules"].items():
             state = by_name.get(name)
             if state is None or data["digest"] != state.rule.digest:
@@ -99,16 +103,17 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
                 total = 0
                 for delta in deltas:
                     total += int(delta)
-                    group.append(total)
+                    group.append(from_us(total))
                 if firing is not None:
                     if len(group) <= state.threshold:
                         raise ValueError(f"firing group of {name} has too few events")
                     group.firing = True
-                    group.first_seen, group.last_seen, group.last_emit, group.seq = (
-                        int(v) for v in firing)
-                    group.alert_id = make_alert_id(name, key, group.first_seen)
+                    first_seen, last_seen, last_emit, group.seq = (int(v) for v in firing)
+                    group.first_seen, group.last_seen, group.last_emit = (
+                        from_us(first_seen), from_us(last_seen), from_us(last_emit))
+                    group.alert_id = make_alert_id(name, key, first_seen)
                     restored.dues.append((state.due(group)[0], group.seq, state.index, key))
                 state.groups[key] = group
-    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(f"malformed engine snapshot: {exc!r}") from None
     return restored

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 import pytest
 
@@ -261,7 +263,7 @@ def test_a_due_change_that_makes_no_progress_raises_instead_of_spinning() -> Non
     rules = parse_rules({"rules": [{"name": "r", "event": "AUTH_FAILURE", "threshold": 0,
                                     "window_s": 60, "severity": "info", "repeat_after_s": 1}]})
     engine = Engine(rules, Counters())
-    engine._states[0].repeat_us = 0  # what repeat_after_s=1e-9 used to round to
+    engine._states[0].repeat = timedelta(0)  # what repeat_after_s=1e-9 used to round to
     engine.feed([audit(0)])
     with pytest.raises(RuntimeError, match="not after"):
         engine.feed([audit(5)])
