@@ -130,7 +130,8 @@ class Engine:
         late = future = 0
         clock = self._clock
         horizon = self._horizon()
-        wake = self._wake_at()
+        # A line beyond this needs a look: it is from the future, or something is due.
+        limit = min(self._wake_at(), horizon)
         for line in lines:
             try:
                 record = decode(line) if line.isascii() else careful(line)
@@ -141,12 +142,12 @@ class Engine:
             t = record.ts - epoch
             event_plans = plans.get(record.event)
             if t > clock:
-                if t > horizon:  # only a line that would move the clock needs the check
-                    future += 1
-                    continue
-                if t > wake:
+                if t > limit:
+                    if t > horizon:  # only a line that would move the clock needs the check
+                        future += 1
+                        continue
                     self._move_clock(t)
-                    wake = self._wake_at()
+                    limit = min(self._wake_at(), horizon)
                 clock = t
             if event_plans is None:
                 continue
@@ -154,26 +155,25 @@ class Engine:
             # Per rule: inlined, because this runs once per line.
             for state, routes, ignored_get, window, read_field, groups, threshold, single \
                     in event_plans:
-                key: GroupKey = ()
                 if routes is not None:
                     try:
-                        route = routes[client]
+                        key = routes[client]
                     except (KeyError, TypeError):  # a new client, or unhashable garbage
-                        route = self._route(state, client)
-                    if route is None:
+                        key = self._route(state, client)
+                    if key is None:
                         continue  # an ignored client
-                    key = route
-                elif ignored_get is not None:
-                    try:
-                        hit = ignored_get(client)
-                    except TypeError:  # unhashable garbage
-                        hit = False
-                    if hit is None:
-                        hit = self._is_ignored(state, client)
-                    if hit:
-                        continue
-                floor = clock - window
-                if t <= floor:
+                else:
+                    key = ()
+                    if ignored_get is not None:
+                        try:
+                            hit = ignored_get(client)
+                        except TypeError:  # unhashable garbage
+                            hit = False
+                        if hit is None:
+                            hit = self._is_ignored(state, client)
+                        if hit:
+                            continue
+                if t < clock and t <= clock - window:  # (an in-order line is never late)
                     late += 1
                     continue
                 group: Group | None = single
@@ -198,7 +198,7 @@ class Engine:
                         group.append(t)
                         if threshold == 0:
                             self._fire(state, key, group, clock)
-                            wake = self._wake_at()
+                            limit = min(self._wake_at(), horizon)
                         continue
                 try:
                     if t < group[-1]:
@@ -207,11 +207,12 @@ class Engine:
                         group.append(t)
                 except IndexError:  # empty
                     group.append(t)
+                floor = clock - window
                 while group[0] <= floor:
                     group.popleft()
                 if len(group) > threshold and not group.firing:
                     self._fire(state, key, group, clock)
-                    wake = self._wake_at()
+                    limit = min(self._wake_at(), horizon)
         self._clock = clock
         counters = self.counters
         counters.lines_read += len(lines)
@@ -326,18 +327,17 @@ class Engine:
         self._next_sweep = now + self._max_window
 
     def _evict_idle(self, state: RuleState, now: timedelta) -> None:
+        """Drops the groups whose every event has left the window, but a firing one.
+
+        Only each group's newest event is looked at: a group that stays keeps its older
+        events until its next event trims them, as every event does.
+        """
         floor = now - state.window
-        dead: list[GroupKey] = []
-        for key, group in state.groups.items():
-            if group.firing:
-                continue
-            while group and group[0] <= floor:
-                group.popleft()
-            if not group:
-                dead.append(key)
-        for key in dead:
-            if key:  # a global rule keeps its one group
-                del state.groups[key]
+        groups = state.groups
+        dead = [key for key, group in groups.items()
+                if key and not group.firing and (not group or group[-1] <= floor)]
+        for key in dead:  # a global rule (key ()) keeps its one group
+            del groups[key]
 
     def _make_room(self, state: RuleState) -> None:
         self._evict_idle(state, self._clock)
