@@ -147,7 +147,7 @@ class Watcher:
                 self._save_new_identity()
                 break
             total += len(chunk.lines)
-            self._engine.feed(chunk.lines)
+            self._engine.feed(chunk.lines, ascii=chunk.ascii)
             self._dirty = True
             clock = self._engine.clock_us
             if clock is not None:
@@ -246,10 +246,10 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
     counters = Counters()
     engine = Engine(rules, counters, wall_clock=wall_clock)
     with atomic_output(out_path) as out:
-        for lines in iter_file_lines(log_path, counters):
+        for split in iter_file_lines(log_path, counters):
             if should_stop():
                 raise Interrupted(f"replay of {log_path} stopped")
-            engine.feed(lines)
+            engine.feed(split.lines, ascii=split.ascii)
             alerts = engine.take_alerts()
             if alerts:
                 out.write(b"".join(alert.to_line() for alert in alerts))

@@ -79,6 +79,8 @@ class Split:
     consumed: int
     skipping: bool
     overlong: int
+    #: Every line is ASCII: one check of the whole chunk, so no line needs its own.
+    ascii: bool = False
 
 
 def split_lines(data: bytes, *, skipping: bool, final: bool,
@@ -97,7 +99,7 @@ def split_lines(data: bytes, *, skipping: bool, final: bool,
     if skipping:
         newline = data.find(b"\n")
         if newline < 0:
-            return Split([], len(data), not final, 1 if final else 0)
+            return Split([], len(data), not final, 1 if final else 0, ascii=True)
         overlong, pos, skipping = 1, newline + 1, False
     last = data.rfind(b"\n", pos)
     lines: list[bytes] = []
@@ -120,7 +122,7 @@ def split_lines(data: bytes, *, skipping: bool, final: bool,
     elif final and rest:
         lines.append(data[consumed:])
         consumed = len(data)
-    return Split(lines, consumed, skipping, overlong)
+    return Split(lines, consumed, skipping, overlong, ascii=data.isascii())
 
 
 def _may_hold_overlong(data: bytes, start: int, end: int, max_line_bytes: int) -> bool:
@@ -150,6 +152,7 @@ class Chunk:
     lines: list[bytes]
     cursor: Cursor
     more: bool
+    ascii: bool = False  # as Split.ascii
 
 
 _Entry = tuple[Path, os.stat_result]
@@ -353,11 +356,12 @@ class Tailer:
         self._counters.overlong_lines += split.overlong
         self._cursor = replace(cursor, offset=offset, fp_len=fp_len, fp=fp,
                                skipping=split.skipping)
-        return Chunk(split.lines, self._cursor, more=final or len(data) >= self._read_bytes)
+        return Chunk(split.lines, self._cursor, more=final or len(data) >= self._read_bytes,
+                     ascii=split.ascii)
 
 
 def iter_file_lines(path: Path, counters: Counters, *, read_bytes: int = DEFAULT_READ_BYTES,
-                    max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[list[bytes]]:
+                    max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Split]:
     """Yields the complete lines of a whole file, chunk by chunk (for ``--replay``).
 
     The file is reopened per chunk, so even a replay of the live log never holds it open for
@@ -378,6 +382,6 @@ def iter_file_lines(path: Path, counters: Counters, *, read_bytes: int = DEFAULT
         offset += split.consumed
         skipping = split.skipping
         if split.lines:
-            yield split.lines
+            yield split
         if final:
             return

@@ -14,7 +14,16 @@ import pytest
 import watcher._runner
 import watcher._status
 import watcher._tail
-from tests.watcher.conftest import T0_S, CliRunner, Home, audit, burst, read_alerts, write_lines
+from tests.watcher.conftest import (
+    T0_S,
+    CliRunner,
+    Home,
+    audit,
+    burst,
+    read_alerts,
+    ts,
+    write_lines,
+)
 from watcher import MAX_LINE_BYTES, Checkpoint, Watcher, WatchPaths, default_rules
 from watcher._runner import IDLE_CHECKPOINT_INTERVAL_S
 from watcher._tail import KEEP_ROTATED
@@ -188,3 +197,29 @@ def test_once_writes_the_status_file_once(
     assert written == ["watcher_status.json"]
     status = orjson.loads((home.state / "watcher_status.json").read_bytes())
     assert (status["state"], status["lines_read"]) == ("stopped", 3)
+
+
+def test_bad_utf8_in_a_field_no_rule_reads_is_a_parse_error_whatever_the_chunking(
+        home: Home, tmp_path: Path, run_cli: CliRunner) -> None:
+    # The reader checks whole chunks for ASCII and the fast path trusts that: a chunk with one
+    # non-ASCII byte must send its lines through the careful decoder, or bytes in a field the
+    # rules never read would go unchecked.
+    lines = burst(0, 11)
+    lines.insert(3, audit(1.5)[:-1] + b',"note":"\xff\xfe"}')  # no UTF-8
+    lines.insert(6, audit(2.5, path="/n\u00f6des"))  # UTF-8, and fine
+    write_lines(home.log, lines)
+    counts = watcher._status.Counters()
+    chunks = list(watcher._tail.iter_file_lines(home.log, counts, read_bytes=400))
+    assert [c.ascii for c in chunks].count(False) >= 2 and any(c.ascii for c in chunks)
+    assert [line for c in chunks for line in c.lines] == lines
+
+    out = tmp_path / "replayed.jsonl"
+    counters = watcher._runner.replay(default_rules(), home.log, out)
+    assert (counters.parse_errors, counters.invalid_events) == (1, 0)
+    # The line with the non-ASCII path counts: the 11th event comes at 9 s, not 10 s.
+    assert [(a["count"], a["ts"]) for a in read_alerts(out)] == [(11, ts(9))]
+
+    assert run_cli("--once").code == 0
+    assert read_alerts(home.alerts) == read_alerts(out)
+    status = orjson.loads((home.state / "watcher_status.json").read_bytes())
+    assert status["parse_errors"] == 1
