@@ -39,6 +39,11 @@ DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 #: otherwise move the clock and make every real line after it late.
 MAX_FUTURE_SKEW_S = 300.0
 _MAX_CACHE = 4096
+#: Idle groups are swept out every this many (longest) windows of event time. A sweep costs
+#: a look at every group; with one window between sweeps, each group of a sparse log (one
+#: event, then idle) was looked at twice, now about once. Memory stays bounded by
+#: ``max_groups_per_rule``, which evicts idle groups itself when full.
+SWEEP_EVERY_WINDOWS = 4
 _NEVER = from_us(NEVER_US)
 
 
@@ -54,8 +59,9 @@ class Engine:
         counters: where parse errors, late and future events are counted.
         wall_clock: seconds since the epoch; only bounds how far in the future a line may be.
         max_groups_per_rule: bound on live ``group_by`` groups per rule. Groups with empty
-            windows are evicted on a sweep every window length of event time; beyond the bound
-            the oldest non-firing group is dropped (and counted).
+            windows are evicted on a sweep every ``SWEEP_EVERY_WINDOWS`` windows of event
+            time, and at once when the bound is reached; beyond it the oldest non-firing group
+            is dropped (and counted).
     """
 
     def __init__(self, rules: RuleSet, counters: Counters, *,
@@ -93,6 +99,7 @@ class Engine:
             )
             for event, states in by_event.items()
         }
+        self._grouped = tuple(s for s in self._states if s.fields)  # a global rule never sweeps
         self._max_window = max((s.window for s in self._states), default=from_us(US_PER_S))
         self._max_groups = max_groups_per_rule
         self._dues: list[_Due] = []
@@ -327,9 +334,9 @@ class Engine:
                 heapq.heappush(dues, (following, seq, index, key))
 
     def _sweep(self, now: timedelta) -> None:
-        for state in self._states:
+        for state in self._grouped:
             self._evict_idle(state, now)
-        self._next_sweep = now + self._max_window
+        self._next_sweep = now + SWEEP_EVERY_WINDOWS * self._max_window
 
     def _evict_idle(self, state: RuleState, now: timedelta) -> None:
         """Drops the groups whose every event has left the window, but a firing one.

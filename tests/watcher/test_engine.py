@@ -9,6 +9,7 @@ import pytest
 
 from tests.watcher.conftest import audit, burst, ts
 from watcher import Counters, Engine, Rule, RuleSet, default_rules, parse_rules
+from watcher._engine import SWEEP_EVERY_WINDOWS
 
 
 def evaluate(lines: list[bytes], rules: RuleSet | None = None,
@@ -185,6 +186,18 @@ def test_idle_groups_are_evicted_so_memory_stays_bounded() -> None:
     engine.feed([audit(500, "LEAK_BLOCKED")])  # a window later, everything is idle
     snapshot = engine.snapshot()
     assert snapshot["rules"]["port_mismatch_burst"]["groups"] == []  # type: ignore[index]
+
+
+def test_idle_groups_leave_memory_without_pressure_within_a_few_windows() -> None:
+    engine = Engine(default_rules(), Counters())
+    engine.feed([audit(i, "PORT_MISMATCH", f"10.1.0.{i}") for i in range(100)])
+    groups = engine._states[1].groups
+    assert len(groups) == 100
+    window_s = 60
+    engine.feed([audit(100 + window_s, "LEAK_BLOCKED")])
+    assert len(groups) == 100  # the sweep comes every few windows, not every line
+    engine.feed([audit(100 + (SWEEP_EVERY_WINDOWS + 1) * window_s, "LEAK_BLOCKED")])
+    assert len(groups) == 0
 
 
 def test_a_snapshot_restores_the_exact_state() -> None:
