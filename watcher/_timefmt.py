@@ -8,6 +8,7 @@ done only where time leaves the engine: alerts, the checkpoint, the clock it rep
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -23,11 +24,16 @@ def to_us(moment: timedelta) -> int:
 
 def from_us(epoch_us: int) -> timedelta:
     """The engine time of ``epoch_us`` microseconds since the epoch (exact)."""
-    return timedelta(microseconds=epoch_us)
+    return epoch_us * ONE_US  # exact, and faster than timedelta(microseconds=...)
 
 
+@functools.lru_cache(maxsize=1024)
 def format_us(epoch_us: int) -> str:
-    """Formats microseconds since the epoch the way the hub writes them (UTC, ``Z``)."""
+    """Formats microseconds since the epoch the way the hub writes them (UTC, ``Z``).
+
+    Cached: an episode's alerts repeat its first and last seen times, and formatting costs
+    about a microsecond.
+    """
     # isoformat: twice as fast as strftime, and the year always has its four digits.
-    moment = _NAIVE_EPOCH + timedelta(microseconds=epoch_us)
+    moment = _NAIVE_EPOCH + epoch_us * ONE_US  # faster than timedelta(microseconds=...)
     return moment.isoformat(timespec="microseconds") + "Z"
