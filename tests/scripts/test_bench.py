@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,24 @@ def test_quick_health_benchmark_runs_end_to_end() -> None:
         assert row["benchmark"] == "health" and len(row["samples"]) == 2
         assert row["median"] > 0 and row["min"] <= row["median"] <= row["max"]
         assert (row["ratio"] is None) == (row["baseline"] is None)
+
+
+def test_the_generated_audit_log_knows_what_a_fail2ban_filter_must_match(tmp_path: Path) -> None:
+    # The replay benchmark checks fail2ban-regex's counts against these; a wrong count would
+    # fail every run, a count that is right by accident would hide a filter that misses lines.
+    watcher_bench = importlib.import_module("benchmarks.watcher")
+    log = watcher_bench.write_audit_log(tmp_path / "audit.jsonl", 5_000)
+    remote: dict[str, int] = {}
+    local: dict[str, int] = {}
+    lines = (tmp_path / "audit.jsonl").read_bytes().splitlines()
+    for line in lines:
+        record = json.loads(line)
+        counts = local if record["client"] in ("127.0.0.1", "::1") else remote
+        counts[record["event"]] = counts.get(record["event"], 0) + 1
+    assert log.lines == len(lines) == 5_000
+    assert (log.remote, log.local) == (remote, local)
+    for events in watcher_bench.F2B_EVENTS.values():
+        assert log.matched(events) == (sum(local.get(e, 0) for e in events),
+                                       sum(remote.get(e, 0) for e in events))
+    assert log.matched(watcher_bench.F2B_EVENTS["both"])[1] > \
+        log.matched(watcher_bench.F2B_EVENTS["auth"])[1] > 0
