@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
-
+import msgspec
 import orjson
 
 from otel import Redactor, is_secret_key
@@ -57,9 +56,12 @@ def _seconds(window_us: int) -> int | float:
     return window_us / US_PER_S
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One state change (or reminder) of one rule for one group."""
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    """One state change (or reminder) of one rule for one group.
+
+    A frozen msgspec struct rather than a frozen dataclass: made in C, four times faster,
+    and a replay makes one per alert line.
+    """
 
     ts_us: int
     alert_id: str
