@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+
 import msgspec
 import orjson
 
