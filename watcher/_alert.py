@@ -15,6 +15,7 @@ GroupValue = str | int | None
 GroupKey = tuple[GroupValue, ...]
 
 _MAX_VALUE_CHARS = 128
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 REDACTED = "[redacted]"
 #: What is secret is decided in one place, ``otel``'s redaction rules; the watcher only asks.
 _LEAKS = Redactor()
@@ -30,12 +31,13 @@ def safe_group_value(value: object) -> GroupValue:
 
     Strings lose any query string or fragment, are replaced outright if they look like they
     carry a credential (a secret-sounding name, a bearer, basic or JWT token, a URL password),
-    and are capped in length. Other types than str and int become None.
+    and are capped in length. Integers beyond 64 bits, and other types than str and int,
+    become None: JSON tools (and orjson, which writes alerts and checkpoints) stop at 64 bits.
     """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if _INT64_MIN <= value <= _INT64_MAX else None
     if not isinstance(value, str):
         return None
     text = value.split("?", 1)[0].split("#", 1)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import orjson
@@ -153,6 +154,22 @@ def test_garbage_is_counted_and_the_real_alerts_are_still_found() -> None:
 
 
 PLANTED = "s3cr3t-TOKEN-value-0123456789"
+
+
+@pytest.mark.parametrize("client", [10**30, -(10**30), 2**63, 10**4000],
+                         ids=["1e30", "-1e30", "2^63", "1e4000"])
+def test_a_group_value_beyond_64_bits_becomes_null_instead_of_a_crash(client: int) -> None:
+    # json.dumps writes what orjson refuses: integers of any size. msgspec reads them back.
+    lines = [json.dumps({"ts": ts(i), "event": "PORT_MISMATCH", "client": client}).encode()
+             for i in range(6)]
+    lines += burst(10, 11)
+    engine = Engine(default_rules(), Counters())
+    engine.feed(lines)
+    alerts = engine.take_alerts()
+    assert [(a.rule, a.group) for a in alerts] == [
+        ("port_mismatch_burst", (("client", None),)), ("auth_failure_burst", ())]
+    assert all(orjson.loads(a.to_line()) for a in alerts)
+    orjson.dumps(engine.snapshot())  # the checkpoint holds the group key too
 
 
 def test_planted_tokens_never_reach_an_alert() -> None:
