@@ -148,7 +148,11 @@ _VALID = line_with("2026-11-29T10:15:02.123456Z")
     (_VALID[:-1] + b',"x":"\xff"}', 1, 0),  # bad UTF-8 in a field the rules never read
     (_VALID[:-1] + b',"x":"\\ud800"}', 1, 0),  # a lone surrogate
     (_VALID[:-1] + b',"x":NaN}', 1, 0),
-    (_VALID[:-1] + b',"x":1e400}', 0, 0),  # JSON puts no bound on numbers
+    (_VALID[:-1] + b',"x":1e400}', 0, 0),  # JSON puts no bound on numbers...
+    (_VALID[:-1] + b',"x":1e400,"path":"/n\xc3\xb6des"}', 0, 0),  # ...ASCII or not
+    (_VALID[:-1] + b',"x":' + b"9" * 5000 + b"}", 0, 0),
+    (_VALID[:-1] + b',"x":' + b"9" * 5000 + b',"path":"/n\xc3\xb6des"}', 0, 0),
+    (b'{"ts":"2026-11-29T10:15:02Z","event":"A","client":' + b"9" * 5000 + b"}", 0, 1),
     (_VALID[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}", 1, 0),  # too deep
     (_VALID + b" {}", 1, 0),  # two values on one line
     (b'{"ts":5,"event":"A","x":tru}', 1, 0),  # the type is wrong early, the JSON late
