@@ -10,7 +10,8 @@ not the time they were noticed. A line older than the clock but inside the windo
 counts; one older than the window is counted as late and dropped. A line stamped more than
 ``MAX_FUTURE_SKEW_S`` beyond the wall clock is counted as a future event and ignored
 entirely: audit lines are written in the past, so the wall clock bounds them in every mode,
-and ``--replay`` of real logs stays deterministic.
+and ``--replay`` of real logs stays deterministic. A line stamped before ``_EARLIEST``
+(0001-01-08 UTC) is an invalid event.
 
 Not thread-safe: one engine per reader thread.
 """
@@ -21,7 +22,7 @@ import bisect
 import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -29,7 +30,7 @@ import msgspec
 from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
 from watcher._groups import Group, RuleState
 from watcher._record import AuditRecord, RecordDecoder
-from watcher._rules import RuleSet
+from watcher._rules import MAX_WINDOW_S, RuleSet
 from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
 from watcher._timefmt import EPOCH, US_PER_S, format_us, from_us, to_us
@@ -45,6 +46,10 @@ _MAX_CACHE = 4096
 #: ``max_groups_per_rule``, which evicts idle groups itself when full.
 SWEEP_EVERY_WINDOWS = 4
 _NEVER = from_us(NEVER_US)
+#: The earliest time a line may set the clock to: a longest window after the first instant
+#: a datetime holds (0001-01-01 UTC), so every time an alert can name is one it can print.
+#: Once the clock is set, anything before this is older than every window and so late.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) - EPOCH + from_us(round(MAX_WINDOW_S * US_PER_S))
 
 
 # (due time, episode seq, rule index, group key); may be outdated, checked when popped.
@@ -157,6 +162,9 @@ class Engine:
                 if t > limit:
                     if t > horizon:  # only a line that would move the clock needs the check
                         future += 1
+                        continue
+                    if t < _EARLIEST:  # only while the clock is unset: later, such are late
+                        self.counters.invalid_events += 1
                         continue
                     self._move_clock(t)
                     limit = min(self._wake_at(), horizon)
@@ -398,6 +406,9 @@ class Engine:
         if clock is not None and from_us(clock) > self._horizon():
             raise ValueError(f"engine clock {format_us(clock)} is beyond the wall clock plus "
                              f"{MAX_FUTURE_SKEW_S:.0f} s")
+        if clock is not None and from_us(clock) < _EARLIEST:
+            raise ValueError(f"engine clock {clock} us is before the earliest time a line may "
+                             f"set it to")
         restored = decode_into(self._states, snap)
         self._dues = restored.dues
         heapq.heapify(self._dues)

@@ -172,6 +172,23 @@ def test_a_group_value_beyond_64_bits_becomes_null_instead_of_a_crash(client: in
     orjson.dumps(engine.snapshot())  # the checkpoint holds the group key too
 
 
+def _year_one(second: int) -> bytes:
+    """An AUTH_FAILURE line stamped before 0001-01-01T00:00Z, the first instant UTC can hold."""
+    return orjson.dumps({"ts": f"0001-01-01T00:00:{second:02d}.000000+23:59",
+                         "event": "AUTH_FAILURE", "client": "10.0.0.7"})
+
+
+def test_lines_before_the_first_printable_time_are_invalid_not_a_crash() -> None:
+    counters = Counters()
+    engine = Engine(default_rules(), counters)
+    engine.feed([_year_one(i) for i in range(11)])  # would fire, at a time nothing can print
+    assert engine.take_alerts() == [] and engine.clock_us is None
+    assert counters.invalid_events == 11
+    engine.feed([*burst(0, 11), *(_year_one(i) for i in range(11))])  # now they are late
+    assert [a.to_dict()["count"] for a in engine.take_alerts()] == [11]
+    assert (counters.invalid_events, counters.late_events) == (11, 11)
+
+
 def test_planted_tokens_never_reach_an_alert() -> None:
     rules = parse_rules({"ignore_clients": [], "rules": [
         {"name": "by_everything", "event": "AUTH_FAILURE", "threshold": 2, "window_s": 60,
