@@ -52,6 +52,12 @@ _NEVER = from_us(NEVER_US)
 _EARLIEST = datetime.min.replace(tzinfo=UTC) - EPOCH + from_us(round(MAX_WINDOW_S * US_PER_S))
 
 
+def _key_order(key: GroupKey) -> tuple[tuple[int, int, str], ...]:
+    """A total order on group keys, whose values may mix None, ints and strings."""
+    return tuple((0, 0, "") if v is None else (1, v, "") if type(v) is int else (2, 0, str(v))
+                 for v in key)
+
+
 # (due time, episode seq, rule index, group key); may be outdated, checked when popped.
 _Due = tuple[timedelta, int, int, GroupKey]
 
@@ -65,8 +71,8 @@ class Engine:
         wall_clock: seconds since the epoch; only bounds how far in the future a line may be.
         max_groups_per_rule: bound on live ``group_by`` groups per rule. Groups with empty
             windows are evicted on a sweep every ``SWEEP_EVERY_WINDOWS`` windows of event
-            time, and at once when the bound is reached; beyond it the oldest non-firing group
-            is dropped (and counted).
+            time, and at once when the bound is reached; beyond it the least recently active
+            non-firing group is dropped (and counted).
     """
 
     def __init__(self, rules: RuleSet, counters: Counters, *,
@@ -360,14 +366,22 @@ class Engine:
             del groups[key]
 
     def _make_room(self, state: RuleState) -> None:
+        """Evicts the idle groups; if the rule is still at its bound, drops one more (counted).
+
+        The one dropped is the non-firing group whose newest event is the oldest. The choice
+        depends only on what the groups hold, never on the order they were made in: a watcher
+        restored from its checkpoint, which leaves idle groups out, must drop the same group
+        as one that never stopped.
+        """
         self._evict_idle(state, self._clock)
         if len(state.groups) < self._max_groups:
             return
-        for key, group in state.groups.items():
-            if key and not group.firing:
-                del state.groups[key]
-                self.counters.groups_dropped += 1
-                return
+        victim = min(((key, group) for key, group in state.groups.items()
+                      if key and not group.firing),
+                     key=lambda item: (item[1][-1], _key_order(item[0])), default=None)
+        if victim is not None:
+            del state.groups[victim[0]]
+            self.counters.groups_dropped += 1
 
     def _emit(self, state: RuleState, key: GroupKey, group: Group, ts: timedelta,
               alert_state: AlertState) -> None:
