@@ -155,13 +155,16 @@ class Engine:
         horizon = self._horizon()
         # A line beyond this needs a look: it is from the future, or something is due.
         limit = min(self._wake_at(), horizon)
+        record: AuditRecord | None
         for line in lines:
             try:
-                record = decode(line) if ascii or line.isascii() else careful(line)
+                if ascii or line.isascii():
+                    record = decode(line)
+                elif (record := careful(line)) is None:
+                    continue
             except (decode_error, RecursionError):
-                record = careful(line)
-            if record is None:
-                continue
+                if (record := careful(line)) is None:
+                    continue
             t = record.ts - epoch
             event_plans = plans.get(record.event)
             if t > clock:

@@ -105,7 +105,11 @@ def split_lines(data: bytes, *, skipping: bool, final: bool,
     lines: list[bytes] = []
     consumed = pos
     if last >= 0:
-        lines = data[pos:last].split(b"\n")
+        if pos:
+            lines = data[pos:last].split(b"\n")
+        else:  # no 4 MiB copy: split it all, then drop what follows the last newline
+            lines = data.split(b"\n")
+            lines.pop()
         consumed = last + 1
         if last - pos > max_line_bytes and _may_hold_overlong(data, pos, last, max_line_bytes) \
                 and max(map(len, lines)) > max_line_bytes:

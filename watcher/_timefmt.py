@@ -34,6 +34,7 @@ def format_us(epoch_us: int) -> str:
     Cached: an episode's alerts repeat its first and last seen times, and formatting costs
     about a microsecond.
     """
-    # isoformat: twice as fast as strftime, and the year always has its four digits.
-    moment = _NAIVE_EPOCH + epoch_us * ONE_US  # faster than timedelta(microseconds=...)
-    return moment.isoformat(timespec="microseconds") + "Z"
+    # isoformat: several times faster than strftime, and the year always has four digits.
+    # Without timespec it is faster still, but leaves out a fraction of zero.
+    text = (_NAIVE_EPOCH + epoch_us * ONE_US).isoformat()
+    return text + ".000000Z" if len(text) == 19 else text + "Z"

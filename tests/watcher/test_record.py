@@ -127,6 +127,21 @@ def test_timestamps_agree_with_the_standard_library(moment_us: int,
         assert got == reference(text)
 
 
+@pytest.mark.parametrize(("epoch_us", "text"), [
+    (0, "1970-01-01T00:00:00.000000Z"),  # a fraction of zero is written out too
+    (1, "1970-01-01T00:00:00.000001Z"),
+    (-1, "1969-12-31T23:59:59.999999Z"),
+    (us(2026, 11, 29, 10, 15, 2, 123456), "2026-11-29T10:15:02.123456Z"),
+    (us(2026, 11, 29, 10, 15, 2), "2026-11-29T10:15:02.000000Z"),
+    (us(1, 1, 1), "0001-01-01T00:00:00.000000Z"),  # four-digit years, as RFC 3339 has them
+    (us(9999, 12, 31, 23, 59, 59, 999999), "9999-12-31T23:59:59.999999Z"),
+])
+def test_times_are_written_the_way_the_hub_writes_them(epoch_us: int, text: str) -> None:
+    assert format_us(epoch_us) == text
+    assert format_us(epoch_us) == text  # and again, from the cache
+    assert time_of(text) == epoch_us
+
+
 def test_the_round_trip_through_engine_time_is_exact() -> None:
     for epoch_us in (0, -1, 1, us(2026, 11, 29, 10, 15, 2, 123456), -(1 << 62), 1 << 50):
         assert to_us(from_us(epoch_us)) == epoch_us
