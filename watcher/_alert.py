@@ -6,7 +6,6 @@ import enum
 import hashlib
 
 import msgspec
-import orjson
 
 from otel import Redactor, is_secret_key
 from watcher._timefmt import US_PER_S, format_us
@@ -32,7 +31,7 @@ def safe_group_value(value: object) -> GroupValue:
     Strings lose any query string or fragment, are replaced outright if they look like they
     carry a credential (a secret-sounding name, a bearer, basic or JWT token, a URL password),
     and are capped in length. Integers beyond 64 bits, and other types than str and int,
-    become None: JSON tools (and orjson, which writes alerts and checkpoints) stop at 64 bits.
+    become None: JSON tools stop at 64 bits, and so did this watcher before version 2.
     """
     if isinstance(value, bool):
         return None
@@ -49,7 +48,7 @@ def safe_group_value(value: object) -> GroupValue:
 
 def make_alert_id(rule: str, group: GroupKey, first_seen_us: int) -> str:
     """Same rule, same group and same episode start give the same id, in every run."""
-    raw = orjson.dumps([rule, list(group), first_seen_us])
+    raw = msgspec.json.encode([rule, list(group), first_seen_us])
     return hashlib.sha256(raw).hexdigest()[:24]
 
 
@@ -102,7 +101,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
         }
 
     def to_line(self) -> bytes:
-        return orjson.dumps(self.to_dict()) + b"\n"
+        return msgspec.json.encode(self.to_dict()) + b"\n"
 
     def summary(self) -> str:
         """Short human text, used as the console line and the OTel log body."""

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from watcher._alert import alert_key_from_dict
+from watcher._json import DECODE_ERRORS
 from watcher._snapshot import is_empty as snapshot_is_empty
 from watcher._status import write_json_atomic
 from watcher._tail import Cursor
@@ -83,7 +84,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
     except FileNotFoundError:
         return None
     try:
-        data = orjson.loads(raw)
+        data = msgspec.json.decode(raw)
         if data.get("version") != CHECKPOINT_VERSION:
             raise ValueError(f"unknown version {data.get('version')!r}")
         cursor_raw = data["cursor"]
@@ -103,7 +104,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         if problem is not None:
             raise ValueError(f"inconsistent: {problem}")
         return checkpoint
-    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+    except (*DECODE_ERRORS, AttributeError, KeyError, TypeError, ValueError) as exc:
         logger.warning("ignoring corrupt checkpoint %s: %s", path, exc)
         return None
 
@@ -154,8 +155,8 @@ def written_alert_keys(alerts_path: Path, from_bytes: int) -> set[AlertKey]:
     keys: set[AlertKey] = set()
     for line in data.split(b"\n"):
         try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            obj = msgspec.json.decode(line)
+        except DECODE_ERRORS:
             continue
         if isinstance(obj, dict):
             key = alert_key_from_dict(obj)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import orjson
+import msgspec
+
+from watcher._json import DECODE_ERRORS
 
 #: Audit fields a rule may group by. Anything else could carry data we never want in an alert.
 GROUPABLE_FIELDS = frozenset(
@@ -92,7 +94,7 @@ class Rule:
     @property
     def digest(self) -> str:
         """A fingerprint of the rule's semantics, so a checkpoint never restores a changed rule."""
-        raw = orjson.dumps(
+        raw = msgspec.json.encode(
             [self.name, self.event, self.threshold, self.window_s, self.group_by,
              self.repeat_after_s, self.ignore_clients]
         )
@@ -225,8 +227,8 @@ def load_rules(path: Path) -> RuleSet:
     except OSError as exc:
         raise RulesError(str(path), f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        data = msgspec.json.decode(raw)
+    except DECODE_ERRORS as exc:
         raise RulesError(str(path), f"not valid JSON: {exc}") from None
     return parse_rules(data)
 
@@ -234,4 +236,4 @@ def load_rules(path: Path) -> RuleSet:
 def default_rules() -> RuleSet:
     """The packaged defaults: exactly the two rules of CONTRACT section 4."""
     raw = resources.files("watcher").joinpath("default_rules.json").read_bytes()
-    return parse_rules(orjson.loads(raw))
+    return parse_rules(msgspec.json.decode(raw))

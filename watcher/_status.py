@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
+from watcher._json import pretty
 from watcher._timefmt import US_PER_S, format_us
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ def write_json_atomic(path: Path, payload: object, *, durable: bool) -> None:
     half-written file. With ``durable`` the temp file is fsynced before the rename and the
     directory after it, so a crash leaves either the old or the new file, never a torn one.
     """
-    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    data = pretty(payload)
     with atomic_output(path) as handle:
         handle.write(data)
         handle.flush()
