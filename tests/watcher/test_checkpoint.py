@@ -56,6 +56,28 @@ def test_a_hand_edited_checkpoint_keeps_alerts_exactly_once(
     assert [a["state"] for a in read_alerts(home.alerts)] == ["firing", "resolved", "firing"]
 
 
+@pytest.mark.parametrize("garbage", [
+    b"{not json", b'{"version": "\xff"}', b"[" * 100_000 + b"]" * 100_000, b"9" * 5000,
+], ids=["malformed", "not-utf8", "deep", "huge-number"])
+def test_an_undecodable_checkpoint_or_alert_line_is_ignored_not_a_crash(
+    run_cli: CliRunner, home: Home, tmp_path: Path, garbage: bytes,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    write_lines(home.log, burst(0, 11, client="10.0.0.1"))
+    assert run_cli("--once").code == 0
+    (home.state / "watcher_checkpoint.json").write_bytes(garbage)
+    write_lines(home.alerts, [garbage])  # the restart's scan of written alerts meets it too
+    write_lines(home.log, burst(100, 11, client="10.0.0.2"))
+    with caplog.at_level(logging.WARNING):
+        result = run_cli("--once")
+    assert result.code == 0, result.err
+    assert "ignoring corrupt checkpoint" in caplog.text
+    expected = tmp_path / "expected.jsonl"
+    replay(default_rules(), home.log, expected)
+    written = [line for line in home.alerts.read_bytes().splitlines() if line != garbage]
+    assert [orjson.loads(line) for line in written] == read_alerts(expected)
+
+
 def test_engine_state_without_a_cursor_is_rejected_on_load(
     run_cli: CliRunner, home: Home, caplog: pytest.LogCaptureFixture
 ) -> None:

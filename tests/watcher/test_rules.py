@@ -84,6 +84,9 @@ def test_check_rules_accepts_a_valid_file(run_cli: CliRunner, tmp_path: Path) ->
         (orjson.dumps(_with_rule(window_s=-5)), "rules[0].window_s"),
         (orjson.dumps(_with_rule(group_by=["authorization"])), "rules[0].group_by[0]"),
         (b"{not json", "rules.json"),
+        (b'{"rules": [], "x": "\xff"}', "rules.json"),  # not UTF-8
+        (b"[" * 100_000 + b"]" * 100_000, "rules.json"),  # nested past any recursion limit
+        (b'{"rules": [' + b"9" * 5000 + b"]}", "rules.json"),  # a number Python cannot hold
     ],
 )
 def test_check_rules_rejects_with_exit_2_naming_the_field(
