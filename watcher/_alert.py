@@ -8,13 +8,13 @@ import hashlib
 import msgspec
 
 from otel import Redactor, is_secret_key
+from watcher._json import is_int64
 from watcher._timefmt import US_PER_S, format_us
 
 GroupValue = str | int | None
 GroupKey = tuple[GroupValue, ...]
 
 _MAX_VALUE_CHARS = 128
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 REDACTED = "[redacted]"
 #: What is secret is decided in one place, ``otel``'s redaction rules; the watcher only asks.
 _LEAKS = Redactor()
@@ -36,7 +36,7 @@ def safe_group_value(value: object) -> GroupValue:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if _INT64_MIN <= value <= _INT64_MAX else None
+        return value if is_int64(value) else None
     if not isinstance(value, str):
         return None
     text = value.split("?", 1)[0].split("#", 1)[0]

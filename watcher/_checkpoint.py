@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from watcher._alert import alert_key_from_dict
-from watcher._json import DECODE_ERRORS
+from watcher._json import DECODE_ERRORS, is_int64
 from watcher._snapshot import is_empty as snapshot_is_empty
 from watcher._status import write_json_atomic
 from watcher._tail import Cursor
@@ -90,7 +90,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         cursor_raw = data["cursor"]
         engine = data["engine"]
         alerts_bytes = data["alerts_bytes"]
-        if type(alerts_bytes) is not int or not isinstance(engine, dict | None):
+        if not is_int64(alerts_bytes) or not isinstance(engine, dict | None):
             raise ValueError("bad alerts_bytes or engine")
         checkpoint = Checkpoint(
             log_path=str(data["log"]),

@@ -115,9 +115,15 @@ class RuleSet:
 
 
 def _number(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise RulesError(field, f"must be a number, got {value!r}")
-    return float(value)
+    if not isinstance(value, bool) and isinstance(value, int | float):
+        try:
+            number = float(value)  # an integer of 309 digits or more overflows
+        except OverflowError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise RulesError(field, f"must be a number, got {value!r:.40}")
 
 
 def _seconds(value: object, field: str, low: float, high: float) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 
 from watcher._alert import GroupKey, make_alert_id
 from watcher._groups import Group, RuleState
+from watcher._json import is_int64
 from watcher._timefmt import from_us, to_us
 
 #: The clock of an engine that has seen no line yet.
@@ -65,8 +66,9 @@ def snapshot_clock_us(snap: Mapping[str, Any]) -> int | None:
         clock = snap["clock_us"]
     except (KeyError, TypeError):
         raise ValueError("malformed engine snapshot: no clock_us") from None
-    if type(clock) is not int:
-        raise ValueError(f"malformed engine snapshot: clock_us {clock!r} is no integer")
+    if not is_int64(clock):
+        raise ValueError(f"malformed engine snapshot: clock_us {clock!r:.40} is no 64-bit "
+                         f"integer")
     return None if clock == NEVER_US else clock
 
 
@@ -96,7 +98,7 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
                 continue
             for raw_key, deltas, firing in data["groups"]:
                 key: GroupKey = tuple(raw_key)
-                if not all(v is None or type(v) in (str, int) for v in key) or \
+                if not all(v is None or type(v) is str or is_int64(v) for v in key) or \
                         len(key) != len(state.fields):
                     raise ValueError(f"bad group key {raw_key!r}")
                 group = state.groups[()] if not key else Group()

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from watcher._json import is_int64
 from watcher._shared_open import open_shared
 from watcher._status import Counters
 
@@ -65,7 +66,7 @@ class Cursor:
         """Raises ValueError when ``data`` is not a saved cursor."""
         ints = {k: data.get(k) for k in ("dev", "ino", "offset", "fp_len", "prev_fp_len")}
         fp, skipping, prev_fp = data.get("fp"), data.get("skipping"), data.get("prev_fp")
-        if any(type(v) is not int or v < 0 for v in ints.values()) or not isinstance(fp, str) \
+        if any(not is_int64(v) or v < 0 for v in ints.values()) or not isinstance(fp, str) \
                 or not isinstance(skipping, bool) or not isinstance(prev_fp, str):
             raise ValueError(f"bad cursor: {data!r}")
         return cls(dev=ints["dev"], ino=ints["ino"], offset=ints["offset"],  # type: ignore[arg-type]

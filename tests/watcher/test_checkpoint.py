@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -33,8 +35,22 @@ def _engine_garbage(data: dict[str, object]) -> None:
     engine["rules"] = 5
 
 
+def _huge(*path: str) -> Edit:
+    """An edit that sets the field at ``path`` to an integer no 64 bits can hold."""
+    def edit(data: dict[str, object]) -> None:
+        target: Any = data
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = 10**30
+    edit.__name__ = f"_huge_{'_'.join(path)}"
+    return edit
+
+
 @pytest.mark.parametrize("edit", [_cursor_null, _engine_null, _negative_alerts_bytes,
-                                  _engine_garbage])
+                                  _engine_garbage, _huge("engine", "clock_us"),
+                                  _huge("engine", "next_sweep_us"), _huge("cursor", "fp_len"),
+                                  _huge("cursor", "offset"), _huge("alerts_bytes")],
+                         ids=lambda edit: edit.__name__.lstrip("_"))
 def test_a_hand_edited_checkpoint_keeps_alerts_exactly_once(
     run_cli: CliRunner, home: Home, tmp_path: Path, edit: Edit,
     caplog: pytest.LogCaptureFixture
@@ -45,7 +61,7 @@ def test_a_hand_edited_checkpoint_keeps_alerts_exactly_once(
     checkpoint = home.state / "watcher_checkpoint.json"
     data = orjson.loads(checkpoint.read_bytes())
     edit(data)
-    checkpoint.write_bytes(orjson.dumps(data))
+    checkpoint.write_bytes(json.dumps(data).encode())  # orjson refuses what it cannot read
     write_lines(home.log, burst(100, 11, client="10.0.0.2"))
     with caplog.at_level(logging.WARNING):
         result = run_cli("--once")

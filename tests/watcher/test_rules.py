@@ -87,6 +87,12 @@ def test_check_rules_accepts_a_valid_file(run_cli: CliRunner, tmp_path: Path) ->
         (b'{"rules": [], "x": "\xff"}', "rules.json"),  # not UTF-8
         (b"[" * 100_000 + b"]" * 100_000, "rules.json"),  # nested past any recursion limit
         (b'{"rules": [' + b"9" * 5000 + b"]}", "rules.json"),  # a number Python cannot hold
+        (orjson.dumps(_with_rule(window_s=0)).replace(b'"window_s":0', b'"window_s":'
+                                                      + b"9" * 400),
+         "rules[0].window_s"),  # an int, but too big for a float
+        (orjson.dumps(_with_rule(threshold=0)).replace(b'"threshold":0', b'"threshold":'
+                                                       + b"9" * 400),
+         "rules[0].threshold"),
     ],
 )
 def test_check_rules_rejects_with_exit_2_naming_the_field(
