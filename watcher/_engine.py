@@ -22,7 +22,7 @@ import bisect
 import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -33,7 +33,7 @@ from watcher._record import AuditRecord, RecordDecoder
 from watcher._rules import MAX_WINDOW_S, RuleSet
 from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
-from watcher._timefmt import EPOCH, US_PER_S, format_us, from_us, to_us
+from watcher._timefmt import EPOCH, MIN_TIME, US_PER_S, format_us, from_us, to_us
 
 DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 #: A line stamped further than this beyond the wall clock is counted and ignored: it would
@@ -49,7 +49,7 @@ _NEVER = from_us(NEVER_US)
 #: The earliest time a line may set the clock to: a longest window after the first instant
 #: a datetime holds (0001-01-01 UTC), so every time an alert can name is one it can print.
 #: Once the clock is set, anything before this is older than every window and so late.
-_EARLIEST = datetime.min.replace(tzinfo=UTC) - EPOCH + from_us(round(MAX_WINDOW_S * US_PER_S))
+_EARLIEST = MIN_TIME + from_us(round(MAX_WINDOW_S * US_PER_S))
 
 
 def _key_order(key: GroupKey) -> tuple[tuple[int, int, str], ...]:
@@ -330,14 +330,21 @@ class Engine:
             group = state.groups.get(key)
             if group is None or not group.firing or group.seq != seq:
                 continue  # outdated entry of an ended episode
-            actual, resolve = state.due(group)
-            if actual != when:
-                heapq.heappush(dues, (actual, seq, index, key))
-                continue
-            group.last_seen = max(group.last_seen, group[-1])
+            newest = group[-1] if group else None
             floor = when - state.window
             while group and group[0] <= floor:
                 group.popleft()
+            if len(group) > state.threshold:
+                actual, resolve = state.due(group)
+                if actual != when:
+                    heapq.heappush(dues, (actual, seq, index, key))
+                    continue
+            else:
+                # Already down to its threshold: events of one instant left the window
+                # together, at `when`, and lines stamped `when` trimmed them before this ran.
+                resolve = True
+            if newest is not None:
+                group.last_seen = max(group.last_seen, newest)
             if resolve:
                 group.firing = False
                 self._emit(state, key, group, when, AlertState.RESOLVED)

@@ -64,6 +64,7 @@ class RuleState:
     def due(self, group: Group) -> tuple[timedelta, bool]:
         """When this firing group next changes, and whether that change is a resolve.
 
+        Only for a group above its threshold (the engine resolves one that is not at once).
         The resolve time only ever moves later as events arrive, which lets the engine keep
         lazily outdated entries in its due-heap.
         """

@@ -15,7 +15,7 @@ from typing import Any
 from watcher._alert import GroupKey, make_alert_id
 from watcher._groups import Group, RuleState
 from watcher._json import is_int64
-from watcher._timefmt import from_us, to_us
+from watcher._timefmt import MAX_TIME, MIN_TIME, from_us, to_us
 
 #: The clock of an engine that has seen no line yet.
 NEVER_US = -(1 << 62)
@@ -81,6 +81,14 @@ def is_empty(snap: Mapping[str, Any]) -> bool:
         return False
 
 
+def _printable(epoch_us: int) -> timedelta:
+    """The engine time of a saved time, which an alert must be able to print."""
+    moment = from_us(epoch_us)
+    if not MIN_TIME <= moment <= MAX_TIME:
+        raise ValueError(f"time {epoch_us} us is outside the years 1 to 9999")
+    return moment
+
+
 def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restored:
     """Fills the (fresh) ``states`` from :func:`encode` output.
 
@@ -105,16 +113,18 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
                 total = 0
                 for delta in deltas:
                     total += int(delta)
-                    group.append(from_us(total))
+                    group.append(_printable(total))
                 if firing is not None:
-                    if len(group) <= state.threshold:
-                        raise ValueError(f"firing group of {name} has too few events")
                     group.firing = True
                     first_seen, last_seen, last_emit, group.seq = (int(v) for v in firing)
                     group.first_seen, group.last_seen, group.last_emit = (
-                        from_us(first_seen), from_us(last_seen), from_us(last_emit))
+                        _printable(first_seen), _printable(last_seen), _printable(last_emit))
                     group.alert_id = make_alert_id(name, key, first_seen)
-                    restored.dues.append((state.due(group)[0], group.seq, state.index, key))
+                    # A firing group down to its threshold was saved in the instant it fell
+                    # there, before its resolve ran: that is due at the saved clock itself.
+                    due = (state.due(group)[0] if len(group) > state.threshold
+                           else _printable(clock))
+                    restored.dues.append((due, group.seq, state.index, key))
                 state.groups[key] = group
     except (AttributeError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(f"malformed engine snapshot: {exc!r}") from None

@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)  # formats without "+00:00"
+#: The first and last engine times a datetime can hold, so that an alert can print them.
+MIN_TIME = datetime.min.replace(tzinfo=UTC) - EPOCH
+MAX_TIME = datetime.max.replace(tzinfo=UTC) - EPOCH
 ONE_US = timedelta(microseconds=1)
 US_PER_S = 1_000_000
 

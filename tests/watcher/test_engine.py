@@ -265,6 +265,34 @@ def test_at_the_group_bound_a_restored_engine_drops_the_same_group_as_a_running_
     assert [a["group"] for a in alerts] == [{"client": "10.9.9.1"}]
 
 
+def test_events_of_one_instant_leaving_together_resolve_at_that_instant() -> None:
+    # Two events at 0 s, four more: 6 > 5 fires. At 60 s both 0 s events leave at once, and
+    # the line stamped 60 s trims them before the resolve due at 60 s runs.
+    lines = [audit(0, "PORT_MISMATCH"), audit(0, "PORT_MISMATCH"),
+             *(audit(s, "PORT_MISMATCH") for s in range(1, 5)), audit(60, "PORT_MISMATCH"),
+             audit(61, "LEAK_BLOCKED")]
+    whole = evaluate(lines)
+    assert [(a["state"], a["ts"], a["count"]) for a in whole] == [
+        ("firing", ts(4), 6), ("resolved", ts(60), 5)]
+    for cut in range(1, len(lines)):  # a checkpoint at every line, that one included
+        first = Engine(default_rules(), Counters())
+        first.feed(lines[:cut])
+        alerts = [a.to_dict() for a in first.take_alerts()]
+        second = Engine(default_rules(), Counters())
+        assert second.restore(orjson.loads(orjson.dumps(first.snapshot()))) == []
+        second.feed(lines[cut:])
+        assert alerts + [a.to_dict() for a in second.take_alerts()] == whole, cut
+
+
+def test_a_snapshot_with_times_no_alert_could_print_is_refused() -> None:
+    engine = Engine(default_rules(), Counters())
+    engine.feed(burst(0, 11))
+    snapshot = orjson.loads(orjson.dumps(engine.snapshot()))
+    snapshot["rules"]["auth_failure_burst"]["groups"][0][2][0] = -(10**17)  # first seen
+    with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+        Engine(default_rules(), Counters()).restore(snapshot)
+
+
 def test_a_snapshot_restores_the_exact_state() -> None:
     lines = [*burst(0, 30, event="PORT_MISMATCH", client="10.0.0.1"), *burst(10, 15),
              *burst(30, 400, event="PORT_MISMATCH", client="10.0.0.2", step_s=0.9),
