@@ -23,6 +23,7 @@ import heapq
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -380,22 +381,33 @@ class Engine:
             groups.update(live)
 
     def _make_room(self, state: RuleState) -> None:
-        """Evicts the idle groups; if the rule is still at its bound, drops one more (counted).
+        """Makes room for a new group of a rule at its bound.
 
-        The one dropped is the non-firing group whose newest event is the oldest. The choice
-        depends only on what the groups hold, never on the order they were made in: a watcher
-        restored from its checkpoint, which leaves idle groups out, must drop the same group
-        as one that never stopped.
+        The idle groups go first. If that is not enough (more live groups than the bound, as
+        in a scan from many clients), the tenth of the bound that was least recently active
+        goes too, but never a firing group; each is counted as dropped. One scan then makes
+        room for many new groups, where dropping one at a time cost a scan per line. The
+        choice depends only on what the groups hold, never on the order they were made in: a
+        watcher restored from its checkpoint, which leaves idle groups out, must drop the
+        same groups as one that never stopped.
         """
         self._evict_idle(state, self._clock)
-        if len(state.groups) < self._max_groups:
+        groups = state.groups
+        if len(groups) < self._max_groups:
             return
-        victim = min(((key, group) for key, group in state.groups.items()
-                      if key and not group.firing),
-                     key=lambda item: (item[1][-1], _key_order(item[0])), default=None)
-        if victim is not None:
-            del state.groups[victim[0]]
-            self.counters.groups_dropped += 1
+        ranked = sorted(((group[-1], key) for key, group in groups.items()
+                         if key and not group.firing), key=itemgetter(0))
+        count = max(1, self._max_groups // 10)
+        victims = [key for _, key in ranked[:count]]
+        if len(ranked) > count and ranked[count][0] == ranked[count - 1][0]:
+            # Groups last active in the same instant straddle the cut: their keys decide.
+            cut = ranked[count - 1][0]
+            victims = [key for newest, key in ranked[:count] if newest < cut]
+            tied = sorted((key for newest, key in ranked if newest == cut), key=_key_order)
+            victims += tied[:count - len(victims)]
+        for key in victims:
+            del groups[key]
+        self.counters.groups_dropped += len(victims)
 
     def _emit(self, state: RuleState, key: GroupKey, group: Group, ts: timedelta,
               alert_state: AlertState) -> None:

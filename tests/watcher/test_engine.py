@@ -261,8 +261,24 @@ def test_at_the_group_bound_a_restored_engine_drops_the_same_group_as_a_running_
     whole, split = run(first + second), run(first, second)
     assert whole == split
     alerts, dropped = whole
-    assert dropped == 1  # 10.9.9.2, the least recently active
+    assert dropped == 2  # a tenth of the bound: 10.9.9.2 and .3, the least recently active
     assert [a["group"] for a in alerts] == [{"client": "10.9.9.1"}]
+
+
+def test_at_the_group_bound_a_tenth_goes_least_recently_active_first_ties_by_key() -> None:
+    counters = Counters()
+    engine = Engine(default_rules(), counters, max_groups_per_rule=20)
+    state = engine._states[1]
+    lines = [audit(1, "PORT_MISMATCH", "10.0.0.1"),
+             audit(2, "PORT_MISMATCH", "10.0.0.9"), audit(2, "PORT_MISMATCH", "10.0.0.2")]
+    lines += [audit(3 + i, "PORT_MISMATCH", f"10.1.0.{i}") for i in range(17)]
+    engine.feed(lines)
+    assert len(state.groups) == 20 and counters.groups_dropped == 0
+    engine.feed([audit(30, "PORT_MISMATCH", "10.2.0.1")])  # the 21st: room for two is made
+    # The oldest, then of the two last active at 2 s the one whose key sorts first.
+    assert counters.groups_dropped == 2
+    assert {("10.0.0.1",), ("10.0.0.2",)}.isdisjoint(state.groups)
+    assert ("10.0.0.9",) in state.groups and ("10.2.0.1",) in state.groups
 
 
 def test_events_of_one_instant_leaving_together_resolve_at_that_instant() -> None:
