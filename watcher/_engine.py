@@ -72,8 +72,9 @@ class Engine:
         wall_clock: seconds since the epoch; only bounds how far in the future a line may be.
         max_groups_per_rule: bound on live ``group_by`` groups per rule. Groups with empty
             windows are evicted on a sweep every ``SWEEP_EVERY_WINDOWS`` windows of event
-            time, and at once when the bound is reached; beyond it the least recently active
-            non-firing group is dropped (and counted).
+            time, and at once when the bound is reached; if that is not enough, a tenth of the
+            bound goes, the least recently active groups that are not firing (counted).
+            Firing groups are never dropped, so they may exceed the bound.
     """
 
     def __init__(self, rules: RuleSet, counters: Counters, *,

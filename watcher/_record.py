@@ -12,10 +12,13 @@ What a valid audit line is:
 - a JSON object (RFC 8259; the fields the rules don't read are checked too);
 - ``ts`` an RFC 3339 timestamp with its zone (``Z`` or an offset), as the hub writes it; a
   fraction beyond microseconds is rounded to the nearest one;
-- ``event`` a string.
+- ``event`` a string;
+- the other fields the rules read (``client``, ``group_by`` fields) of any JSON type, but a
+  number there must fit a Python int or float (JSON sets no bound, so this depends on the
+  rules: elsewhere such a number is only checked as JSON syntax).
 
-A line that is not a JSON object is a parse error; an object that breaks the other two rules
-is an invalid event. A blank line is neither.
+A line that is not a JSON object is a parse error; an object that breaks the other rules is
+an invalid event. A blank line is neither.
 """
 
 from __future__ import annotations
