@@ -98,7 +98,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
             alerts_bytes=alerts_bytes,
             cursor=None if cursor_raw is None else Cursor.from_dict(cursor_raw),
             engine=engine,
-            counters={k: v for k, v in dict(data.get("counters", {})).items() if type(v) is int},
+            counters={k: v for k, v in dict(data.get("counters", {})).items() if is_int64(v)},
         )
         problem = checkpoint.inconsistency()
         if problem is not None:

@@ -7,11 +7,13 @@ are applied first, in time order (a change due at t waits until every line stamp
 a firing group resolves at the exact moment its windowed count drops back to the threshold,
 and repeats at ``last emit + repeat_after_s``. Both are stamped with the time they happened,
 not the time they were noticed. A line older than the clock but inside the window still
-counts; one older than the window is counted as late and dropped. A line stamped more than
-``MAX_FUTURE_SKEW_S`` beyond the wall clock is counted as a future event and ignored
-entirely: audit lines are written in the past, so the wall clock bounds them in every mode,
-and ``--replay`` of real logs stays deterministic. A line stamped before ``_EARLIEST``
-(0001-01-08 UTC) is an invalid event.
+counts; one older than the window is counted as late and dropped. A group's count is checked
+when a line arrives, against the window ending at the clock: a burst whose lines arrive out
+of order, so that it peaked before the clock, may not fire (the hub writes in order). A line
+stamped more than ``MAX_FUTURE_SKEW_S`` beyond the wall clock is counted as a future event
+and ignored entirely: audit lines are written in the past, so the wall clock bounds them in
+every mode, and ``--replay`` of real logs stays deterministic. A line stamped before
+``_EARLIEST`` (0001-01-08 UTC) is an invalid event.
 
 Not thread-safe: one engine per reader thread.
 """
@@ -220,9 +222,17 @@ class Engine:
                         else:
                             key = self._key(state, record)
                     group = groups.get(key)
+                    if group is not None and len(groups) >= max_groups and \
+                            len(groups) - state.firing_count >= max_groups and \
+                            not group.firing and (not group or group[-1] <= clock - window):
+                        # At the bound an idle group counts as new, as it is after a restart
+                        # (a checkpoint leaves idle groups out): both must drop the same.
+                        del groups[key]
+                        group = None
                     if group is None:
                         # Most groups of a sparse log start and end with one event.
-                        if len(groups) >= max_groups:
+                        if len(groups) >= max_groups and \
+                                len(groups) - state.firing_count >= max_groups:
                             self._clock = clock
                             self._make_room(state)
                         group = groups[key] = new_group()
@@ -317,6 +327,7 @@ class Engine:
         self._seq += 1
         group.seq = self._seq
         group.firing = True
+        state.firing_count += 1
         group.first_seen = group[0]
         group.last_seen = group[-1]  # the newest event is the last to leave the window
         group.last_emit = clock
@@ -349,6 +360,7 @@ class Engine:
                 group.last_seen = max(group.last_seen, newest)
             if resolve:
                 group.firing = False
+                state.firing_count -= 1
                 self._emit(state, key, group, when, AlertState.RESOLVED)
             else:
                 group.last_emit = when
@@ -394,7 +406,7 @@ class Engine:
         """
         self._evict_idle(state, self._clock)
         groups = state.groups
-        if len(groups) < self._max_groups:
+        if len(groups) - state.firing_count < self._max_groups:
             return
         ranked = sorted(((group[-1], key) for key, group in groups.items()
                          if key and not group.firing), key=itemgetter(0))

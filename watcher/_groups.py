@@ -35,8 +35,9 @@ class Group(deque[timedelta]):
 
 
 class RuleState:
-    __slots__ = ("fields", "filter", "groups", "ignored", "index", "read_field", "read_fields",
-                 "repeat", "repeat_us", "routes", "rule", "threshold", "window", "window_us")
+    __slots__ = ("fields", "filter", "firing_count", "groups", "ignored", "index", "read_field",
+                 "read_fields", "repeat", "repeat_us", "routes", "rule", "threshold", "window",
+                 "window_us")
 
     def __init__(self, index: int, rule: Rule, client_filter: ClientFilter) -> None:
         self.index = index
@@ -60,6 +61,8 @@ class RuleState:
         if (self.filter is not None or self.fields) and set(self.fields) <= {"client"}:
             self.routes = {}
         self.groups: dict[GroupKey, Group] = {}
+        #: How many of the groups are firing: the bound counts only the others.
+        self.firing_count = 0
 
     def due(self, group: Group) -> tuple[timedelta, bool]:
         """When this firing group next changes, and whether that change is a resolve.

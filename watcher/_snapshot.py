@@ -81,6 +81,13 @@ def is_empty(snap: Mapping[str, Any]) -> bool:
         return False
 
 
+def _int(value: object) -> int:
+    """A saved integer: what the watcher writes always fits 64 bits."""
+    if not is_int64(value):
+        raise ValueError(f"{value!r:.40} is no 64-bit integer")
+    return value
+
+
 def _printable(epoch_us: int) -> timedelta:
     """The engine time of a saved time, which an alert must be able to print."""
     moment = from_us(epoch_us)
@@ -97,7 +104,7 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
     """
     by_name = {state.rule.name: state for state in states}
     try:
-        clock, next_sweep, seq = (int(snap[k]) for k in ("clock_us", "next_sweep_us", "seq"))
+        clock, next_sweep, seq = (_int(snap[k]) for k in ("clock_us", "next_sweep_us", "seq"))
         restored = Restored(clock=from_us(clock), next_sweep=from_us(next_sweep), seq=seq)
         for name, data in snap["rules"].items():
             state = by_name.get(name)
@@ -112,11 +119,12 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
                 group = state.groups[()] if not key else Group()
                 total = 0
                 for delta in deltas:
-                    total += int(delta)
+                    total += _int(delta)
                     group.append(_printable(total))
                 if firing is not None:
                     group.firing = True
-                    first_seen, last_seen, last_emit, group.seq = (int(v) for v in firing)
+                    state.firing_count += 1
+                    first_seen, last_seen, last_emit, group.seq = (_int(v) for v in firing)
                     group.first_seen, group.last_seen, group.last_emit = (
                         _printable(first_seen), _printable(last_seen), _printable(last_emit))
                     group.alert_id = make_alert_id(name, key, first_seen)

@@ -49,7 +49,8 @@ def _huge(*path: str) -> Edit:
 @pytest.mark.parametrize("edit", [_cursor_null, _engine_null, _negative_alerts_bytes,
                                   _engine_garbage, _huge("engine", "clock_us"),
                                   _huge("engine", "next_sweep_us"), _huge("cursor", "fp_len"),
-                                  _huge("cursor", "offset"), _huge("alerts_bytes")],
+                                  _huge("cursor", "offset"), _huge("alerts_bytes"),
+                                  _huge("engine", "seq"), _huge("counters", "lines_read")],
                          ids=lambda edit: edit.__name__.lstrip("_"))
 def test_a_hand_edited_checkpoint_keeps_alerts_exactly_once(
     run_cli: CliRunner, home: Home, tmp_path: Path, edit: Edit,

@@ -281,6 +281,62 @@ def test_at_the_group_bound_a_tenth_goes_least_recently_active_first_ties_by_key
     assert ("10.0.0.9",) in state.groups and ("10.2.0.1",) in state.groups
 
 
+def _per_client(threshold: int, window_s: int) -> RuleSet:
+    return parse_rules({"rules": [{"name": "r", "event": "PORT_MISMATCH", "severity": "info",
+                                   "threshold": threshold, "window_s": window_s,
+                                   "group_by": ["client"]}]})
+
+
+def test_over_the_bound_with_firing_groups_a_restored_engine_still_agrees() -> None:
+    # The bound of 2 fills with firing groups, C is let in over it. A's group goes idle; at
+    # 20 s a running engine still holds it and a restored one (whose checkpoint left it out)
+    # does not. Both must treat A as a new group, and drop the same groups or none.
+    def at(second: float, client: str) -> bytes:
+        return audit(second, "PORT_MISMATCH", client)
+    first = [at(0, "A"), at(0, "A"), at(8, "B"), at(8, "B"), at(9, "C"), at(9, "C"),
+             at(12, "B"), at(13, "C")]
+    second = [at(20, "A"), at(21, "B")]
+
+    def run(*parts: list[bytes]) -> tuple[list[dict[str, object]], int]:
+        alerts: list[dict[str, object]] = []
+        snapshot: object = None
+        dropped = 0
+        for part in parts:
+            counters = Counters()
+            engine = Engine(_per_client(1, 10), counters, max_groups_per_rule=2)
+            if snapshot is not None:
+                engine.restore(orjson.loads(orjson.dumps(snapshot)))
+            engine.feed(part)
+            alerts += [a.to_dict() for a in engine.take_alerts()]
+            snapshot, dropped = engine.snapshot(), dropped + counters.groups_dropped
+        return alerts, dropped
+
+    whole = run(first + second)
+    assert whole == run(first, second)
+    alerts, dropped = whole
+    # A comes back as a new group at the bound: B, least recently active, makes room; then B
+    # comes back as new and C makes room (so B starts over at 21 s instead of firing).
+    assert dropped == 2
+    assert [(a["state"], a["group"]["client"]) for a in alerts] == [
+        ("firing", "A"), ("firing", "B"), ("firing", "C"), ("resolved", "A"),
+        ("resolved", "B"), ("resolved", "C")]
+
+
+def test_firing_groups_do_not_count_toward_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A rule that fires at every client's first event fills any bound with firing groups.
+    # They are never dropped, so making room would find nothing to drop: it must not be
+    # tried for every new client (each try scans every group).
+    calls: list[object] = []
+    make_room = Engine._make_room
+    monkeypatch.setattr(Engine, "_make_room",
+                        lambda self, state: (calls.append(state), make_room(self, state)))
+    counters = Counters()
+    engine = Engine(_per_client(0, 60), counters, max_groups_per_rule=10)
+    engine.feed([audit(i * 0.01, "PORT_MISMATCH", f"10.4.0.{i}") for i in range(200)])
+    assert len(engine.take_alerts()) == 200 and counters.groups_dropped == 0
+    assert calls == []
+
+
 def test_events_of_one_instant_leaving_together_resolve_at_that_instant() -> None:
     # Two events at 0 s, four more: 6 > 5 fires. At 60 s both 0 s events leave at once, and
     # the line stamped 60 s trims them before the resolve due at 60 s runs.
