@@ -10,7 +10,7 @@ import pytest
 
 from tests.watcher.conftest import audit, burst, ts
 from watcher import Counters, Engine, Rule, RuleSet, default_rules, parse_rules
-from watcher._engine import SWEEP_EVERY_WINDOWS
+from watcher._engine import DEFAULT_MAX_GROUPS_PER_RULE, SWEEP_EVERY_WINDOWS
 
 
 def evaluate(lines: list[bytes], rules: RuleSet | None = None,
@@ -18,6 +18,27 @@ def evaluate(lines: list[bytes], rules: RuleSet | None = None,
     engine = Engine(rules or default_rules(), counters or Counters())
     engine.feed(lines)
     return [alert.to_dict() for alert in engine.take_alerts()]
+
+
+def evaluate_in_parts(parts: list[list[bytes]], rules: RuleSet | None = None, *,
+                      max_groups_per_rule: int = DEFAULT_MAX_GROUPS_PER_RULE,
+                      ) -> tuple[list[dict[str, object]], int]:
+    """Feeds each part to a fresh engine restored from the one before's snapshot (through
+    JSON), as a watcher restarted between the parts would. Returns the alerts and the number
+    of groups dropped."""
+    alerts: list[dict[str, object]] = []
+    snapshot: object = None
+    dropped = 0
+    for part in parts:
+        counters = Counters()
+        engine = Engine(rules or default_rules(), counters,
+                        max_groups_per_rule=max_groups_per_rule)
+        if snapshot is not None:
+            assert engine.restore(orjson.loads(orjson.dumps(snapshot))) == []
+        engine.feed(part)
+        alerts += [a.to_dict() for a in engine.take_alerts()]
+        snapshot, dropped = engine.snapshot(), dropped + counters.groups_dropped
+    return alerts, dropped
 
 
 def firing(alerts: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -244,22 +265,8 @@ def test_at_the_group_bound_a_restored_engine_drops_the_same_group_as_a_running_
     second += [audit(115 + i * 0.01, "PORT_MISMATCH", f"172.16.0.{i}") for i in range(18)]
     second.append(audit(121, "PORT_MISMATCH", "10.9.9.1"))
 
-    def run(*parts: list[bytes]) -> tuple[list[dict[str, object]], int]:
-        alerts: list[dict[str, object]] = []
-        snapshot: object = None
-        dropped = 0
-        for part in parts:
-            counters = Counters()
-            engine = Engine(default_rules(), counters, max_groups_per_rule=20)
-            if snapshot is not None:
-                engine.restore(orjson.loads(orjson.dumps(snapshot)))
-            engine.feed(part)
-            alerts += [a.to_dict() for a in engine.take_alerts()]
-            snapshot, dropped = engine.snapshot(), dropped + counters.groups_dropped
-        return alerts, dropped
-
-    whole, split = run(first + second), run(first, second)
-    assert whole == split
+    whole = evaluate_in_parts([first + second], max_groups_per_rule=20)
+    assert whole == evaluate_in_parts([first, second], max_groups_per_rule=20)
     alerts, dropped = whole
     assert dropped == 2  # a tenth of the bound: 10.9.9.2 and .3, the least recently active
     assert [a["group"] for a in alerts] == [{"client": "10.9.9.1"}]
@@ -297,22 +304,9 @@ def test_over_the_bound_with_firing_groups_a_restored_engine_still_agrees() -> N
              at(12, "B"), at(13, "C")]
     second = [at(20, "A"), at(21, "B")]
 
-    def run(*parts: list[bytes]) -> tuple[list[dict[str, object]], int]:
-        alerts: list[dict[str, object]] = []
-        snapshot: object = None
-        dropped = 0
-        for part in parts:
-            counters = Counters()
-            engine = Engine(_per_client(1, 10), counters, max_groups_per_rule=2)
-            if snapshot is not None:
-                engine.restore(orjson.loads(orjson.dumps(snapshot)))
-            engine.feed(part)
-            alerts += [a.to_dict() for a in engine.take_alerts()]
-            snapshot, dropped = engine.snapshot(), dropped + counters.groups_dropped
-        return alerts, dropped
-
-    whole = run(first + second)
-    assert whole == run(first, second)
+    rules = _per_client(1, 10)
+    whole = evaluate_in_parts([first + second], rules, max_groups_per_rule=2)
+    assert whole == evaluate_in_parts([first, second], rules, max_groups_per_rule=2)
     alerts, dropped = whole
     # A comes back as a new group at the bound: B, least recently active, makes room; then B
     # comes back as new and C makes room (so B starts over at 21 s instead of firing).
@@ -347,13 +341,7 @@ def test_events_of_one_instant_leaving_together_resolve_at_that_instant() -> Non
     assert [(a["state"], a["ts"], a["count"]) for a in whole] == [
         ("firing", ts(4), 6), ("resolved", ts(60), 5)]
     for cut in range(1, len(lines)):  # a checkpoint at every line, that one included
-        first = Engine(default_rules(), Counters())
-        first.feed(lines[:cut])
-        alerts = [a.to_dict() for a in first.take_alerts()]
-        second = Engine(default_rules(), Counters())
-        assert second.restore(orjson.loads(orjson.dumps(first.snapshot()))) == []
-        second.feed(lines[cut:])
-        assert alerts + [a.to_dict() for a in second.take_alerts()] == whole, cut
+        assert evaluate_in_parts([lines[:cut], lines[cut:]])[0] == whole, cut
 
 
 def test_a_snapshot_with_times_no_alert_could_print_is_refused() -> None:
@@ -371,15 +359,7 @@ def test_a_snapshot_restores_the_exact_state() -> None:
              audit(900, "LEAK_BLOCKED")]
     whole = evaluate(lines)
     for cut in (5, 25, 40, 200, len(lines) - 1):
-        first = Engine(default_rules(), Counters())
-        first.feed(lines[:cut])
-        alerts = first.take_alerts()
-        snapshot = orjson.loads(orjson.dumps(first.snapshot()))
-        second = Engine(default_rules(), Counters())
-        assert second.restore(snapshot) == []
-        second.feed(lines[cut:])
-        alerts += second.take_alerts()
-        assert [a.to_dict() for a in alerts] == whole, cut
+        assert evaluate_in_parts([lines[:cut], lines[cut:]])[0] == whole, cut
 
 
 def test_a_changed_rule_drops_only_its_own_saved_state() -> None:
