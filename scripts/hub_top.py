@@ -24,9 +24,11 @@ import sys
 from pathlib import Path
 
 _SCRIPTS = Path(__file__).resolve().parent
-# This folder, for the ``top`` package beside this file.
-if str(_SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(_SCRIPTS))
+# This folder, for the ``top`` package beside this file, and the repository root, for the
+# watcher's share-delete open.
+for _entry in (_SCRIPTS, _SCRIPTS.parent):
+    if str(_entry) not in sys.path:
+        sys.path.insert(0, str(_entry))
 
 from top.cli import main  # noqa: E402
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from otel import Plane, json_keys
+from watcher._shared_open import open_shared
 
 from .config import DiagConfig, Endpoint
 from .hubdb import query_job_states, query_last_seen, query_nodes, read_db
@@ -227,7 +228,7 @@ def collect_registry(config: DiagConfig) -> Output:
 def collect_watcher_status(path: Path) -> Output:
     """``state/watcher_status.json`` when the watcher wrote one."""
     try:
-        with path.open("rb") as handle:
+        with open_shared(path) as handle:
             raw = handle.read(_STATUS_MAX_BYTES + 1)
     except FileNotFoundError:
         return Output({}, "absent")

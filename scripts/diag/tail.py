@@ -1,14 +1,16 @@
 """The last lines of a log file, read backwards from its end.
 
 Cost is bounded by the lines asked for and ``max_bytes``, never by the file's size: a 1 GB
-log costs what a 1 MB log does. The file is opened once, read, and closed at once, so a
-Windows hub can rotate it right after.
+log costs what a 1 MB log does. The file is opened once, read, and closed at once, with the
+watcher's share-delete open, so a Windows hub can rotate it even meanwhile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from watcher._shared_open import open_shared
 
 BLOCK_BYTES = 64 * 1024
 #: At most this much of one file is read, whatever ``lines`` says: one runaway line (a
@@ -36,7 +38,7 @@ def tail_lines(path: Path, lines: int, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     """
     if lines < 1:
         raise ValueError(f"lines must be >= 1, got {lines}")
-    with path.open("rb") as handle:
+    with open_shared(path) as handle:
         end = handle.seek(0, 2)
         pos = end
         chunks: list[bytes] = []

@@ -2,8 +2,8 @@
 
 Nothing here raises for a hub that is down or a file that is missing, malformed or being
 rewritten: each reader turns the failure into the reason carried by its reading. Files are
-opened, read and closed within one call, never held across refreshes (a Windows hub must be
-able to rotate them at any moment).
+opened (with the watcher's share-delete open), read and closed within one call, never held
+across refreshes (a Windows hub must be able to rotate them at any moment).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from top.model import (
     Snapshot,
     WatcherStatus,
 )
+from watcher._shared_open import open_shared
 
 #: The end of ``alerts.jsonl`` read per refresh, to learn which episodes are still firing;
 #: the rows shown are the newest of these. About 1,500 alerts of ~350 bytes; bounded, so a
@@ -160,7 +161,7 @@ def read_watcher_status(path: Path) -> WatcherStatus:
     """
     shown = str(path)
     try:
-        with path.open("rb") as handle:
+        with open_shared(path) as handle:
             raw = handle.read(STATUS_MAX_BYTES + 1)
     except FileNotFoundError:
         return WatcherStatus(shown, missing=True)
@@ -188,7 +189,7 @@ def read_watcher_status(path: Path) -> WatcherStatus:
 
 def _tail_bytes(path: Path, max_bytes: int) -> bytes:
     """The file's last ``max_bytes``, from the first whole line on: one seek, one read."""
-    with path.open("rb") as handle:
+    with open_shared(path) as handle:
         # One byte more, before the window: whether it is a newline tells whether the
         # window starts on a whole line.
         start = max(0, handle.seek(0, 2) - max_bytes - 1)
