@@ -43,10 +43,8 @@ def open_plane_log(
     for the same plane replaces the handler (tests build many hubs).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    logger = logging.getLogger(f"baseline_hub.plane.{plane}")
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
+    close_plane_log(plane)
+    logger = _logger(plane)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=ROTATE_AT_BYTES, backupCount=KEEP_ROTATED, encoding="utf-8", delay=True
     )
@@ -59,7 +57,12 @@ def open_plane_log(
 
 
 def close_plane_log(plane: str) -> None:
-    logger = logging.getLogger(f"baseline_hub.plane.{plane}")
+    """Detach and close the plane's handlers (idempotent)."""
+    logger = _logger(plane)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
+
+
+def _logger(plane: str) -> logging.Logger:
+    return logging.getLogger(f"baseline_hub.plane.{plane}")
