@@ -13,9 +13,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import hubenv
+
 from .bundle import LeakFound
 from .config import (
-    DEFAULT_HOME,
     DEFAULT_LINES,
     DEFAULT_NODE_DEAD_S,
     DEFAULT_NODE_STALE_S,
@@ -188,4 +189,4 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _home(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
     """``--home``, else ``SHERATAN_HOME``, else the default."""
-    return args.home if args.home is not None else Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+    return args.home if args.home is not None else hubenv.home(env)

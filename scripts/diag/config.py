@@ -13,18 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-DEFAULT_HOME = Path(".sheratan")
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_CONTROL_PORT = 8787
-DEFAULT_DATA_PORT = 8788
+import hubenv
+
 DEFAULT_LINES = 200
 MAX_LINES = 100_000
 DEFAULT_TIMEOUT_S = 2.0
 MAX_TIMEOUT_S = 60.0
 DEFAULT_NODE_STALE_S = 30.0
 DEFAULT_NODE_DEAD_S = 120.0
-
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class UsageError(ValueError):
@@ -132,20 +128,8 @@ def endpoint_from_env(env: Mapping[str, str], plane: str, warn: list[str]) -> En
     A wildcard bind (``0.0.0.0``, ``::``) is reached over loopback. A non-loopback host is
     not contacted (the endpoint carries why). A bad port warns and falls back to the default.
     """
-    var, default = (("HUB_CONTROL_PORT", DEFAULT_CONTROL_PORT) if plane == "control"
-                    else ("HUB_DATA_PORT", DEFAULT_DATA_PORT))
-    port = default
-    raw = env.get(var, "").strip()
-    if raw:
-        try:
-            port = int(raw)
-        except ValueError:
-            port = -1
-        if not 1 <= port <= 65535:
-            warn.append(f"{var} is not a port 1..65535; using {default}")
-            port = default
-    host = env.get("HUB_HOST", DEFAULT_HOST).strip()
-    host = _WILDCARDS.get(host, host)
+    port = hubenv.port(env, plane, warn)
+    host = hubenv.host(env)
     if not _is_loopback(host):
         return Endpoint(plane, host, port, refused="HUB_HOST is not a loopback address")
     return Endpoint(plane, host, port)

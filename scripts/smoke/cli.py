@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import hubenv
 
 from .checks import all_checks, run_checks
 from .context import REDACTED, SmokeContext, UsageError
@@ -21,7 +22,6 @@ EXIT_USAGE = 2
 
 DEFAULT_CONTROL_URL = "http://127.0.0.1:8787"
 DEFAULT_DATA_URL = "http://127.0.0.1:8788"
-DEFAULT_HOME = Path(".sheratan")
 DEFAULT_TIMEOUT_S = 5.0
 
 
@@ -87,7 +87,7 @@ def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) 
         return Token(token, "--token")
     if env.get("HUB_TOKEN"):
         return Token(env["HUB_TOKEN"], "HUB_TOKEN")
-    home = home or Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+    home = home or hubenv.home(env)
     path = home / "secrets" / "hub_token"
     try:
         value = path.read_text(encoding="utf-8").strip()

@@ -18,6 +18,7 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 import httpx
+import hubenv
 from rich.console import Console
 from rich.live import Live
 
@@ -27,10 +28,6 @@ from top.sources import fetch
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_CONTROL_PORT = 8787
-DEFAULT_DATA_PORT = 8788
-DEFAULT_HOME = Path(".sheratan")
 DEFAULT_INTERVAL_S = 2.0
 MIN_INTERVAL_S = 0.2
 MAX_INTERVAL_S = 3600.0
@@ -38,8 +35,6 @@ DEFAULT_ALERTS = 8
 MAX_ALERTS = 200
 #: Per request. Short, so a hung hub costs a refresh at most two seconds, never the view.
 TIMEOUT_S = 1.0
-#: A hub bound to every interface is reached over loopback.
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": DEFAULT_HOST}
 
 Fetcher = Callable[[], Snapshot]
 
@@ -67,18 +62,8 @@ def default_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
         plane: ``control`` or ``data``.
         warn: Collects warnings for the caller to print.
     """
-    var, default = (("HUB_CONTROL_PORT", DEFAULT_CONTROL_PORT) if plane == "control"
-                    else ("HUB_DATA_PORT", DEFAULT_DATA_PORT))
-    port = default
-    raw = env.get(var, "").strip()
-    if raw:
-        parsed = int(raw) if raw.isascii() and raw.isdigit() else -1
-        if 1 <= parsed <= 65535:
-            port = parsed
-        else:
-            warn.append(f"{var}={raw!r} is not a port 1..65535; using {default}")
-    host = env.get("HUB_HOST", DEFAULT_HOST).strip()
-    host = _WILDCARDS.get(host, host)
+    port = hubenv.port(env, plane, warn)
+    host = hubenv.host(env)
     try:
         if ipaddress.ip_address(host).version == 6:
             host = f"[{host}]"
@@ -100,9 +85,7 @@ def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentPa
     parser.add_argument("--data-url", type=_url, default=default_url(env, "data", warn),
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
-    parser.add_argument("--home", type=Path,
-                        default=Path(env["SHERATAN_HOME"]) if env.get("SHERATAN_HOME")
-                        else DEFAULT_HOME,
+    parser.add_argument("--home", type=Path, default=hubenv.home(env),
                         help="hub home with logs/alerts.jsonl and state/watcher_status.json "
                              "(default: SHERATAN_HOME, else ./.sheratan)")
     parser.add_argument("--interval-s", type=_interval, default=DEFAULT_INTERVAL_S,

@@ -1,0 +1,33 @@
+"""The hub's environment as the ops scripts read it, in one place for all three."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import load_script
+
+hubenv = load_script("hubenv")
+
+
+def test_unset_or_empty_variables_mean_the_hub_defaults() -> None:
+    warn: list[str] = []
+    env = {"SHERATAN_HOME": "", "HUB_CONTROL_PORT": " "}
+    assert hubenv.home(env) == Path(".sheratan")
+    assert (hubenv.host({}), hubenv.port(env, "control", warn), hubenv.port({}, "data", warn)) \
+        == ("127.0.0.1", 8787, 8788)
+    assert warn == []
+
+
+@pytest.mark.parametrize(("bound", "reached"), [("0.0.0.0", "127.0.0.1"), (" :: ", "::1"),
+                                                ("10.0.0.5", "10.0.0.5")])
+def test_a_wildcard_bind_is_reached_over_loopback(bound: str, reached: str) -> None:
+    assert hubenv.host({"HUB_HOST": bound}) == reached
+
+
+def test_a_port_is_read_as_the_hub_reads_it() -> None:
+    warn: list[str] = []
+    assert hubenv.port({"HUB_DATA_PORT": "+9001"}, "data", warn) == 9001
+    assert hubenv.port({"HUB_DATA_PORT": "9_001"}, "data", warn) == 8788
+    assert warn == ["HUB_DATA_PORT='9_001' is not a port 1..65535; using 8788"]
