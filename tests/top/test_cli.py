@@ -155,18 +155,9 @@ def test_once_against_a_closed_port_prints_hub_unreachable_and_exits_0(
     assert "no watcher status yet" in done.stdout and "no alerts yet" in done.stdout
 
 
-@pytest.fixture
-def live_hub(hub_home: Path) -> Iterator[HubProcess]:
-    hub = start_hub(hub_home)
-    try:
-        yield hub
-    finally:
-        hub.stop()
-
-
 @pytest.mark.e2e
-def test_once_against_a_real_hub_prints_both_planes_numbers(live_hub: HubProcess) -> None:
-    hub = live_hub
+def test_once_against_a_real_hub_prints_both_planes_numbers(hub_process: HubProcess) -> None:
+    hub = hub_process
     with httpx.Client(timeout=5, trust_env=False) as client:
         client.post(f"{hub.control_url}/nodes/register", headers=hub.auth,
                     json={"node_id": "n1"}).raise_for_status()
@@ -195,8 +186,8 @@ def test_once_against_a_real_hub_prints_both_planes_numbers(live_hub: HubProcess
 
 
 @pytest.mark.e2e
-def test_once_reads_the_environment_like_the_hub(live_hub: HubProcess) -> None:
-    hub = live_hub
+def test_once_reads_the_environment_like_the_hub(hub_process: HubProcess) -> None:
+    hub = hub_process
     host, control_port = hub.control_url.split("://")[1].rsplit(":", 1)
     data_port = hub.data_url.rsplit(":", 1)[1]
     done = _hub_top("--once", env=_env(HUB_HOST=host, HUB_CONTROL_PORT=control_port,
