@@ -18,25 +18,34 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._config import (
-    DEFAULT_SERVICE_NAME,
-    DURATION_BOUNDS_MS,
-    OtlpCompression,
-    OtlpProtocol,
-    SignalExporter,
-    TelemetryConfig,
-)
-from ._instruments import Plane, json_keys
 from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
 
 if TYPE_CHECKING:
+    from ._config import (
+        DEFAULT_SERVICE_NAME,
+        DURATION_BOUNDS_MS,
+        OtlpCompression,
+        OtlpProtocol,
+        SignalExporter,
+        TelemetryConfig,
+    )
+    from ._instruments import Plane, json_keys
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
     from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
 
-# The names below pull in the OTel SDK and the Prometheus exporter (over 100 ms). They load
-# on first use, so the redaction rules, the config and the metric keys stay cheap to import
-# for the diagnose bundle and the watcher.
+# Everything but the redaction rules loads on first use. The telemetry names pull in the
+# OTel SDK and the Prometheus exporter (over 100 ms); the config and the metric keys cost
+# about 10 ms more (logging, dataclasses, urllib), which the watcher, needing only the
+# redaction rules, would pay at every start.
 _LAZY = {
+    "DEFAULT_SERVICE_NAME": "._config",
+    "DURATION_BOUNDS_MS": "._config",
+    "OtlpCompression": "._config",
+    "OtlpProtocol": "._config",
+    "SignalExporter": "._config",
+    "TelemetryConfig": "._config",
+    "Plane": "._instruments",
+    "json_keys": "._instruments",
     "OPENMETRICS_CONTENT_TYPE": "._render",
     "PROMETHEUS_CONTENT_TYPE": "._render",
     "CountsSource": "._telemetry",
@@ -52,6 +61,7 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
+
 
 __all__ = [
     "DEFAULT_SERVICE_NAME",
