@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,8 +26,11 @@ _ERROR_NAMES = {
 _JSON_TYPES = {"application/json", ""}
 
 
-def error_response(status: int, error: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": error, **extra}, status_code=status)
+def error_response(
+    status: int, error: str, *, headers: Mapping[str, str] | None = None, **extra: object,
+) -> JSONResponse:
+    """``{"error": error, **extra}`` with ``status``; also a plain ASGI app for middleware."""
+    return JSONResponse({"error": error, **extra}, status_code=status, headers=headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

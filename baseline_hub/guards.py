@@ -46,9 +46,6 @@ async def port_mismatch(request: Request) -> Response:
     return error_response(421, "port_mismatch", expected_port=plane.other_port)
 
 
-_LEAK_BODY = b'{"error":"leak_guard"}'
-
-
 class LeakGuardMiddleware:
     """Holds each response until it is complete; if it contains ``secret`` anywhere in its
     headers or body, sends 500 ``{"error":"leak_guard"}`` instead and calls ``on_leak``.
@@ -85,13 +82,8 @@ class LeakGuardMiddleware:
             body = b"".join(chunks)
             if self._leaks(start, body):
                 self._on_leak(scope)
-                start = {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(_LEAK_BODY)).encode())],
-                }
-                body = _LEAK_BODY
+                await error_response(500, "leak_guard")(scope, receive, send)
+                return
             await send(start)
             await send({"type": "http.response.body", "body": body})
 
@@ -102,10 +94,6 @@ class LeakGuardMiddleware:
             return True
         return any(self._secret in name or self._secret in value
                    for name, value in start.get("headers", ()))
-
-
-
-_TOO_LARGE_BODY = b'{"error":"body_too_large"}'
 
 
 class BodyLimitMiddleware:
@@ -127,11 +115,9 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > self._max_body_bytes:
-                    await send({"type": "http.response.start", "status": 413, "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_TOO_LARGE_BODY)).encode()),
-                        (b"connection", b"close")]})
-                    await send({"type": "http.response.body", "body": _TOO_LARGE_BODY})
+                    response = error_response(413, "body_too_large",
+                                              headers={"connection": "close"})
+                    await response(scope, receive, send)
                     return
                 break
         received = 0
