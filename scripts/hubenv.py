@@ -1,6 +1,6 @@
 """Where the ops scripts find the hub: ``SHERATAN_HOME``, ``HUB_HOST`` and the port variables,
-read as the v1.5 hub reads them (CONTRACT section 2), in one place for diagnose, hub_top and
-smoke_checks.
+read as the v1.5 hub reads them, and the files below the home they read (CONTRACT sections 2
+and 4), in one place for diagnose, hub_top and smoke_checks.
 
 The caller reads the environment once and passes it in; nothing here reads ``os.environ``.
 """
@@ -27,6 +27,21 @@ _ASCII_INT = re.compile(r"[+-]?[0-9]+")
 def home(env: Mapping[str, str]) -> Path:
     """``SHERATAN_HOME``, else ``./.sheratan`` (an empty value counts as unset)."""
     return Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+
+
+def token_file(home: Path) -> Path:
+    """Where the hub stores the token it generated when ``HUB_TOKEN`` was unset."""
+    return home / "secrets" / "hub_token"
+
+
+def alerts_file(home: Path) -> Path:
+    """Where the watcher appends its alerts."""
+    return home / "logs" / "alerts.jsonl"
+
+
+def watcher_status_file(home: Path) -> Path:
+    """Where the watcher keeps ``watcher_status.json``."""
+    return home / "state" / "watcher_status.json"
 
 
 def host(env: Mapping[str, str]) -> str:

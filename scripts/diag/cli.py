@@ -171,7 +171,7 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"error: --verify: no such file: {path}", file=sys.stderr)
         return EXIT_USAGE
     home = _home(args, env)
-    gate = LeakGate(gather_known_secrets(env, home / "secrets" / "hub_token"))
+    gate = LeakGate(gather_known_secrets(env, hubenv.token_file(home)))
     verdict = verify_bundle(path, gate)
     for problem in verdict.problems:
         print(f"TAMPERED {problem}")

@@ -39,11 +39,11 @@ class HubPaths:
 
     @property
     def token_file(self) -> Path:
-        return self.home / "secrets" / "hub_token"
+        return hubenv.token_file(self.home)
 
     @property
     def watcher_status(self) -> Path:
-        return self.home / "state" / "watcher_status.json"
+        return hubenv.watcher_status_file(self.home)
 
     @property
     def logs(self) -> dict[str, Path]:

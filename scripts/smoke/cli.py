@@ -88,7 +88,7 @@ def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) 
     if env.get("HUB_TOKEN"):
         return Token(env["HUB_TOKEN"], "HUB_TOKEN")
     home = home or hubenv.home(env)
-    path = home / "secrets" / "hub_token"
+    path = hubenv.token_file(home)
     try:
         value = path.read_text(encoding="utf-8").strip()
     except OSError as exc:

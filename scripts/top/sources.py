@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import hubenv
 import orjson
 
 from top.model import (
@@ -34,16 +35,6 @@ SCAN_MAX_BYTES = 512 * 1024
 #: ``watcher_status.json`` is about 600 bytes; anything this big is not one.
 STATUS_MAX_BYTES = 64 * 1024
 _REASON_MAX_CHARS = 120
-
-
-def alerts_path(home: Path) -> Path:
-    """Where the watcher appends its alerts below ``SHERATAN_HOME`` (CONTRACT section 4)."""
-    return home / "logs" / "alerts.jsonl"
-
-
-def status_path(home: Path) -> Path:
-    """Where the watcher keeps ``watcher_status.json`` below ``SHERATAN_HOME``."""
-    return home / "state" / "watcher_status.json"
 
 
 def fetch(
@@ -70,8 +61,8 @@ def fetch(
         taken_at=taken_at,
         control=fetch_plane(client, "control", control_url),
         data=fetch_plane(client, "data", data_url),
-        alerts=read_alerts(alerts_path(home), alerts),
-        watcher=read_watcher_status(status_path(home)),
+        alerts=read_alerts(hubenv.alerts_file(home), alerts),
+        watcher=read_watcher_status(hubenv.watcher_status_file(home)),
     )
 
 
