@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import enum
-import logging
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from otel import HubTelemetry, TelemetryUnavailableError
-
-logger = logging.getLogger(__name__)
 
 _NO_STORE = {"Cache-Control": "no-store"}
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from otel import HubTelemetry
-
-logger = logging.getLogger(__name__)
 
 
 class SecurityEventLike(Protocol):
