@@ -79,14 +79,6 @@ def _leaks(redactor: Redactor | None, text: str) -> bool:
     return redactor is not None and bool(redactor.find_leaks(text))
 
 
-def _timeout_s(config: TelemetryConfig) -> float:
-    return config.otlp_timeout_ms / 1000.0
-
-
-def _grpc_insecure(url: str) -> bool:
-    return urlsplit(url).scheme == "http"
-
-
 def _guarded(signal: str, build: Callable[[], _X]) -> _X | None:
     """Build an exporter, or log why not and return None: telemetry never stops the host.
 
@@ -104,17 +96,30 @@ def _guarded(signal: str, build: Callable[[], _X]) -> _X | None:
         return None
 
 
-def _http_compression(value: OtlpCompression) -> Any:
-    from opentelemetry.exporter.otlp.proto.http import Compression
+def _exporter_kwargs(
+    config: TelemetryConfig, url: str, protocol: OtlpProtocol, compression: OtlpCompression
+) -> dict[str, Any]:
+    """The arguments every OTLP exporter class of ``protocol`` takes, for either signal.
 
-    return Compression.Gzip if value is OtlpCompression.GZIP else Compression.NoCompression
+    Compression is always passed: given None, the SDK would read (and choke on) the
+    environment's ``OTEL_EXPORTER_OTLP_*COMPRESSION`` itself.
+    """
+    kwargs: dict[str, Any] = {
+        "endpoint": url,
+        "headers": dict(config.otlp_headers) or None,
+        "timeout": config.otlp_timeout_ms / 1000.0,
+    }
+    gzip = compression is OtlpCompression.GZIP
+    if protocol is OtlpProtocol.GRPC:
+        import grpc  # type: ignore[import-untyped]  # a dependency of the gRPC exporter
 
+        kwargs["insecure"] = urlsplit(url).scheme == "http"
+        kwargs["compression"] = grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
+    else:
+        from opentelemetry.exporter.otlp.proto.http import Compression
 
-def _grpc_compression(value: OtlpCompression) -> Any:
-    import grpc  # type: ignore[import-untyped]  # a dependency of the gRPC exporter
-
-    gzip = value is OtlpCompression.GZIP
-    return grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression
+        kwargs["compression"] = Compression.Gzip if gzip else Compression.NoCompression
+    return kwargs
 
 
 def metric_exporter(config: TelemetryConfig) -> MetricExporter | None:
@@ -127,31 +132,19 @@ def metric_exporter(config: TelemetryConfig) -> MetricExporter | None:
 
 
 def _build_metric_exporter(config: TelemetryConfig, url: str) -> MetricExporter:
-    headers = dict(config.otlp_headers) or None
-    # Compression is always passed: given None, the SDK would read (and choke on) the
-    # environment's OTEL_EXPORTER_OTLP_*COMPRESSION itself.
-    if config.metrics_protocol is OtlpProtocol.GRPC:
+    protocol = config.metrics_protocol
+    kwargs = _exporter_kwargs(config, url, protocol, config.metrics_compression)
+    if protocol is OtlpProtocol.GRPC:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
         )
 
-        return GrpcMetricExporter(
-            endpoint=url,
-            insecure=_grpc_insecure(url),
-            headers=headers,
-            timeout=_timeout_s(config),
-            compression=_grpc_compression(config.metrics_compression),
-        )
+        return GrpcMetricExporter(**kwargs)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    return HttpMetricExporter(
-        endpoint=url,
-        headers=headers,
-        timeout=_timeout_s(config),
-        compression=_http_compression(config.metrics_compression),
-    )
+    return HttpMetricExporter(**kwargs)
 
 
 def log_exporter(config: TelemetryConfig) -> LogRecordExporter | None:
@@ -164,29 +157,19 @@ def log_exporter(config: TelemetryConfig) -> LogRecordExporter | None:
 
 
 def _build_log_exporter(config: TelemetryConfig, url: str) -> LogRecordExporter:
-    headers = dict(config.otlp_headers) or None
-    if config.logs_protocol is OtlpProtocol.GRPC:
+    protocol = config.logs_protocol
+    kwargs = _exporter_kwargs(config, url, protocol, config.logs_compression)
+    if protocol is OtlpProtocol.GRPC:
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (
             OTLPLogExporter as GrpcLogExporter,
         )
 
-        return GrpcLogExporter(
-            endpoint=url,
-            insecure=_grpc_insecure(url),
-            headers=headers,
-            timeout=_timeout_s(config),
-            compression=_grpc_compression(config.logs_compression),
-        )
+        return GrpcLogExporter(**kwargs)
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (
         OTLPLogExporter as HttpLogExporter,
     )
 
-    return HttpLogExporter(
-        endpoint=url,
-        headers=headers,
-        timeout=_timeout_s(config),
-        compression=_http_compression(config.logs_compression),
-    )
+    return HttpLogExporter(**kwargs)
 
 
 def bounded_call(name: str, steps: list[Callable[[], object]], timeout_s: float) -> bool:
