@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -116,23 +117,15 @@ def build_collectors(config: DiagConfig, env: Mapping[str, str]) -> list[Collect
     ]
     for endpoint in (config.control, config.data):
         collectors.append(Collector(f"health_{endpoint.plane}", (f"health/{endpoint.plane}.json",),
-                                    _bind(collect_health, endpoint, config)))
+                                    partial(collect_health, endpoint, config)))
         collectors.append(Collector(f"metrics_{endpoint.plane}",
                                     (f"metrics/{endpoint.plane}.json",),
-                                    _bind(collect_metrics, endpoint, config)))
+                                    partial(collect_metrics, endpoint, config)))
     for member, path in config.paths.logs.items():
         name = "log_" + Path(member).stem
-        collectors.append(Collector(name, (member,), _bind_log(member, path, config.lines)))
+        collectors.append(Collector(name, (member,),
+                                    partial(collect_log, member, path, config.lines)))
     return collectors
-
-
-def _bind(fn: Callable[[Endpoint, DiagConfig], Output], endpoint: Endpoint,
-          config: DiagConfig) -> Callable[[], Output]:
-    return lambda: fn(endpoint, config)
-
-
-def _bind_log(member: str, path: Path, lines: int) -> Callable[[], Output]:
-    return lambda: collect_log(member, path, lines)
 
 
 def collect_env_keys(env: Mapping[str, str]) -> Output:
