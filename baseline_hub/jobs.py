@@ -26,6 +26,10 @@ def _dumps(value: object) -> str:
 # has not run out: the lease is a deadline, whether or not the sweeper has run since.
 # Parameters: job_id, node_id, now.
 _HELD = "job_id=? AND state='inflight' AND node_id=? AND lease_expires_at >= ?"
+# A job given back (by a fail or an expired lease) is requeued while it has attempts left,
+# else dead-lettered; either way nobody holds it any more.
+_GIVE_BACK = ("state=CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,"
+              " node_id=NULL, lease_expires_at=NULL")
 
 
 class JobNotFound(LookupError):
@@ -127,16 +131,9 @@ class JobQueue:
             JobNotFound: no such job.
             JobConflict: not inflight, leased to another node, or its lease ran out.
         """
-        now = self._clock()
-        row = self._conn.execute(
-            "UPDATE jobs SET state='done', result=?, lease_expires_at=NULL, updated_at=?"
-            f" WHERE {_HELD} RETURNING state",
-            (_dumps(result) if result is not None else None, now, job_id, node_id, now),
-        ).fetchone()
-        if row is None:
-            raise self._refusal(job_id, node_id, now)
-        self._move("inflight", "done")
-        return "done"
+        stored = _dumps(result) if result is not None else None
+        return self._settle(job_id, node_id, "state='done', result=?, lease_expires_at=NULL",
+                            stored)
 
     def fail(self, job_id: str, node_id: str, error: str) -> Retry:
         """Requeue the job if it has attempts left, else dead-letter it.
@@ -145,24 +142,14 @@ class JobQueue:
             JobNotFound: no such job.
             JobConflict: not inflight, leased to another node, or its lease ran out.
         """
-        now = self._clock()
-        row = self._conn.execute(
-            "UPDATE jobs SET state=CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,"
-            " last_error=?, node_id=NULL, lease_expires_at=NULL, updated_at=?"
-            f" WHERE {_HELD} RETURNING state",
-            (error, now, job_id, node_id, now),
-        ).fetchone()
-        if row is None:
-            raise self._refusal(job_id, node_id, now)
-        self._move("inflight", row["state"])
-        return Retry(job_id, "failed", row["state"])
+        state = self._settle(job_id, node_id, f"{_GIVE_BACK}, last_error=?", error)
+        return Retry(job_id, "failed", state)
 
     def expire_leases(self) -> list[Retry]:
         """Requeue (or dead-letter) every inflight job whose lease has run out."""
         now = self._clock()
         rows = self._conn.execute(
-            "UPDATE jobs SET state=CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'dead' END,"
-            " last_error='lease expired', node_id=NULL, lease_expires_at=NULL, updated_at=?"
+            f"UPDATE jobs SET {_GIVE_BACK}, last_error='lease expired', updated_at=?"
             " WHERE state='inflight' AND lease_expires_at < ? RETURNING job_id, state",
             (now, now),
         ).fetchall()
@@ -181,6 +168,22 @@ class JobQueue:
         """``{"queued", "inflight"}`` from the in-memory counters."""
         with self._lock:
             return {"queued": self._counts["queued"], "inflight": self._counts["inflight"]}
+
+    def _settle(self, job_id: str, node_id: str, assignments: str, value: str | None) -> JobState:
+        """Apply ``assignments`` (one ``?``, bound to ``value``) to a job ``node_id`` holds.
+
+        Returns the job's new state, or raises why the job is not held.
+        """
+        now = self._clock()
+        row = self._conn.execute(
+            f"UPDATE jobs SET {assignments}, updated_at=? WHERE {_HELD} RETURNING state",
+            (value, now, job_id, node_id, now),
+        ).fetchone()
+        if row is None:
+            raise self._refusal(job_id, node_id, now)
+        state: JobState = row["state"]
+        self._move("inflight", state)
+        return state
 
     def _refusal(self, job_id: str, node_id: str, now: float) -> Exception:
         """Why a guarded settle matched no row (read only then, off the success path)."""
