@@ -8,6 +8,7 @@ blocking the hub.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -39,6 +40,12 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state_seq ON jobs(state, seq);
 CREATE INDEX IF NOT EXISTS jobs_state_lease ON jobs(state, lease_expires_at);
 """
+
+
+def dump_json(value: object) -> str:
+    """Encode a JSON column (meta, payload, result)."""
+    # stdlib json: exact for integers beyond 64 bits, which clients may send.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def connect(path: Path) -> sqlite3.Connection:

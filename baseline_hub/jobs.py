@@ -10,16 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import db
 from .observer import RetryCause
 from .timefmt import iso
 
 JobState = Literal["queued", "inflight", "done", "dead"]
 _STATES: tuple[JobState, ...] = ("queued", "inflight", "done", "dead")
-
-
-def _dumps(value: object) -> str:
-    # stdlib json: exact for integers beyond 64 bits, which clients may send.
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 # A settle (complete or fail) applies only to an inflight job held by that node whose lease
@@ -103,7 +99,7 @@ class JobQueue:
         self._conn.execute(
             "INSERT INTO jobs(job_id, kind, payload, state, max_attempts, created_at, updated_at)"
             " VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-            (job_id, kind, _dumps(payload), attempts, now, now),
+            (job_id, kind, db.dump_json(payload), attempts, now, now),
         )
         self._move(None, "queued")
         return job_id
@@ -131,7 +127,7 @@ class JobQueue:
             JobNotFound: no such job.
             JobConflict: not inflight, leased to another node, or its lease ran out.
         """
-        stored = _dumps(result) if result is not None else None
+        stored = db.dump_json(result) if result is not None else None
         return self._settle(job_id, node_id, "state='done', result=?, lease_expires_at=NULL",
                             stored)
 

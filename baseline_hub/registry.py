@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
+from . import db
 from .timefmt import iso
 
 NodeStatus = Literal["online", "stale", "dead"]
@@ -42,11 +43,6 @@ class Node:
             "registered_at": iso(self.registered_at),
             "meta": self.meta,
         }
-
-
-def _dumps(value: object) -> str:
-    # stdlib json: exact for integers beyond 64 bits, which clients may send.
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 class NodeRegistry:
@@ -81,7 +77,7 @@ class NodeRegistry:
             " VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(node_id) DO UPDATE SET"
             " name=excluded.name, meta=excluded.meta, last_seen=excluded.last_seen",
-            (node_id, name, _dumps(meta), now, now),
+            (node_id, name, db.dump_json(meta), now, now),
         )
         self._index(node_id, now)
         return "online"
