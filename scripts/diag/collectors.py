@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from otel import Plane, json_keys
-from watcher._shared_open import open_shared
+from watcher import open_shared
 
 from .config import DiagConfig, Endpoint
 from .hubdb import query_job_states, query_last_seen, query_nodes, read_db

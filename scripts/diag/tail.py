@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from watcher._shared_open import open_shared
+from watcher import open_shared
 
 BLOCK_BYTES = 64 * 1024
 #: At most this much of one file is read, whatever ``lines`` says: one runaway line (a

@@ -26,7 +26,7 @@ from top.model import (
     Snapshot,
     WatcherStatus,
 )
-from watcher._shared_open import open_shared
+from watcher import open_shared
 
 #: The end of ``alerts.jsonl`` read per refresh, to learn which episodes are still firing;
 #: the rows shown are the newest of these. About 1,500 alerts of ~350 bytes; bounded, so a
