@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 from urllib.parse import quote
 
@@ -173,14 +173,19 @@ class Redactor:
         ):
             if pattern.search(text):
                 kinds.add(kind)
-        if any(m.group("pw") != self._replacement for m in _URL_PASSWORD_RE.finditer(text)):
+        if any(map(self._is_secret_url, _URL_PASSWORD_RE.finditer(text))):
             kinds.add(URL_PASSWORD)
-        if any(
-            is_secret_key(m.group("key")) and not self._is_benign(m.group("val"))
-            for m in _FIELD_RE.finditer(text)
-        ):
+        if any(map(self._is_secret_field, _FIELD_RE.finditer(text))):
             kinds.add(SECRET_FIELD)
         return sorted(kinds)
+
+    # What counts as a secret match is decided once, here, for redacting and for
+    # find_leaks alike.
+    def _is_secret_url(self, match: re.Match[str]) -> bool:
+        return match.group("pw") != self._replacement
+
+    def _is_secret_field(self, match: re.Match[str]) -> bool:
+        return is_secret_key(match.group("key")) and not self._is_benign(match.group("val"))
 
     def _is_benign(self, value: str) -> bool:
         """A field value that cannot be a secret: empty, null, a bool, a small number,
@@ -202,9 +207,9 @@ class Redactor:
             text, n = pattern.subn(self._replacement, text)
             if n == 0:
                 return text
-            counts[KNOWN_SECRET] = counts.get(KNOWN_SECRET, 0) + n
+            _add(counts, KNOWN_SECRET, n)
         if pattern.search(text):
-            counts[KNOWN_SECRET] = counts.get(KNOWN_SECRET, 0) + 1
+            _add(counts, KNOWN_SECRET, 1)
             return self._replacement
         return text
 
@@ -218,41 +223,47 @@ class Redactor:
     ) -> str:
         # The template's groups keep the scheme word and separators; "{}" is the secret.
         text, n = pattern.subn(template.format(self._replacement.replace("\\", "\\\\")), text)
-        if n:
-            counts[kind] = counts.get(kind, 0) + n
+        _add(counts, kind, n)
         return text
 
     def _redact_url_passwords(self, text: str, counts: dict[str, int]) -> str:
-        found = 0
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal found
-            if match.group("pw") == self._replacement:
-                return match.group(0)
-            found += 1
-            return f"{match.group(1)}{self._replacement}@"
-
-        text = _URL_PASSWORD_RE.sub(replace, text)
-        if found:
-            counts[URL_PASSWORD] = counts.get(URL_PASSWORD, 0) + found
-        return text
+        return self._sub_secrets(
+            _URL_PASSWORD_RE, text, URL_PASSWORD, counts, self._is_secret_url,
+            lambda match: f"{match.group(1)}{self._replacement}@",
+        )
 
     def _redact_fields(self, text: str, counts: dict[str, int]) -> str:
-        found = 0
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal found
+        def redacted(match: re.Match[str]) -> str:
             value = match.group("val")
-            if not is_secret_key(match.group("key")) or self._is_benign(value):
-                return match.group(0)
-            found += 1
             quote_char = value[0] if value[:1] in ("'", '"') else ""
             head = match.group(0)[: match.start("val") - match.start(0)]
             return f"{head}{quote_char}{self._replacement}{quote_char}"
 
-        text = _FIELD_RE.sub(replace, text)
-        if found:
-            counts[SECRET_FIELD] = counts.get(SECRET_FIELD, 0) + found
+        return self._sub_secrets(
+            _FIELD_RE, text, SECRET_FIELD, counts, self._is_secret_field, redacted
+        )
+
+    @staticmethod
+    def _sub_secrets(
+        pattern: re.Pattern[str],
+        text: str,
+        kind: str,
+        counts: dict[str, int],
+        is_secret: Callable[[re.Match[str]], bool],
+        redacted: Callable[[re.Match[str]], str],
+    ) -> str:
+        """Replace each match that ``is_secret`` flags by ``redacted(match)``; count them."""
+        found = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal found
+            if not is_secret(match):
+                return match.group(0)
+            found += 1
+            return redacted(match)
+
+        text = pattern.sub(replace, text)
+        _add(counts, kind, found)
         return text
 
     def _redact_value(self, obj: object, counts: dict[str, int]) -> object:
@@ -265,7 +276,7 @@ class Redactor:
             for key, value in obj.items():
                 new_key = self._redact_value(key, counts) if isinstance(key, str) else key
                 if isinstance(key, str) and is_secret_key(key) and _can_hold_secret(value):
-                    counts[SECRET_FIELD] = counts.get(SECRET_FIELD, 0) + 1
+                    _add(counts, SECRET_FIELD, 1)
                     out[new_key] = self._replacement
                 else:
                     out[new_key] = self._redact_value(value, counts)
@@ -287,4 +298,9 @@ def _can_hold_secret(value: object) -> bool:
 
 def _merge(into: dict[str, int], found: Mapping[str, int]) -> None:
     for kind, n in found.items():
-        into[kind] = into.get(kind, 0) + n
+        _add(into, kind, n)
+
+
+def _add(counts: dict[str, int], kind: str, n: int) -> None:
+    if n:
+        counts[kind] = counts.get(kind, 0) + n
