@@ -187,18 +187,19 @@ def _check_host(host: str) -> None:
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    text = (raw or "").strip()
+    if not text:
         return default
-    if not _ASCII_INT_RE.match(raw.strip()):
+    if not _ASCII_INT_RE.match(text):
         raise ConfigError(name, f"expected an integer, got {raw!r}")
-    return int(raw.strip())
+    return int(text)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    text = (raw or "").strip()
+    if not text:
         return default
-    text = raw.strip()
     try:
         if not text.isascii() or "_" in text:
             raise ValueError(text)
