@@ -188,13 +188,11 @@ async def serve(
         cleanup.callback(_run_stop_hooks, on_stop)
         for plane_log in hub.plane_logs.values():
             cleanup.callback(plane_log.info, "stopped")
-        runtime = HubRuntime(
-            config, hub, token,
-            control=PlaneInfo("control", control_sock.getsockname()[1],
-                              data_sock.getsockname()[1]),
-            data=PlaneInfo("data", data_sock.getsockname()[1],
-                           control_sock.getsockname()[1]),
-        )
+        control_port = control_sock.getsockname()[1]
+        data_port = data_sock.getsockname()[1]
+        runtime = HubRuntime(config, hub, token,
+                             control=PlaneInfo("control", control_port, data_port),
+                             data=PlaneInfo("data", data_port, control_port))
         await _run(runtime, instrument, on_ready,
                    {runtime.control.name: control_sock, runtime.data.name: data_sock})
 
