@@ -181,30 +181,27 @@ class HubTelemetry:
 
     def record_auth_failure(self, plane: str, reason: str) -> None:
         """Count a rejected token (``hub.auth.failures`` and the hub-wide 60 s rate)."""
-        if self._taps_off:
-            return
-        try:
-            self._events.auth_failure(plane, reason)
-        except Exception:
-            _logger.exception("record_auth_failure(%r, %r) failed", plane, reason)
+        self._tap(self._events.auth_failure, plane, reason)
 
     def record_port_mismatch(self, plane: str) -> None:
         """Count a 421 port mismatch (``hub.port.mismatches`` and the 60 s rate)."""
-        if self._taps_off:
-            return
-        try:
-            self._events.port_mismatch(plane)
-        except Exception:
-            _logger.exception("record_port_mismatch(%r) failed", plane)
+        self._tap(self._events.port_mismatch, plane)
 
     def record_job_retry(self, cause: str) -> None:
         """Count a requeued job, cause ``failed`` or ``lease_expired``."""
+        self._tap(self._events.job_retry, cause)
+
+    def _tap(self, record: Callable[..., None], *args: str) -> None:
+        # Taps never raise into the hub. record_request keeps its own copy of this: it
+        # is the per-request hot path, and one more call there is measurable.
         if self._taps_off:
             return
         try:
-            self._events.job_retry(cause)
+            record(*args)
         except Exception:
-            _logger.exception("record_job_retry(%r) failed", cause)
+            _logger.exception(
+                "record_%s(%s) failed", record.__name__, ", ".join(map(repr, args))
+            )
 
     def set_node_counts_source(self, fn: CountsSource) -> None:
         """Set the callable behind ``hub.nodes``: ``{"online": n, "stale": n, "dead": n}``.
