@@ -201,19 +201,20 @@ class TelemetryConfig:
             variable, and the default is used instead; a duration outside
             :data:`DURATION_BOUNDS_MS` is clamped to the nearest bound with a warning.
         """
+        defaults = cls()
         resource = _parse_pairs(environ, "OTEL_RESOURCE_ATTRIBUTES", secret=False)
         service_name = environ.get("OTEL_SERVICE_NAME", "").strip()
         if not service_name:
             service_name = dict(resource).get("service.name", "").strip() or DEFAULT_SERVICE_NAME
         return cls(
-            sdk_disabled=_parse_bool(environ, "OTEL_SDK_DISABLED", default=False),
+            sdk_disabled=_parse_bool(environ, "OTEL_SDK_DISABLED", default=defaults.sdk_disabled),
             service_name=service_name,
             resource_attributes=tuple((k, v) for k, v in resource if k != "service.name"),
             otlp_endpoint=_parse_url(environ, "OTEL_EXPORTER_OTLP_ENDPOINT"),
             otlp_metrics_endpoint=_parse_url(environ, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
             otlp_logs_endpoint=_parse_url(environ, "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
             otlp_protocol=_parse_enum(
-                environ, "OTEL_EXPORTER_OTLP_PROTOCOL", OtlpProtocol, OtlpProtocol.HTTP_PROTOBUF
+                environ, "OTEL_EXPORTER_OTLP_PROTOCOL", OtlpProtocol, defaults.otlp_protocol
             ),
             otlp_metrics_protocol=_parse_enum(
                 environ, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", OtlpProtocol, None
@@ -222,7 +223,8 @@ class TelemetryConfig:
                 environ, "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", OtlpProtocol, None
             ),
             otlp_compression=_parse_enum(
-                environ, "OTEL_EXPORTER_OTLP_COMPRESSION", OtlpCompression, OtlpCompression.NONE
+                environ, "OTEL_EXPORTER_OTLP_COMPRESSION", OtlpCompression,
+                defaults.otlp_compression,
             ),
             otlp_metrics_compression=_parse_enum(
                 environ, "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", OtlpCompression, None
@@ -234,13 +236,13 @@ class TelemetryConfig:
             logs_exporter=_parse_exporter(environ, "OTEL_LOGS_EXPORTER"),
             otlp_headers=_parse_headers(environ, "OTEL_EXPORTER_OTLP_HEADERS"),
             otlp_timeout_ms=_parse_ms(
-                environ, "OTEL_EXPORTER_OTLP_TIMEOUT", "otlp_timeout_ms", 10_000.0
+                environ, "OTEL_EXPORTER_OTLP_TIMEOUT", "otlp_timeout_ms", defaults
             ),
             metric_export_interval_ms=_parse_ms(
-                environ, "OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval_ms", 60_000.0
+                environ, "OTEL_METRIC_EXPORT_INTERVAL", "metric_export_interval_ms", defaults
             ),
             metric_export_timeout_ms=_parse_ms(
-                environ, "OTEL_METRIC_EXPORT_TIMEOUT", "metric_export_timeout_ms", 30_000.0
+                environ, "OTEL_METRIC_EXPORT_TIMEOUT", "metric_export_timeout_ms", defaults
             ),
         )
 
@@ -262,7 +264,10 @@ def _parse_bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool
     return default
 
 
-def _parse_ms(environ: Mapping[str, str], name: str, field_name: str, default: float) -> float:
+def _parse_ms(
+    environ: Mapping[str, str], name: str, field_name: str, defaults: TelemetryConfig
+) -> float:
+    default: float = getattr(defaults, field_name)
     raw = environ.get(name)
     if raw is None or not raw.strip():
         return default
