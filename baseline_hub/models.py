@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from . import db
 
 MAX_JSON_DEPTH = 64
 NODE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -15,7 +16,7 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
     """Reject objects the store cannot round-trip: too deep, NaN/Infinity, lone surrogates."""
     _check_depth(value, 1)
     try:
-        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        db.dump_json(value).encode("utf-8")
     except (ValueError, UnicodeEncodeError) as exc:
         raise ValueError(f"not storable as JSON: {type(exc).__name__}") from None
     return value
