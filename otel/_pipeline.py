@@ -27,7 +27,6 @@ __all__ = [
     "build_meter_provider",
     "counter",
     "observable_gauge",
-    "shutdown_step",
     "window_gauge",
 ]
 
@@ -111,12 +110,3 @@ def window_gauge(meter: Meter, instrument: InstrumentSpec, window: WindowCounter
         return [Observation(window.total())]
 
     observable_gauge(meter, instrument, [observe])
-
-
-def shutdown_step(provider: MeterProvider, timeout_ms: float) -> Callable[[], object]:
-    """A no-argument step that shuts ``provider`` down with a deadline."""
-
-    def shutdown() -> None:
-        provider.shutdown(timeout_millis=timeout_ms)
-
-    return shutdown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from ._config import TelemetryConfig
 from ._events import OVERFLOW, EventCounters
 from ._export import bounded_call, build_resource
 from ._instruments import LabelCache, Plane
-from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge, shutdown_step
+from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge
 from ._redaction import Redactor
 from ._render import format_generated_at, render_prometheus, snapshot_values
 from ._request_buffer import MAX_PENDING_LIMIT, RequestBuffer
@@ -288,7 +289,8 @@ class HubTelemetry:
         # waiting for it.
         timeout_ms = max(timeout_s, 0.0) * 1000.0 * 0.75
         steps: list[Callable[[], object]] = [
-            shutdown_step(plane.provider, timeout_ms) for plane in planes.values()
+            functools.partial(plane.provider.shutdown, timeout_millis=timeout_ms)
+            for plane in planes.values()
         ]
         if logger_provider is not None:
             steps.append(logger_provider.shutdown)
