@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
+from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, can_hold_secret, is_secret_key
 
 if TYPE_CHECKING:
     from ._config import (
@@ -79,6 +79,7 @@ __all__ = [
     "SignalExporter",
     "TelemetryConfig",
     "TelemetryUnavailableError",
+    "can_hold_secret",
     "is_secret_key",
     "json_keys",
 ]

@@ -275,7 +275,7 @@ class Redactor:
             out: dict[object, object] = {}
             for key, value in obj.items():
                 new_key = self._redact_value(key, counts) if isinstance(key, str) else key
-                if isinstance(key, str) and is_secret_key(key) and _can_hold_secret(value):
+                if isinstance(key, str) and is_secret_key(key) and can_hold_secret(value):
                     _add(counts, SECRET_FIELD, 1)
                     out[new_key] = self._replacement
                 else:
@@ -292,7 +292,8 @@ class Redactor:
         return obj
 
 
-def _can_hold_secret(value: object) -> bool:
+def can_hold_secret(value: object) -> bool:
+    """False for the values a secret-named field may hold without a secret: None, bools, ""."""
     return value is not None and not isinstance(value, bool) and value != ""
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from otel import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
+from otel import MIN_SECRET_LEN, REDACTED, Redactor, can_hold_secret, is_secret_key
 
 #: otel.Redactor's count kinds, by layer. ``secret_field`` in text is the ``key=value`` pattern.
 _PATTERN_KINDS = ("basic_auth", "bearer", "jwt", "secret_field", "url_password")
@@ -127,7 +127,7 @@ class LayeredRedactor:
             out: dict[str, object] = {}
             for key, item in value.items():
                 new_key = self.text(str(key))
-                if is_secret_key(str(key)) and _can_hold_secret(item):
+                if is_secret_key(str(key)) and can_hold_secret(item):
                     self._counts.add("key_names", "secret_field")
                     out[new_key] = REDACTED
                 else:
@@ -136,8 +136,3 @@ class LayeredRedactor:
         if isinstance(value, list | tuple):
             return [self.structure(item) for item in value]
         return value
-
-
-def _can_hold_secret(value: object) -> bool:
-    # The same judgement as otel's redact_mapping: None, bools and "" carry no secret.
-    return value is not None and not isinstance(value, bool) and value != ""
