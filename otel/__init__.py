@@ -29,6 +29,12 @@ if TYPE_CHECKING:
         SignalExporter,
         TelemetryConfig,
     )
+    from ._fingerprint import (
+        FingerprintError,
+        TokenFingerprint,
+        read_fingerprint,
+        write_fingerprint,
+    )
     from ._instruments import Plane, json_keys
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
     from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
@@ -44,6 +50,10 @@ _LAZY = {
     "OtlpProtocol": "._config",
     "SignalExporter": "._config",
     "TelemetryConfig": "._config",
+    "FingerprintError": "._fingerprint",
+    "TokenFingerprint": "._fingerprint",
+    "read_fingerprint": "._fingerprint",
+    "write_fingerprint": "._fingerprint",
     "Plane": "._instruments",
     "json_keys": "._instruments",
     "OPENMETRICS_CONTENT_TYPE": "._render",
@@ -71,6 +81,7 @@ __all__ = [
     "PROMETHEUS_CONTENT_TYPE",
     "REDACTED",
     "CountsSource",
+    "FingerprintError",
     "HubTelemetry",
     "OtlpCompression",
     "OtlpProtocol",
@@ -79,7 +90,10 @@ __all__ = [
     "SignalExporter",
     "TelemetryConfig",
     "TelemetryUnavailableError",
+    "TokenFingerprint",
     "can_hold_secret",
     "is_secret_key",
     "json_keys",
+    "read_fingerprint",
+    "write_fingerprint",
 ]
