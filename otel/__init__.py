@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, can_hold_secret, is_secret_key
+from ._terminal import terminal_safe
 
 if TYPE_CHECKING:
     from ._config import (
@@ -37,7 +38,15 @@ if TYPE_CHECKING:
     )
     from ._instruments import Plane, json_keys
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
+    from ._secrets import (
+        FINGERPRINT_FILE,
+        TOKEN_FILE,
+        KnownSecrets,
+        SecretSourceError,
+        load_known_secrets,
+    )
     from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
+    from ._values import ValueGuard, canonical_ip
 
 # Everything but the redaction rules loads on first use. The telemetry names pull in the
 # OTel SDK and the Prometheus exporter (over 100 ms); the config and the metric keys cost
@@ -54,6 +63,13 @@ _LAZY = {
     "TokenFingerprint": "._fingerprint",
     "read_fingerprint": "._fingerprint",
     "write_fingerprint": "._fingerprint",
+    "FINGERPRINT_FILE": "._secrets",
+    "TOKEN_FILE": "._secrets",
+    "KnownSecrets": "._secrets",
+    "SecretSourceError": "._secrets",
+    "load_known_secrets": "._secrets",
+    "ValueGuard": "._values",
+    "canonical_ip": "._values",
     "Plane": "._instruments",
     "json_keys": "._instruments",
     "OPENMETRICS_CONTENT_TYPE": "._render",
@@ -76,24 +92,32 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_SERVICE_NAME",
     "DURATION_BOUNDS_MS",
+    "FINGERPRINT_FILE",
     "MIN_SECRET_LEN",
     "OPENMETRICS_CONTENT_TYPE",
     "PROMETHEUS_CONTENT_TYPE",
     "REDACTED",
+    "TOKEN_FILE",
     "CountsSource",
     "FingerprintError",
     "HubTelemetry",
+    "KnownSecrets",
     "OtlpCompression",
     "OtlpProtocol",
     "Plane",
     "Redactor",
+    "SecretSourceError",
     "SignalExporter",
     "TelemetryConfig",
     "TelemetryUnavailableError",
     "TokenFingerprint",
+    "ValueGuard",
     "can_hold_secret",
+    "canonical_ip",
     "is_secret_key",
     "json_keys",
+    "load_known_secrets",
     "read_fingerprint",
+    "terminal_safe",
     "write_fingerprint",
 ]

@@ -1,32 +1,50 @@
-"""The one place that decides what is secret: known values, key names and token patterns.
+"""The one place that decides what is secret: known values, key names and credential patterns.
 
-Metrics, alerts and the diagnose bundle all redact through :class:`Redactor`, so a rule
-added here protects every output at once.
+Metrics, alerts, the watcher's console, ``hub_top`` and the diagnose bundle all redact through
+:class:`Redactor`, so a rule added here protects every output at once.
+
+Every detector reports *spans* of the text it judges secret, in priority order: known values
+(with their encodings and fragments) and fingerprinted tokens, private-key blocks, bearer,
+basic, JWT, URL-password, ``key=value`` and ``--option value`` patterns, detect-secrets'
+credential plugins, and (when asked) e-mail addresses. Overlapping spans merge; each
+merged span is replaced once and counted once, under the kind of its first detector.
+Redacting and :meth:`Redactor.find_leaks` share the detectors, so what one removes is what
+the other looks for.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Final
-from urllib.parse import quote
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["MIN_SECRET_LEN", "REDACTED", "Redactor", "is_secret_key"]
+from ._known import FingerprintSearch, KnownValues, Span
+from ._scanner import CredentialScanner, keyword_denylist
+
+if TYPE_CHECKING:
+    from ._fingerprint import TokenFingerprint
+
+__all__ = ["MIN_SECRET_LEN", "REDACTED", "Redactor", "can_hold_secret", "is_secret_key"]
 
 REDACTED: Final = "[REDACTED]"
 MIN_SECRET_LEN: Final = 8
 
 # Redaction kinds, the keys of the counts a Redactor returns.
 KNOWN_SECRET: Final = "known_secret"
+PRIVATE_KEY: Final = "private_key"
+CREDENTIAL: Final = "credential"
 BEARER: Final = "bearer"
 BASIC: Final = "basic_auth"
 JWT: Final = "jwt"
 URL_PASSWORD: Final = "url_password"
 SECRET_FIELD: Final = "secret_field"
+SECRET_ARGUMENT: Final = "secret_argument"
+EMAIL: Final = "email"
 
 # A key is secret when its normalized form (lower case, no separators) contains one of
-# these, wherever they sit: "HUB_TOKEN", "x-api-key", "apiKey", "db_password".
+# these, wherever they sit ("HUB_TOKEN", "x-api-key", "apiKey", "db_password"), or when it
+# matches detect-secrets' keyword denylist (see _keyword_pattern).
 _SECRET_SUBSTRINGS: Final = (
     "token",
     "secret",
@@ -42,19 +60,32 @@ _SECRET_SUBSTRINGS: Final = (
     "authorization",
     "cookie",
     "sessionid",
+    "connectionstring",
+    "webhook",
 )
-# These words are secret only as the last word of a key: "proxy_auth" and "session" are,
-# while "auth_fail_rate_1m", "author" and "session_count" are not.
-_SECRET_LAST_WORDS: Final = frozenset({"auth", "session", "sid", "pwd", "pass", "jwt", "bearer"})
+# These words are secret only as the last word of a key: "proxy_auth", "SSH_KEY" and
+# "SENTRY_DSN" are, while "auth_fail_rate_1m", "keyboard" and "session_count" are not.
+_SECRET_LAST_WORDS: Final = frozenset(
+    {"auth", "session", "sid", "pwd", "pass", "jwt", "bearer", "key", "dsn"})
+# The shell's working directories: "pwd" in the denylist means a password, not these.
+_NOT_SECRET_KEYS: Final = frozenset({"pwd", "oldpwd"})
 
 _BENIGN_VALUES: Final = frozenset({"", "null", "none", "true", "false"})
 _WORD_SPLIT: Final = re.compile(r"[^a-z0-9]+")
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
-_BEARER_RE: Final = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*")
-_BASIC_RE: Final = re.compile(r"(?i)\b(basic)(\s+)[A-Za-z0-9+/]{8,}=*")
+_PEM_RE: Final = re.compile(
+    r"-----BEGIN (?P<label>(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
+    r"(?:[\s\S]*?-----END (?P=label)-----|[A-Za-z0-9+/=\s\\:,.\-]*)"
+    r"|PuTTY-User-Key-File-\d+:[^\r\n]*(?:\\n|[\r\n])(?:[^\r\n]*(?:\\n|[\r\n]))*?"
+    r"Private-MAC:[^\s\\]*"
+)
+_BEARER_RE: Final = re.compile(r"(?i)\bbearer\s+(?P<val>[A-Za-z0-9\-._~+/]+=*)")
+_BASIC_RE: Final = re.compile(r"(?i)\bbasic\s+(?P<val>[A-Za-z0-9+/]{8,}=*)")
 _JWT_RE: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_URL_PASSWORD_RE: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@]+:)(?P<pw>[^/\s@]+)(@)")
+# The user part may be empty: redis://:password@host.
+_URL_PASSWORD_RE: Final = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.\-]*://[^/\s:@]*:(?P<val>[^/\s@]+)@")
 # key=value, key: value and "key": "value". The lookbehind anchors a key at a word start,
 # which keeps the scan linear on long runs of identifier characters.
 _FIELD_RE: Final = re.compile(
@@ -63,69 +94,137 @@ _FIELD_RE: Final = re.compile(
     r"""(?!(?i:bearer|basic)\s)"""
     r"""(?P<val>"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|(?:[A-Za-z]+[ \t]+)?[^\s&,;"'<>(){}\[\]]+)"""
 )
+# --password x, -p=x, --token=x on a command line.
+_ARGUMENT_RE: Final = re.compile(
+    r"""(?<![\w-])--?(?P<key>[A-Za-z][\w.-]*)(?:=|[ \t]+)"""
+    r"""(?P<val>"[^"\n]*"|'[^'\n]*'|[^\s"'-][^\s"']*)"""
+)
+_EMAIL_RE: Final = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}\b"
+)
+
+_keyword_re: re.Pattern[str] | None = None
+
+
+def _keyword_pattern() -> re.Pattern[str]:
+    """detect-secrets' keyword denylist ("api_?key", "password", "secret", ...) as a search
+    over a name in snake case."""
+    global _keyword_re
+    if _keyword_re is None:
+        _keyword_re = re.compile("|".join(keyword_denylist()))
+    return _keyword_re
 
 
 def is_secret_key(name: str) -> bool:
     """True when a field, header or variable called ``name`` may hold a secret.
 
-    Case-, ``-``/``_``/``.``- and camelCase-insensitive: ``HUB_TOKEN``, ``X-Api-Key``,
-    ``apiKey``, ``Authorization``, ``Set-Cookie``, ``private_key`` and ``proxy_auth`` are
-    secret; ``auth_fail_rate_1m``, ``author`` and ``reason`` are not.
+    Follows detect-secrets' keyword rules and adds the words of web and ops config: case-,
+    ``-``/``_``/``.``- and camelCase-insensitive. ``HUB_TOKEN``, ``X-Api-Key``, ``apiKey``,
+    ``Authorization``, ``Set-Cookie``, ``SSH_KEY``, ``SENTRY_DSN``, ``SLACK_WEBHOOK_URL`` and
+    ``proxy_auth`` are secret; ``auth_fail_rate_1m``, ``author``, ``reason`` and ``PWD`` (the
+    shell's folder) are not.
     """
     lowered = _CAMEL.sub("_", name).lower()
     words = [word for word in _WORD_SPLIT.split(lowered) if word]
     if not words:
         return False
+    snake = "_".join(words)
+    if snake in _NOT_SECRET_KEYS:
+        return False
     joined = "".join(words)
-    return words[-1] in _SECRET_LAST_WORDS or any(s in joined for s in _SECRET_SUBSTRINGS)
+    return (
+        words[-1] in _SECRET_LAST_WORDS
+        or any(s in joined for s in _SECRET_SUBSTRINGS)
+        or _keyword_pattern().search(snake) is not None
+    )
 
 
-def _variants(secret: str) -> set[str]:
-    """The forms a secret takes when it is embedded in a URL or a JSON string."""
-    return {secret, quote(secret, safe=""), json.dumps(secret)[1:-1]}
+def can_hold_secret(value: object) -> bool:
+    """False for the values a secret-named field may hold without a secret: None, bools, ""."""
+    return value is not None and not isinstance(value, bool) and value != ""
+
+
+_Found = tuple[int, int, str]
+#: A redaction kind and the function that finds its spans.
+_Detector = tuple[str, Callable[[str], Iterator[Span]]]
 
 
 class Redactor:
-    """Redacts known secret values, secret-looking fields and token patterns.
+    """Redacts known secrets, fingerprinted tokens, secret-looking fields and credentials.
 
     Args:
-        known_secrets: exact values that must never appear (the hub token, say). Empty
-            strings and None-like blanks are ignored.
+        known_secrets: exact values that must never appear (the hub token, say), in any
+            encoding or as a long fragment. Blank values are ignored.
+        fingerprints: tokens known only by their salted fingerprint.
         replacement: the text that replaces a secret.
+        patterns: also apply the credential patterns (detect-secrets' plugins and the
+            bearer, basic, JWT, URL-password and field rules). Off, only the known values
+            and fingerprints are looked for, which is cheap enough for a hub's request log.
+        mask_emails: also replace e-mail addresses (personal data in node ``meta``).
 
     Raises:
         ValueError: a known secret shorter than ``MIN_SECRET_LEN`` characters, which would
-            redact ordinary words everywhere.
+            redact ordinary words everywhere, or one that overlaps the replacement.
 
     Thread-safety: immutable after construction; safe to share between threads.
     """
 
-    __slots__ = ("_known_bytes", "_known_re", "_replacement")
+    __slots__ = ("_detectors", "_fingerprints", "_known", "_replacement", "_scanner")
 
-    def __init__(self, known_secrets: Iterable[str] = (), *, replacement: str = REDACTED) -> None:
-        variants: set[str] = set()
-        for secret in known_secrets:
-            if not secret.strip():
-                continue
+    def __init__(
+        self,
+        known_secrets: Iterable[str] = (),
+        *,
+        fingerprints: Iterable[TokenFingerprint] = (),
+        replacement: str = REDACTED,
+        patterns: bool = True,
+        mask_emails: bool = False,
+    ) -> None:
+        values = [secret for secret in known_secrets if secret.strip()]
+        for secret in values:
             if len(secret) < MIN_SECRET_LEN:
                 # The value itself is never put in the message.
                 raise ValueError(
                     f"a known secret of {len(secret)} characters is shorter than "
                     f"{MIN_SECRET_LEN} and would redact ordinary text"
                 )
-            variants |= _variants(secret)
-        if any(replacement in v or v in replacement for v in variants):
+        self._known = KnownValues(values)
+        if self._known.overlaps(replacement):
             raise ValueError("the replacement text must not overlap a known secret")
         self._replacement = replacement
-        # Longest first, so a secret that contains another is replaced whole.
-        ordered = sorted(variants, key=len, reverse=True)
-        self._known_re = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        self._known_bytes = tuple(v.encode("utf-8") for v in ordered)
+        self._fingerprints = FingerprintSearch(fingerprints)
+        self._scanner = CredentialScanner()
+        self._detectors = self._build_detectors(patterns, mask_emails)
+
+    def _build_detectors(self, patterns: bool, mask_emails: bool) -> tuple[_Detector, ...]:
+        detectors: list[_Detector] = [
+            (KNOWN_SECRET, self._known.spans),
+            (KNOWN_SECRET, self._fingerprints.spans),
+        ]
+        if patterns:
+            detectors += [
+                (PRIVATE_KEY, _pattern_spans(_PEM_RE)),
+                (BEARER, _pattern_spans(_BEARER_RE, "val")),
+                (BASIC, _pattern_spans(_BASIC_RE, "val")),
+                (JWT, _pattern_spans(_JWT_RE)),
+                (URL_PASSWORD, self._keyed_spans(_URL_PASSWORD_RE, None)),
+                (SECRET_FIELD, self._keyed_spans(_FIELD_RE, is_secret_key)),
+                (SECRET_ARGUMENT, self._keyed_spans(_ARGUMENT_RE, is_secret_key)),
+                (CREDENTIAL, self._scanner.spans),
+            ]
+        if mask_emails:
+            detectors.append((EMAIL, _pattern_spans(_EMAIL_RE)))
+        return tuple(detectors)
 
     @staticmethod
     def is_secret_key(name: str) -> bool:
         """See :func:`is_secret_key`."""
         return is_secret_key(name)
+
+    @property
+    def replacement(self) -> str:
+        return self._replacement
 
     def redact_text(self, text: str) -> tuple[str, dict[str, int]]:
         """Redact ``text``.
@@ -133,63 +232,82 @@ class Redactor:
         Returns:
             The redacted text and the number of redactions by kind (only kinds > 0).
         """
+        found = self._merged(text)
+        if not found:
+            return text, {}
         counts: dict[str, int] = {}
-        text = self._redact_known(text, counts)
-        text = self._sub(_BEARER_RE, text, BEARER, counts, r"\g<1>\g<2>{}")
-        text = self._sub(_BASIC_RE, text, BASIC, counts, r"\g<1>\g<2>{}")
-        text = self._sub(_JWT_RE, text, JWT, counts, "{}")
-        text = self._redact_url_passwords(text, counts)
-        text = self._redact_fields(text, counts)
-        return text, counts
+        pieces: list[str] = []
+        position = 0
+        for start, end, kind in found:
+            pieces += (text[position:start], self._replacement)
+            position = end
+            _add(counts, kind, 1)
+        pieces.append(text[position:])
+        redacted = "".join(pieces)
+        if any(True for _ in self._known.spans(redacted)):
+            # A replacement joined two fragments into a new occurrence (contrived): drop all.
+            return self._replacement, counts
+        return redacted, counts
 
     def redact_mapping(self, obj: object) -> tuple[object, dict[str, int]]:
         """Redact a JSON-like structure deeply, returning a new one (the input is untouched).
 
         A value under a secret-looking key is replaced whole, unless it is None or a bool
         (which cannot hold a secret). Other strings, and keys, go through
-        :meth:`redact_text`. Objects of other types are returned as they are.
+        :meth:`redact_text`. Two neighbouring strings that together spell a known or
+        fingerprinted secret are both replaced. Objects of other types are returned as
+        they are.
 
         Returns:
             The redacted copy and the number of redactions by kind.
         """
         counts: dict[str, int] = {}
-        return self._redact_value(obj, counts), counts
+        split = self._split_leaves(obj)
+        return self._redact_value(obj, counts, split), counts
 
     def find_leaks(self, data: bytes | str) -> list[str]:
         """The kinds of secret found in ``data``, sorted; never the secrets themselves.
 
         Meant as a final gate over an output that was already redacted: an empty list
-        means it is clean.
+        means it is clean. E-mail addresses are masked, not gated.
         """
-        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-        kinds: set[str] = set()
-        if any(secret in raw for secret in self._known_bytes):
-            kinds.add(KNOWN_SECRET)
-        text = raw.decode("utf-8", "replace")
-        for kind, pattern in (
-            (BEARER, _BEARER_RE),
-            (BASIC, _BASIC_RE),
-            (JWT, _JWT_RE),
-        ):
-            if pattern.search(text):
-                kinds.add(kind)
-        if any(map(self._is_secret_url, _URL_PASSWORD_RE.finditer(text))):
-            kinds.add(URL_PASSWORD)
-        if any(map(self._is_secret_field, _FIELD_RE.finditer(text))):
-            kinds.add(SECRET_FIELD)
-        return sorted(kinds)
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        return sorted({kind for _, _, kind in self._merged(text) if kind != EMAIL})
 
-    # What counts as a secret match is decided once, here, for redacting and for
-    # find_leaks alike.
-    def _is_secret_url(self, match: re.Match[str]) -> bool:
-        return match.group("pw") != self._replacement
+    # -- detection ------------------------------------------------------------------------
 
-    def _is_secret_field(self, match: re.Match[str]) -> bool:
-        return is_secret_key(match.group("key")) and not self._is_benign(match.group("val"))
+    def _merged(self, text: str) -> list[_Found]:
+        """Every detector's spans, merged where they overlap, in text order; a merged span
+        takes the kind of its highest-ranked detector."""
+        found = sorted((start, end, rank) for rank, (_, spans) in enumerate(self._detectors)
+                       for start, end in spans(text) if end > start)
+        merged: list[tuple[int, int, int]] = []
+        for start, end, rank in found:
+            if merged and start < merged[-1][1]:
+                first, last, best = merged[-1]
+                merged[-1] = (first, max(last, end), min(best, rank))
+            else:
+                merged.append((start, end, rank))
+        return [(start, end, self._detectors[rank][0]) for start, end, rank in merged]
+
+    def _keyed_spans(self, pattern: re.Pattern[str],
+                     is_secret: Callable[[str], bool] | None) -> Callable[[str], Iterator[Span]]:
+        def spans(text: str) -> Iterator[Span]:
+            for match in pattern.finditer(text):
+                if is_secret is not None and not is_secret(match.group("key")):
+                    continue
+                value = match.group("val")
+                if self._is_benign(value):
+                    continue
+                start, end = match.span("val")
+                if value[:1] in ("'", '"') and len(value) >= 2:
+                    start, end = start + 1, end - 1  # keep the quotes
+                yield start, end
+        return spans
 
     def _is_benign(self, value: str) -> bool:
-        """A field value that cannot be a secret: empty, null, a bool, a small number,
-        or already the replacement."""
+        """A value that cannot be a secret: empty, null, a bool, a small number, or already
+        the replacement."""
         bare = value[1:-1] if value[:1] in ("'", '"') else value
         return (
             bare.lower() in _BENIGN_VALUES
@@ -197,104 +315,75 @@ class Redactor:
             or (bare.isdigit() and len(bare) < MIN_SECRET_LEN)
         )
 
-    def _redact_known(self, text: str, counts: dict[str, int]) -> str:
-        pattern = self._known_re
-        if pattern is None:
-            return text
-        # A replacement can join two fragments into a new occurrence only in contrived
-        # cases; repeat until none is left, and if that does not settle, drop it all.
-        for _ in range(4):
-            text, n = pattern.subn(self._replacement, text)
-            if n == 0:
-                return text
-            _add(counts, KNOWN_SECRET, n)
-        if pattern.search(text):
-            _add(counts, KNOWN_SECRET, 1)
-            return self._replacement
-        return text
+    # -- structures -----------------------------------------------------------------------
 
-    def _sub(
-        self,
-        pattern: re.Pattern[str],
-        text: str,
-        kind: str,
-        counts: dict[str, int],
-        template: str,
-    ) -> str:
-        # The template's groups keep the scheme word and separators; "{}" is the secret.
-        text, n = pattern.subn(template.format(self._replacement.replace("\\", "\\\\")), text)
-        _add(counts, kind, n)
-        return text
+    def _split_leaves(self, obj: object) -> set[int]:
+        """The ids of string leaves that, joined with a neighbour, spell a known secret that
+        neither holds whole (each half may still hold a fragment, found on its own)."""
+        if not (self._known or self._fingerprints):
+            return set()
+        leaves = list(_string_leaves(obj))
+        split: set[int] = set()
+        for left, right in itertools.pairwise(leaves):
+            joined = left + right
+            for start, end in (*self._known.exact_spans(joined),
+                               *self._fingerprints.exact_spans(joined)):
+                if start < len(left) < end:
+                    split.update((id(left), id(right)))
+                    break
+        return split
 
-    def _redact_url_passwords(self, text: str, counts: dict[str, int]) -> str:
-        return self._sub_secrets(
-            _URL_PASSWORD_RE, text, URL_PASSWORD, counts, self._is_secret_url,
-            lambda match: f"{match.group(1)}{self._replacement}@",
-        )
-
-    def _redact_fields(self, text: str, counts: dict[str, int]) -> str:
-        def redacted(match: re.Match[str]) -> str:
-            value = match.group("val")
-            quote_char = value[0] if value[:1] in ("'", '"') else ""
-            head = match.group(0)[: match.start("val") - match.start(0)]
-            return f"{head}{quote_char}{self._replacement}{quote_char}"
-
-        return self._sub_secrets(
-            _FIELD_RE, text, SECRET_FIELD, counts, self._is_secret_field, redacted
-        )
-
-    @staticmethod
-    def _sub_secrets(
-        pattern: re.Pattern[str],
-        text: str,
-        kind: str,
-        counts: dict[str, int],
-        is_secret: Callable[[re.Match[str]], bool],
-        redacted: Callable[[re.Match[str]], str],
-    ) -> str:
-        """Replace each match that ``is_secret`` flags by ``redacted(match)``; count them."""
-        found = 0
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal found
-            if not is_secret(match):
-                return match.group(0)
-            found += 1
-            return redacted(match)
-
-        text = pattern.sub(replace, text)
-        _add(counts, kind, found)
-        return text
-
-    def _redact_value(self, obj: object, counts: dict[str, int]) -> object:
+    def _redact_value(self, obj: object, counts: dict[str, int], split: set[int]) -> object:
         if isinstance(obj, str):
+            if id(obj) in split:
+                _add(counts, KNOWN_SECRET, 1)
+                return self._replacement
             text, found = self.redact_text(obj)
             _merge(counts, found)
             return text
         if isinstance(obj, Mapping):
-            out: dict[object, object] = {}
-            for key, value in obj.items():
-                new_key = self._redact_value(key, counts) if isinstance(key, str) else key
-                if isinstance(key, str) and is_secret_key(key) and can_hold_secret(value):
-                    _add(counts, SECRET_FIELD, 1)
-                    out[new_key] = self._replacement
-                else:
-                    out[new_key] = self._redact_value(value, counts)
-            return out
+            return self._redact_items(obj, counts, split)
         if isinstance(obj, list):
-            return [self._redact_value(item, counts) for item in obj]
+            return [self._redact_value(item, counts, split) for item in obj]
         if isinstance(obj, tuple):
-            return tuple(self._redact_value(item, counts) for item in obj)
+            return tuple(self._redact_value(item, counts, split) for item in obj)
         if isinstance(obj, bytes | bytearray):
             text, found = self.redact_text(bytes(obj).decode("utf-8", "replace"))
             _merge(counts, found)
             return text.encode("utf-8") if found else obj
         return obj
 
+    def _redact_items(self, obj: Mapping[object, object], counts: dict[str, int],
+                      split: set[int]) -> dict[object, object]:
+        out: dict[object, object] = {}
+        for key, value in obj.items():
+            new_key = self._redact_value(key, counts, split) if isinstance(key, str) else key
+            if isinstance(key, str) and is_secret_key(key) and can_hold_secret(value):
+                _add(counts, SECRET_FIELD, 1)
+                out[new_key] = self._replacement
+            else:
+                out[new_key] = self._redact_value(value, counts, split)
+        return out
 
-def can_hold_secret(value: object) -> bool:
-    """False for the values a secret-named field may hold without a secret: None, bools, ""."""
-    return value is not None and not isinstance(value, bool) and value != ""
+
+def _string_leaves(obj: object) -> Iterator[str]:
+    """Every string value in ``obj`` (not the keys), depth first in order."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for value in obj.values():
+            yield from _string_leaves(value)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            yield from _string_leaves(item)
+
+
+def _pattern_spans(pattern: re.Pattern[str],
+                   group: str | int = 0) -> Callable[[str], Iterator[Span]]:
+    def spans(text: str) -> Iterator[Span]:
+        for match in pattern.finditer(text):
+            yield match.span(group)
+    return spans
 
 
 def _merge(into: dict[str, int], found: Mapping[str, int]) -> None:

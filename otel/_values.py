@@ -1,0 +1,87 @@
+"""Client-controlled values made safe to show: an alert's group, a client column on a screen.
+
+A value such as an audit line's ``client`` is written by whoever sent the request. It is
+kept only when it is safe by construction: an IP address (in any textual form) becomes its
+canonical form, which cannot hold a secret. Anything else goes through the redactor and the
+credential scanner, and a value that looks like a credential is replaced even when nobody
+told the tool about it. Verdicts are cached per distinct value in a bounded LRU, so a scan
+from 100,000 clients costs one verdict per client, not one per line.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import threading
+from collections.abc import Callable
+from typing import Final
+
+from ._redaction import Redactor
+from ._scanner import CredentialScanner
+
+__all__ = ["DEFAULT_VERDICT_CACHE", "ValueGuard", "canonical_ip"]
+
+DEFAULT_VERDICT_CACHE: Final = 65_536
+DEFAULT_MAX_CHARS: Final = 128
+
+
+def canonical_ip(text: str) -> str | None:
+    """``text`` as a canonical IP address (``::FFFF:0A00:0007`` -> ``::ffff:a00:7``), or
+    None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return None
+
+
+class ValueGuard:
+    """Turns an untrusted string into one that may be shown and stored.
+
+    Args:
+        redactor: builds the redactor on first need. It is only called for a value that is
+            not an IP address, so a tool whose values are all addresses never pays for it.
+        replacement: what a value judged secret becomes.
+        max_chars: longer values are cut (after judging, so no half token slips by).
+        cache_size: the most distinct values whose verdicts are remembered.
+
+    Thread-safety: the verdict cache is ``functools.lru_cache``, which is thread-safe; the
+    redactor is built once under a lock.
+    """
+
+    def __init__(self, redactor: Callable[[], Redactor], *, replacement: str,
+                 max_chars: int = DEFAULT_MAX_CHARS,
+                 cache_size: int = DEFAULT_VERDICT_CACHE) -> None:
+        if max_chars < 1 or cache_size < 1:
+            raise ValueError(f"max_chars and cache_size must be >= 1, got {max_chars} and "
+                             f"{cache_size}")
+        self._make_redactor = redactor
+        self._redactor: Redactor | None = None
+        self._lock = threading.Lock()
+        self._replacement = replacement
+        self._max_chars = max_chars
+        self._scanner = CredentialScanner()
+        self.guard: Callable[[str], str] = functools.lru_cache(maxsize=cache_size)(
+            self._verdict)
+
+    def __call__(self, value: str) -> str:
+        """The safe form of ``value`` (cached)."""
+        return self.guard(value)
+
+    def _verdict(self, value: str) -> str:
+        # A query string or fragment is where clients put credentials; it never groups.
+        text = value.split("?", 1)[0].split("#", 1)[0]
+        address = canonical_ip(text)
+        if address is not None:
+            return address
+        if self._looks_secret(text):
+            return self._replacement
+        return text[: self._max_chars]
+
+    def _looks_secret(self, text: str) -> bool:
+        return bool(self._get_redactor().find_leaks(text)) or self._scanner.is_credential(text)
+
+    def _get_redactor(self) -> Redactor:
+        with self._lock:
+            if self._redactor is None:
+                self._redactor = self._make_redactor()
+            return self._redactor
