@@ -50,7 +50,7 @@ from watcher._rules import (
     parse_rules,
 )
 from watcher._runner import Watcher, WatchPaths, replay
-from watcher._shared_open import open_shared
+from watcher._shared_open import NotRegularFile, open_regular, open_shared
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink, JsonlAlertSink
 from watcher._status import Counters
@@ -80,6 +80,7 @@ __all__ = [
     "Interrupted",
     "JsonlAlertSink",
     "Mode",
+    "NotRegularFile",
     "OTelAlertSink",
     "Rule",
     "RuleSet",
@@ -93,6 +94,7 @@ __all__ = [
     "load_checkpoint",
     "load_rules",
     "main",
+    "open_regular",
     "open_shared",
     "parse_config",
     "parse_rules",

@@ -1,16 +1,40 @@
-"""Opening the audit log for reading without ever blocking the hub's rename rotation.
+"""Opening the hub's files for reading without ever blocking its rotation, or being fooled.
 
 On Windows, Python's ``open()`` shares a file for reading and writing but not for deletion,
 so a rename of the log fails while the handle is open, even for the milliseconds of one poll.
 There the log is opened with ``FILE_SHARE_DELETE`` too. Elsewhere ``open()`` already is.
+
+:func:`open_regular` is for tools that copy a file somewhere else (diagnose, ``hub_top``):
+a symlink planted where a log should be would ship whatever it points at, and a FIFO or a
+device would block the read. It refuses both without following or blocking.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import BinaryIO
+
+
+class NotRegularFile(OSError):
+    """The path is a symlink, a FIFO, a device or a folder: it was not read.
+
+    Attributes:
+        kind: what it is instead ("a symbolic link", "a FIFO", ...).
+    """
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path.name} is {kind}, not a regular file; not read")
+        self.kind = kind
+
+
+def _kind(mode: int) -> str:
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 if sys.platform == "win32":
     import ctypes
@@ -42,3 +66,45 @@ else:
     def open_shared(path: Path) -> BinaryIO:
         """Opens ``path`` read-only; POSIX never blocks a rename of an open file."""
         return open(path, "rb")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Opens ``path`` read-only (shared as :func:`open_shared`), only if it is a regular file.
+
+    A symlink is never followed (``O_NOFOLLOW`` where the OS has it, an ``lstat`` check
+    elsewhere) and a FIFO or device is never waited on (``O_NONBLOCK``, then ``fstat``).
+
+    Raises:
+        NotRegularFile: it is something else; nothing was read.
+        OSError: it cannot be opened (FileNotFoundError when absent).
+    """
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow:
+        # No O_NOFOLLOW (Windows): check first; a swap in between is the residual risk.
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, _kind(mode))
+        return _checked(path, open_shared(path))
+    flags = os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if os.path.islink(path):
+            raise NotRegularFile(path, "a symbolic link") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, _kind(mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _checked(path: Path, handle: BinaryIO) -> BinaryIO:
+    mode = os.fstat(handle.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
+        raise NotRegularFile(path, _kind(mode))
+    return handle

@@ -1,0 +1,57 @@
+"""open_regular: what diagnose and hub_top copy out must be a regular file, read at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from watcher import NotRegularFile, open_regular
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="symlinks and FIFOs need POSIX")
+
+
+def test_a_regular_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "hub_control.log"
+    path.write_bytes(b"line\n")
+    with open_regular(path) as handle:
+        assert handle.read() == b"line\n"
+
+
+def test_a_missing_file_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        open_regular(tmp_path / "absent.log")
+
+
+@posix_only
+def test_a_symlink_is_refused_and_never_followed(tmp_path: Path) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    link = tmp_path / "hub_control.log"
+    link.symlink_to(secret)
+    with pytest.raises(NotRegularFile, match="symbolic link") as info:
+        open_regular(link)
+    assert info.value.kind == "a symbolic link"
+    assert "id_rsa" not in str(info.value)
+
+
+@posix_only
+def test_a_dangling_symlink_is_refused_as_a_symlink(tmp_path: Path) -> None:
+    link = tmp_path / "hub_data.log"
+    link.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(NotRegularFile, match="symbolic link"):
+        open_regular(link)
+
+
+@posix_only
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "hub_security_audit.jsonl"
+    os.mkfifo(fifo)  # no writer: a plain open() would block forever
+    with pytest.raises(NotRegularFile, match="FIFO"):
+        open_regular(fifo)
+
+
+def test_a_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NotRegularFile, match="folder"):
+        open_regular(tmp_path)
