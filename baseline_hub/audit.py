@@ -10,6 +10,8 @@ from typing import IO
 
 import orjson
 
+from . import owneronly
+
 logger = logging.getLogger(__name__)
 
 ROTATE_AT_BYTES = 10 * 1024 * 1024
@@ -63,8 +65,11 @@ class AuditLog:
 
     def _open(self) -> IO[bytes]:
         if self._handle is None or self._handle.closed:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self._path, "ab")  # noqa: SIM115 - held across writes on purpose
+            owneronly.make_dir(self._path.parent)
+            # Owner-only: audit lines carry client addresses and paths. A rotated copy keeps
+            # the mode, since rotation renames.
+            self._handle = open(  # noqa: SIM115 - held across writes on purpose
+                self._path, "ab", opener=owneronly.opener)
             self._size = self._handle.tell()
         return self._handle
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import owneronly
+
 #: Exit code for a configuration the user must fix (bad env var, bad argument).
 EXIT_CONFIG_ERROR = 2
 
@@ -63,8 +65,17 @@ class HubPaths:
         return self.state_dir / "hub.db"
 
     @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "hub.lock"
+
+    @property
     def token_file(self) -> Path:
         return self.secrets_dir / "hub_token"
+
+    @property
+    def token_fingerprint(self) -> Path:
+        """A salted fingerprint of the token (never the token), for tools that scan for it."""
+        return self.state_dir / "hub_token.fingerprint.json"
 
     @property
     def control_log(self) -> Path:
@@ -78,19 +89,35 @@ class HubPaths:
     def audit_log(self) -> Path:
         return self.logs_dir / "hub_security_audit.jsonl"
 
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """The hub's folders below the home, all owner-only."""
+        return (self.logs_dir, self.state_dir, self.secrets_dir, self.configs_dir)
+
+    def _existing_files(self) -> list[Path]:
+        """The hub's files that exist now: logs with their rotated copies, the database with
+        SQLite's ``-wal``/``-shm``, the lock, the token file and the fingerprint."""
+        files = [self.lock_file, self.token_file, self.token_fingerprint]
+        for base in (self.db, self.control_log, self.data_log, self.audit_log):
+            # The glob finds rotated copies (.1 to .5) and SQLite's siblings alike.
+            files.extend([base, *sorted(base.parent.glob(base.name + "?*"))])
+        return [path for path in files if path.is_file()]
+
     def create(self) -> None:
-        """Create the state folders (idempotent); ``secrets/`` is private to the user.
+        """Create the state folders owner-only (0700), and take group and other permissions
+        off the hub's folders and files that exist already (idempotent, POSIX only).
 
         Raises:
             ConfigError: naming ``SHERATAN_HOME`` when the folders cannot be made.
         """
         try:
-            for folder in (self.logs_dir, self.state_dir, self.configs_dir):
-                folder.mkdir(parents=True, exist_ok=True)
-            self.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for folder in self.folders:
+                owneronly.make_dir(folder)
         except OSError as exc:
             where = exc.filename or self.home
             raise ConfigError("SHERATAN_HOME", f"cannot create {where}: {exc.strerror}") from None
+        for path in (*self.folders, *self._existing_files()):
+            owneronly.tighten(path)
 
 
 @dataclass(frozen=True, slots=True)

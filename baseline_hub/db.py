@@ -12,6 +12,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from . import owneronly
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -55,7 +57,11 @@ def connect(path: Path) -> sqlite3.Connection:
     (``kill -9``): the commit is in the WAL before the call returns. Only an OS crash or power
     loss may lose the last transactions, which is the trade the v1.5 hub makes for throughput.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owneronly.make_dir(path.parent)
+    # Created owner-only here, not by SQLite: SQLite gives the -wal and -shm files the
+    # main file's mode, and would create the main file by the umask.
+    with open(path, "ab", opener=owneronly.opener):
+        pass
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")

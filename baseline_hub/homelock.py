@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from . import owneronly
+
 
 class HomeLocked(RuntimeError):
     """Another hub holds this home."""
@@ -28,8 +30,9 @@ class HomeLock:
         """Raises:
             HomeLocked: when another process holds the lock.
         """
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self._path, "a+b")  # noqa: SIM115 - held for the hub's lifetime
+        owneronly.make_dir(self._path.parent)
+        handle = open(  # noqa: SIM115 - held for the hub's lifetime
+            self._path, "a+b", opener=owneronly.opener)
         try:
             _lock(handle)
         except OSError:

@@ -6,7 +6,11 @@ import logging
 import logging.handlers
 import time
 from collections.abc import Callable
+from io import TextIOWrapper
 from pathlib import Path
+from typing import cast
+
+from . import owneronly
 
 ROTATE_AT_BYTES = 10 * 1024 * 1024
 KEEP_ROTATED = 5
@@ -16,6 +20,17 @@ _FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(plane)s %(message)s"
 
 class _UTCFormatter(logging.Formatter):
     converter = staticmethod(time.gmtime)
+
+
+class _OwnerOnlyFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates the log (again after each rotation) owner-only: lines carry client addresses,
+    paths and job ids. Rotated copies keep the mode, since rotation renames."""
+
+    def _open(self) -> TextIOWrapper:
+        # Text mode ("a"), so open returns a TextIOWrapper.
+        return cast(TextIOWrapper, open(self.baseFilename, self.mode,
+                                        encoding=self.encoding, errors=self.errors,
+                                        opener=owneronly.opener))
 
 
 class _Scrub(logging.Filter):
@@ -42,10 +57,10 @@ def open_plane_log(
     not propagate, so plane lines never reach the console or root handlers. Calling it again
     for the same plane replaces the handler (tests build many hubs).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    owneronly.make_dir(path.parent)
     close_plane_log(plane)
     logger = _logger(plane)
-    handler = logging.handlers.RotatingFileHandler(
+    handler = _OwnerOnlyFileHandler(
         path, maxBytes=ROTATE_AT_BYTES, backupCount=KEEP_ROTATED, encoding="utf-8", delay=True
     )
     handler.setFormatter(_UTCFormatter(_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))

@@ -167,7 +167,7 @@ async def serve(
         token = resolve_token(config)
     # Everything acquired below is released in reverse order, however far start-up got.
     with contextlib.ExitStack() as cleanup:
-        lock = HomeLock(paths.state_dir / "hub.lock")
+        lock = HomeLock(paths.lock_file)
         try:
             lock.acquire()
         except HomeLocked:

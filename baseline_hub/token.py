@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import owneronly
 from .config import ConfigError, HubConfig, check_token
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,21 +40,15 @@ def resolve_token(config: HubConfig) -> TokenSource:
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read the token file: {exc.strerror}") from None
     check_token(value, str(path))
-    _warn_if_readable_by_others(path)
+    owneronly.tighten(path)  # a token file others can read is made owner-only, with a warning
     return TokenSource(value, str(path))
 
 
-def _warn_if_readable_by_others(path: Path) -> None:
-    if os.name != "posix":  # Windows protects the file through its folder's ACL
-        return
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        logger.warning("%s is readable by other users (mode %o); chmod 600 it",
-                       path, stat.S_IMODE(mode))
-
-
 def _create_token_file(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        owneronly.make_dir(path.parent)
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot create its folder: {exc.strerror}") from None
     value = secrets.token_urlsafe(32)
     try:
         # O_EXCL: two hubs starting at once must not overwrite each other's token.
