@@ -181,6 +181,8 @@ def encoded_runs_holding(text: str, find: Callable[[str], Iterator[Span]]) -> It
     something."""
     for pattern, decode in _DECODERS:
         for match in pattern.finditer(text):
+            if any(True for _ in find(match.group())):
+                continue  # found as it is, with a tighter span
             for decoded in decode(match.group()):
                 if any(True for _ in find(decoded)):
                     yield match.span()

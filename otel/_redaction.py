@@ -71,7 +71,7 @@ _SECRET_LAST_WORDS: Final = frozenset(
 _NOT_SECRET_KEYS: Final = frozenset({"pwd", "oldpwd"})
 
 _BENIGN_VALUES: Final = frozenset({"", "null", "none", "true", "false"})
-_WORD_SPLIT: Final = re.compile(r"[^a-z0-9]+")
+_WORD_SPLIT: Final = re.compile(r"[\W_]+")
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 _PEM_RE: Final = re.compile(

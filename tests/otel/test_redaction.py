@@ -195,3 +195,153 @@ def test_a_known_secret_inside_other_patterns_never_survives(
     assert secret not in out
     mapped, _ = redactor.redact_mapping({"k": text, "nested": [text, {text: text}]})
     assert secret not in json.dumps(mapped, ensure_ascii=False)
+
+
+# -- issue 10: encodings, fragments, fingerprints and the credential scanner ---------------
+
+RANDOM_TOKEN = "Zq8Xk2LmN9pR4tYvAb12Cd34Ef56Gh78Ij90Kl12Mn3"
+
+
+def _encodings(secret: str) -> dict[str, str]:
+    import base64
+    from urllib.parse import quote
+
+    raw = secret.encode()
+    return {
+        "base64": base64.b64encode(raw).decode(),
+        "base64url": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "basic": "Basic " + base64.b64encode(b"admin:" + raw).decode(),
+        "hex": raw.hex(),
+        "HEX": raw.hex().upper(),
+        "percent": quote(secret + "/+", safe=""),
+        "json_u": "".join(f"\\u{ord(c):04x}" for c in secret),
+        "path": f"/nodes/{secret}/heartbeat",
+    }
+
+
+@pytest.mark.parametrize("form", list(_encodings(RANDOM_TOKEN)))
+@pytest.mark.parametrize("how", ["known", "fingerprint"])
+def test_a_token_is_found_in_every_encoding(form: str, how: str) -> None:
+    from otel import TokenFingerprint
+
+    text = f"seen: {_encodings(RANDOM_TOKEN)[form]} end"
+    redactor = (Redactor([RANDOM_TOKEN]) if how == "known"
+                else Redactor(fingerprints=[TokenFingerprint.of(RANDOM_TOKEN)], patterns=False))
+    out, counts = redactor.redact_text(text)
+    assert counts.get("known_secret") == 1
+    assert out.startswith("seen: ") and out.endswith(" end")
+    assert redactor.find_leaks(out) == []
+    assert "known_secret" in redactor.find_leaks(text)
+
+
+def test_a_path_keeps_its_shape_around_the_token() -> None:
+    out, _ = Redactor([RANDOM_TOKEN]).redact_text(f"POST /nodes/{RANDOM_TOKEN}/heartbeat 200")
+    assert out == "POST /nodes/[REDACTED]/heartbeat 200"
+
+
+def test_non_ascii_secrets_are_found_as_the_access_log_writes_them() -> None:
+    secret = "pässwörd-€-geheim"
+    logged = secret.encode("unicode_escape").decode("ascii")
+    assert logged != secret
+    out, counts = Redactor([secret]).redact_text(f"GET /x/{logged} 404")
+    assert out == "GET /x/[REDACTED] 404" and counts == {"known_secret": 1}
+
+
+def test_a_token_split_across_two_fields_is_caught() -> None:
+    from otel import TokenFingerprint
+
+    half = len(RANDOM_TOKEN) // 2
+    node = {"name": RANDOM_TOKEN[:half], "meta": {"x": RANDOM_TOKEN[half:]}}
+    for redactor in (Redactor([RANDOM_TOKEN]),
+                     Redactor(fingerprints=[TokenFingerprint.of(RANDOM_TOKEN)])):
+        out, counts = redactor.redact_mapping(node)
+        assert out == {"name": REDACTED, "meta": {"x": REDACTED}}
+        assert counts == {"known_secret": 2}
+    text = json.dumps(node)
+    assert Redactor([RANDOM_TOKEN]).find_leaks(text) == ["known_secret"]
+
+
+def test_neighbouring_values_that_do_not_split_a_secret_are_kept() -> None:
+    node = {"a": "hello", "b": RANDOM_TOKEN, "c": "world"}
+    out, _ = Redactor([RANDOM_TOKEN]).redact_mapping(node)
+    assert out == {"a": "hello", "b": REDACTED, "c": "world"}
+
+
+_PEM = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7Zq8Xk2LmN9pR4tY\nvAb12Cd34Ef56==\n"
+        "-----END RSA PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "kind"),
+    [
+        (f"key: {_PEM} done", "key: [REDACTED] done", "private_key"),
+        ("k=" + _PEM.replace("\n", "\\n")[:80], "k=[REDACTED]", "private_key"),
+        ("AccountName=a;AccountKey=" + "Ab1+" * 22 + ";Suffix=x",
+         "AccountName=a;[REDACTED];Suffix=x", "secret_field"),
+        ("hook https://hooks.slack.com/services/T0A1B2C3/B0A1B2C3/abcdefghij0123 ok",
+         "hook [REDACTED] ok", "credential"),
+        ("redis://:hunter2pass@cache:6379/0", "redis://:[REDACTED]@cache:6379/0", "url_password"),
+        ("run --password x --token=abc --name bob",
+         "run --password [REDACTED] --token=[REDACTED] --name bob", "secret_argument"),
+        ("gh ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 x", "gh [REDACTED] x", "credential"),
+        ("aws AKIAIOSFODNN7EXAMPLE x", "aws [REDACTED] x", "credential"),
+        ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe [REDACTED]", "credential"),
+    ],
+)
+def test_the_credential_scanner_and_new_patterns(text: str, expected: str, kind: str) -> None:
+    redactor = Redactor()
+    out, counts = redactor.redact_text(text)
+    assert out == expected
+    assert set(counts) == {kind}
+    assert redactor.find_leaks(out) == []
+
+
+def test_emails_are_masked_on_request_and_never_gated() -> None:
+    text = "owner: jane.doe+ops@example.co.uk, not an address: a@b"
+    assert Redactor().redact_text(text) == (text, {})
+    out, counts = Redactor(mask_emails=True).redact_text(text)
+    assert out == "owner: [REDACTED], not an address: a@b" and counts == {"email": 1}
+    assert Redactor(mask_emails=True).find_leaks(text) == []
+
+
+def test_patterns_off_finds_only_the_known_values() -> None:
+    redactor = Redactor([RANDOM_TOKEN], patterns=False)
+    assert redactor.redact_text("password=hunter22 Bearer abcdefgh") == (
+        "password=hunter22 Bearer abcdefgh", {})
+    assert redactor.redact_text(RANDOM_TOKEN)[0] == REDACTED
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["SSH_KEY", "DEPLOY_KEY", "MASTER_KEY", "FERNET_KEY", "SENTRY_DSN",
+     "AZURE_STORAGE_CONNECTION_STRING", "SLACK_WEBHOOK_URL", "db_pass", "contraseña",
+     "client_key", "PRIV_KEY"],
+)
+def test_keyword_rules_cover_ops_names(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["PWD", "OLDPWD", "keyboard", "monkey_count", "key_count"])
+def test_shell_folders_and_key_words_inside_others_are_not_secret(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+_TOKEN_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    token=st.text(alphabet=_TOKEN_ALPHABET, min_size=16, max_size=64),
+    form=st.sampled_from(sorted(_encodings("x" * 16))),
+    around=st.tuples(_TEXT, _TEXT),
+)
+def test_a_fingerprinted_token_never_survives_in_any_encoding(
+    token: str, form: str, around: tuple[str, str]
+) -> None:
+    from otel import TokenFingerprint
+
+    redactor = Redactor(fingerprints=[TokenFingerprint.of(token)], patterns=False)
+    text = f"{around[0]} {_encodings(token)[form]} {around[1]}"
+    out, _ = redactor.redact_text(text)
+    assert token not in out
+    assert redactor.find_leaks(out) == []

@@ -1,0 +1,70 @@
+"""TokenFingerprint: finds the token by hash, gives nothing else away, and its file is safe."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from otel import FingerprintError, TokenFingerprint, read_fingerprint, write_fingerprint
+
+TOKEN = "Zq8Xk2LmN9pR4tYvAb12Cd34Ef56Gh78Ij90Kl12Mn3"
+
+
+def test_it_matches_the_token_and_nothing_else() -> None:
+    fingerprint = TokenFingerprint.of(TOKEN)
+    assert fingerprint.matches(TOKEN)
+    assert not fingerprint.matches(TOKEN[:-1] + "x")
+    assert not fingerprint.matches(TOKEN + "x")
+    assert fingerprint.length == len(TOKEN)
+
+
+def test_two_fingerprints_of_one_token_differ_by_salt() -> None:
+    first, second = TokenFingerprint.of(TOKEN), TokenFingerprint.of(TOKEN)
+    assert first.salt != second.salt
+    assert first.digest != second.digest
+    assert first.matches(TOKEN) and second.matches(TOKEN)
+
+
+def test_the_json_round_trips_and_never_holds_the_token() -> None:
+    fingerprint = TokenFingerprint.of(TOKEN)
+    data = fingerprint.to_json()
+    assert TOKEN.encode() not in data
+    assert TokenFingerprint.from_json(data) == fingerprint
+    assert TOKEN not in repr(fingerprint)
+
+
+def test_the_file_is_written_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "hub_token.fingerprint.json"
+    old = os.umask(0)
+    try:
+        write_fingerprint(path, TokenFingerprint.of(TOKEN))
+    finally:
+        os.umask(old)
+    assert read_fingerprint(path) is not None
+    if os.name == "posix":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+
+
+def test_a_missing_file_is_none(tmp_path: Path) -> None:
+    assert read_fingerprint(tmp_path / "absent.json") is None
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"[]", b'{"format": 2}', b'{"format": 1, "algorithm": "md5"}',
+     b'{"format": 1, "algorithm": "sha256", "salt": "zz", "length": 43, "digest": "00"}',
+     b'{"format": 1, "algorithm": "sha256", "salt": "00112233445566778899", "length": 3,'
+     b' "digest": "' + b"00" * 32 + b'"}',
+     b'{"format": 1, "algorithm": "sha256", "salt": "00112233445566778899", "length": "43",'
+     b' "digest": "' + b"00" * 32 + b'"}',
+     b"\xff\xfe", b"x" * 10_000],
+)
+def test_a_bad_file_is_a_clear_error_naming_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "hub_token.fingerprint.json"
+    path.write_bytes(content)
+    with pytest.raises(FingerprintError, match="hub_token.fingerprint.json"):
+        read_fingerprint(path)
