@@ -66,5 +66,5 @@ def test_a_missing_file_is_none(tmp_path: Path) -> None:
 def test_a_bad_file_is_a_clear_error_naming_it(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "hub_token.fingerprint.json"
     path.write_bytes(content)
-    with pytest.raises(FingerprintError, match="hub_token.fingerprint.json"):
+    with pytest.raises(FingerprintError, match=r"hub_token\.fingerprint\.json"):
         read_fingerprint(path)
