@@ -24,7 +24,7 @@ from .config import ConfigError, HubConfig
 from .context import HubContext, PlaneInfo, PlaneName
 from .homelock import HomeLock, HomeLocked
 from .observer import HubObserver
-from .token import TokenSource, resolve_token
+from .token import TokenSource, resolve_token, write_token_fingerprint
 from .version import __version__
 
 logger = logging.getLogger(__name__)
@@ -158,7 +158,8 @@ async def serve(
         token: the token, when the caller resolved it already (``resolve_token``).
 
     Raises:
-        ConfigError: for a value the user must fix (home, host, token file).
+        ConfigError: for a value the user must fix (home, host, token file, an unwritable
+            token fingerprint).
         HubStartError: when a port is taken, or another hub runs on this home.
     """
     paths = config.paths
@@ -174,6 +175,9 @@ async def serve(
             raise HubStartError(
                 f"another hub is already running on {paths.home.resolve()}") from None
         cleanup.callback(lock.release)
+        # Only the hub that holds the home may replace the fingerprint: a second hub, refused
+        # above, must not leave one of a token the running hub does not use.
+        write_token_fingerprint(paths.token_fingerprint, token)
         control_sock = bind(config.host, config.control_port)
         cleanup.callback(control_sock.close)
         data_sock = bind(config.host, config.data_port)

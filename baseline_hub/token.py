@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from otel import TokenFingerprint, write_fingerprint
+
 from . import owneronly
 from .config import ConfigError, HubConfig, check_token
 
@@ -59,3 +61,21 @@ def _create_token_file(path: Path) -> None:
         raise ConfigError(str(path), f"cannot create token file: {exc.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
+
+
+def write_token_fingerprint(path: Path, token: TokenSource) -> None:
+    """Leave a salted fingerprint of the token at ``path`` (never the token itself).
+
+    Tools run from another shell (diagnose, the watcher) cannot read ``HUB_TOKEN``, yet must
+    find the token in the text they copy out; the fingerprint lets them recognise it. It is
+    written atomically and owner-only, with a fresh salt on every start, since the token may
+    have changed.
+
+    Raises:
+        ConfigError: naming the file when it cannot be written.
+    """
+    try:
+        write_fingerprint(path, TokenFingerprint.of(token.value))
+    except OSError as exc:
+        raise ConfigError(str(path), "cannot write the token fingerprint: "
+                                     f"{exc.strerror or exc}") from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +13,7 @@ from starlette.testclient import TestClient
 
 from baseline_hub import HubConfig, HubContext, PlaneInfo, build_plane_app
 from baseline_hub.observer import HubObserver
-from tests.conftest import TEST_TOKEN
+from tests.conftest import REPO, TEST_TOKEN
 
 CONTROL = PlaneInfo("control", 8787, 8788)
 DATA = PlaneInfo("data", 8788, 8787)
@@ -65,3 +68,13 @@ def control(hub: HubContext) -> Iterator[TestClient]:
 def data(hub: HubContext) -> Iterator[TestClient]:
     with plane_client(hub, DATA) as client:
         yield client
+
+
+def run_hub_cli(env: dict[str, str], home: Path,
+                timeout_s: float = 15) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m baseline_hub`` to its exit (for start-up errors), on ephemeral ports."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    full.update({"SHERATAN_HOME": str(home), "HUB_CONTROL_PORT": "0", "HUB_DATA_PORT": "0"})
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "baseline_hub"], env=full, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout_s)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,18 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, TEST_TOKEN, HubProcess, start_hub
+from tests.conftest import TEST_TOKEN, HubProcess, start_hub
+from tests.hub.conftest import run_hub_cli
 
 pytestmark = pytest.mark.e2e
-
-
-def run_hub_cli(env: dict[str, str], home: Path,
-                timeout_s: float = 15) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    full.update({"SHERATAN_HOME": str(home), "HUB_CONTROL_PORT": "0", "HUB_DATA_PORT": "0"})
-    full.update(env)
-    return subprocess.run([sys.executable, "-m", "baseline_hub"], env=full, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout_s)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
