@@ -3,7 +3,7 @@
 Usage, from the repository root::
 
     python scripts/hub_top.py [--control-url URL] [--data-url URL] [--home DIR]
-        [--interval-s S] [--alerts N] [--once]
+        [--interval-s S] [--alerts N] [--once] [--token-file PATH ...]
 
 It refreshes both planes' ``GET /metrics`` (no token needed), the watcher's
 ``state/watcher_status.json`` and the tail of ``logs/alerts.jsonl``, and shows stale or dead
@@ -11,9 +11,16 @@ nodes, failure rates above the watcher's default limits, and firing alerts in co
 ↑/↓ against the previous refresh. A plane that cannot be read is one "hub unreachable"
 line, never a traceback.
 
+Nothing read is drawn as it came: the hub token (from ``HUB_TOKEN``,
+``<home>/secrets/hub_token``, any ``--token-file``, or found by the hub's fingerprint in
+``<home>/state/hub_token.fingerprint.json``), other known secrets and credential-like
+values are redacted, and terminal controls (escape sequences, CR/LF, bidi overrides) are
+shown as visible escapes. A symbolic link, FIFO or folder at the alerts or status path is
+never followed or read; the frame says so.
+
 Exit codes: 0 a frame was drawn (``--once``, also when the hub is unreachable: the frame
 says so; use ``smoke_checks.py`` to gate on health) or Ctrl+C left the live view; 2 bad
-usage.
+usage (a bad argument, or a ``--token-file`` that cannot be read).
 
 The logic lives in ``scripts/top/`` (``top.render`` is the pure rendering function).
 """
@@ -25,7 +32,7 @@ from pathlib import Path
 
 _SCRIPTS = Path(__file__).resolve().parent
 # This folder, for the ``top`` package beside this file, and the repository root, for the
-# watcher's share-delete open.
+# watcher's regular-file open and otel's redaction.
 for _entry in (_SCRIPTS, _SCRIPTS.parent):
     if str(_entry) not in sys.path:
         sys.path.insert(0, str(_entry))

@@ -2,6 +2,8 @@
 
 - ``top.model``: what one refresh saw (frozen data, no I/O).
 - ``top.sources``: reading it: both planes' ``/metrics``, the alerts tail, the watcher status.
+- ``top.scrub``: making what was read safe to show: secrets redacted, terminal controls
+  escaped.
 - ``top.render``: drawing it: a pure function of a snapshot and the one before.
 - ``top.cli``: the edge: arguments, environment (read once) and the refresh loop.
 """
@@ -9,6 +11,7 @@
 from top.cli import TopConfig, main, run
 from top.model import AlertRow, AlertsTail, AlertState, PlaneReading, Snapshot, WatcherStatus
 from top.render import render
+from top.scrub import Scrubber
 from top.sources import fetch, fetch_plane, read_alerts, read_watcher_status
 
 __all__ = [
@@ -16,6 +19,7 @@ __all__ = [
     "AlertState",
     "AlertsTail",
     "PlaneReading",
+    "Scrubber",
     "Snapshot",
     "TopConfig",
     "WatcherStatus",

@@ -1,7 +1,12 @@
 """``python scripts/hub_top.py``: the edge. Arguments and environment are read here, once.
 
+The known secrets (``HUB_TOKEN``, the home's token file, ``--token-file`` paths, secret env
+values and the hub token's fingerprint) are gathered here once, at start; every string a
+frame shows is redacted with them and its terminal controls escaped (``top.scrub``).
+
 Exit codes: 0 a frame was drawn (``--once``, even when the hub is unreachable: that frame
-is the answer) or the live view was left with Ctrl+C; 2 bad usage.
+is the answer) or the live view was left with Ctrl+C; 2 bad usage (a bad argument, or a
+``--token-file`` that cannot be read).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,8 +27,10 @@ import hubenv
 from rich.console import Console
 from rich.live import Live
 
+from otel import KnownSecrets, SecretSourceError, load_known_secrets, terminal_safe
 from top.model import Snapshot
 from top.render import render
+from top.scrub import Scrubber
 from top.sources import fetch
 
 EXIT_OK = 0
@@ -49,6 +56,7 @@ class TopConfig:
     interval_s: float
     once: bool
     alerts: int
+    token_files: tuple[Path, ...] = ()
 
 
 def default_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
@@ -74,7 +82,7 @@ def default_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
 
 def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
     """The CLI; its defaults come from ``env`` (already read once by the caller)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hub_top.py",
         description="A live terminal view of the Sheratan hub: both planes' /metrics, the "
                     "watcher's status and the newest alerts. Ctrl+C quits.",
@@ -95,6 +103,11 @@ def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentPa
     parser.add_argument("--once", action="store_true",
                         help="print one frame to stdout and exit 0 (also when the hub is "
                              "unreachable: the frame says so)")
+    parser.add_argument("--token-file", type=Path, action="append", default=[],
+                        dest="token_files", metavar="PATH",
+                        help="a file holding the hub token, so that it is never shown "
+                             "(repeatable; HUB_TOKEN and <home>/secrets/hub_token are read "
+                             "anyway, and the hub's token fingerprint is used when present)")
     return parser
 
 
@@ -109,7 +122,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str],
     """
     args = build_parser(env, warn).parse_args(list(argv))
     return TopConfig(control_url=args.control_url, data_url=args.data_url, home=args.home,
-                     interval_s=args.interval_s, once=args.once, alerts=args.alerts)
+                     interval_s=args.interval_s, once=args.once, alerts=args.alerts,
+                     token_files=tuple(args.token_files))
 
 
 def run(config: TopConfig, console: Console, fetcher: Fetcher, *,
@@ -161,22 +175,40 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         stderr: Where warnings go (default ``sys.stderr``).
 
     Returns:
-        The exit code (argparse exits 2 itself on bad usage).
+        The exit code (argparse exits 2 itself on bad usage; a bad ``--token-file`` is 2 too).
     """
     env = dict(os.environ if environ is None else environ)
     err = stderr or sys.stderr
     warn: list[str] = []
     config = parse_config(sys.argv[1:] if argv is None else argv, env, warn)
-    for message in warn:
-        print(f"hub_top: warning: {message}", file=err)
+    try:
+        secrets = load_known_secrets(env, home=config.home, token_files=config.token_files)
+    except SecretSourceError as exc:
+        print(f"hub_top: error: {terminal_safe(str(exc))}", file=err)
+        return EXIT_USAGE
+    for message in (*warn, *secrets.warnings):
+        print(f"hub_top: warning: {terminal_safe(message)}", file=err)
+    scrubber = make_scrubber(secrets)
     console = Console(file=stdout or sys.stdout)
     try:
         with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as client:
             return run(config, console, lambda: fetch(
                 client, control_url=config.control_url, data_url=config.data_url,
-                home=config.home, alerts=config.alerts))
+                home=config.home, alerts=config.alerts, scrubber=scrubber))
     except KeyboardInterrupt:  # Ctrl+C between frames or while connecting: quiet
         return EXIT_OK
+
+
+def make_scrubber(secrets: KnownSecrets) -> Scrubber:
+    """The scrubber every frame goes through: ``secrets`` and the credential patterns."""
+    return Scrubber(secrets.redactor())
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error messages (which quote the arguments) made terminal-safe."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(terminal_safe(message))
 
 
 def _url(value: str) -> str:

@@ -4,6 +4,11 @@
 panels side by side when there is room, stacked when not) and, when it is given a height
 (a full-screen ``Live``), shows as many alert rows as fit. It reads no clock, no file and no
 environment, so tests draw it into a recording ``Console`` and assert on the text and styles.
+
+Every string from the snapshot is put into a ``Text`` (never a markup string), so a rule
+named ``[bold]x[/]`` is drawn as it is written. Making those strings safe to draw (secrets
+redacted, terminal controls escaped) is ``top.scrub``'s job, done before a snapshot gets
+here.
 """
 
 from __future__ import annotations
@@ -103,6 +108,8 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
             found.append((f"{key} > {limit}", _BAD))
     if values.get("nodes_stale", 0) > 0:
         found.append((_plural(values["nodes_stale"], "node") + " stale", _WARN))
+    if snapshot.alerts.error is not None:
+        found.append(("alerts unreadable", _WARN))  # firing alerts could be missed
     watcher = _watcher_trouble(snapshot.watcher, snapshot.taken_at)
     if watcher:
         found.append((f"watcher: {watcher}", _WARN))
@@ -161,13 +168,13 @@ def _header(snap: Snapshot, hint: str | None, width: int) -> RenderableType:
     line = Text()
     for text, text_style in found:
         if line and line.cell_len + 3 + len(text) > width:
-            grid.add_row(line, "")
+            grid.add_row(line, Text())
             line = Text()
         if line:
             line.append(" · ", style="dim")
         line.append(text, style=text_style)
     if line:
-        grid.add_row(line, "")
+        grid.add_row(line, Text())
     return grid
 
 
@@ -213,7 +220,7 @@ def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
         spec = _SPECS[key]
         value = reading.values.get(key)
         if value is None:
-            grid.add_row(key, Text("?", style="dim"), "", Text("not sent", style="dim"))
+            grid.add_row(Text(key), Text("?", style="dim"), Text(), Text("not sent", style="dim"))
             continue
         alarmed = spec.alarm_above is not None and value > spec.alarm_above
         if alarmed:

@@ -2,8 +2,14 @@
 
 Nothing here raises for a hub that is down or a file that is missing, malformed or being
 rewritten: each reader turns the failure into the reason carried by its reading. Files are
-opened (with the watcher's share-delete open), read and closed within one call, never held
-across refreshes (a Windows hub must be able to rotate them at any moment).
+opened with the watcher's ``open_regular`` (share-delete on Windows, so a hub can rotate them
+at any moment), read and closed within one call, never held across refreshes. A symbolic
+link, FIFO, device or folder where a file should be is never followed or waited on: it is
+reported as the reading's reason ("alerts.jsonl is a symbolic link, not a regular file; not
+read").
+
+The readers return what they read as it was; :func:`fetch` hands the snapshot to a
+:class:`top.scrub.Scrubber` before anyone draws it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from top.model import (
     Snapshot,
     WatcherStatus,
 )
-from watcher import open_shared
+from top.scrub import Scrubber
+from watcher import NotRegularFile, open_regular
 
 #: The end of ``alerts.jsonl`` read per refresh, to learn which episodes are still firing;
 #: the rows shown are the newest of these. About 1,500 alerts of ~350 bytes; bounded, so a
@@ -44,9 +51,11 @@ def fetch(
     data_url: str,
     home: Path,
     alerts: int,
+    scrubber: Scrubber,
     now: Callable[[], datetime] | None = None,
 ) -> Snapshot:
-    """Read everything one frame shows. Never raises for a down hub or a bad file.
+    """Read everything one frame shows, made safe to show. Never raises for a down hub or a
+    bad file.
 
     Args:
         client: Used for both planes; its timeout bounds each request.
@@ -54,16 +63,17 @@ def fetch(
         data_url: The data plane's base URL.
         home: ``SHERATAN_HOME``: the alerts and watcher status are read below it.
         alerts: How many of the newest alerts to keep.
+        scrubber: Redacts secrets and escapes terminal controls in every string read.
         now: The clock stamped on the snapshot (timezone-aware); defaults to UTC now.
     """
     taken_at = (now or _utc_now)()
-    return Snapshot(
+    return scrubber.snapshot(Snapshot(
         taken_at=taken_at,
         control=fetch_plane(client, "control", control_url),
         data=fetch_plane(client, "data", data_url),
         alerts=read_alerts(hubenv.alerts_file(home), alerts),
         watcher=read_watcher_status(hubenv.watcher_status_file(home)),
-    )
+    ))
 
 
 def fetch_plane(client: httpx.Client, plane: str, base_url: str) -> PlaneReading:
@@ -121,6 +131,8 @@ def read_alerts(path: Path, limit: int) -> AlertsTail:
         data = _tail_bytes(path, SCAN_MAX_BYTES)
     except FileNotFoundError:
         return AlertsTail(shown, missing=True)
+    except NotRegularFile as exc:
+        return AlertsTail(shown, error=str(exc))
     except OSError as exc:
         return AlertsTail(shown, error=_short(exc.strerror or str(exc), "unreadable"))
     rows: list[AlertRow] = []
@@ -152,10 +164,12 @@ def read_watcher_status(path: Path) -> WatcherStatus:
     """
     shown = str(path)
     try:
-        with open_shared(path) as handle:
+        with open_regular(path) as handle:
             raw = handle.read(STATUS_MAX_BYTES + 1)
     except FileNotFoundError:
         return WatcherStatus(shown, missing=True)
+    except NotRegularFile as exc:
+        return WatcherStatus(shown, error=str(exc))
     except OSError as exc:
         return WatcherStatus(shown, error=_short(exc.strerror or str(exc), "unreadable"))
     if len(raw) > STATUS_MAX_BYTES:
@@ -180,7 +194,7 @@ def read_watcher_status(path: Path) -> WatcherStatus:
 
 def _tail_bytes(path: Path, max_bytes: int) -> bytes:
     """The file's last ``max_bytes``, from the first whole line on: one seek, one read."""
-    with open_shared(path) as handle:
+    with open_regular(path) as handle:
         # One byte more, before the window: whether it is a newline tells whether the
         # window starts on a whole line.
         start = max(0, handle.seek(0, 2) - max_bytes - 1)

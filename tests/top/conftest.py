@@ -11,6 +11,8 @@ from pathlib import Path
 from rich.console import Console, RenderableType
 from rich.style import Style
 
+from otel import Redactor, TokenFingerprint
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 HUB_TOP = SCRIPTS / "hub_top.py"
@@ -25,6 +27,7 @@ from top.model import (  # noqa: E402
     Snapshot,
     WatcherStatus,
 )
+from top.scrub import Scrubber  # noqa: E402
 
 NOW = datetime(2026, 11, 29, 10, 15, 4, tzinfo=UTC)
 CONTROL_URL = "http://127.0.0.1:8787"
@@ -65,6 +68,11 @@ def alert(alert_id: str, state: AlertState, *, rule: str = "auth_failure_burst",
     return AlertRow(ts=ts, alert_id=alert_id, rule=rule, state=state, severity="warning",
                     count=11, threshold=10, window_s=60, group=group or {},
                     still_firing=still_firing)
+
+
+def scrubber(*secrets: str, fingerprints: tuple[TokenFingerprint, ...] = ()) -> Scrubber:
+    """A scrubber that knows ``secrets`` (and the credential patterns), as hub_top builds it."""
+    return Scrubber(Redactor(secrets, fingerprints=fingerprints))
 
 
 def console(width: int = 100, *, color: bool = False) -> Console:

@@ -21,6 +21,9 @@ from top.sources import (
     read_watcher_status,
 )
 
+from otel import REDACTED
+from tests.top.conftest import scrubber
+
 CONTROL_BODY = {"plane": "control", "generated_at": "2026-11-29T10:15:04.5Z", "nodes_online": 3,
                 "nodes_stale": 1, "nodes_dead": 0, "auth_fail_rate_1m": 0,
                 "port_mismatch_rate_1m": 2}
@@ -258,8 +261,82 @@ def test_fetch_reads_everything_below_the_home(tmp_path: Path) -> None:
 
     with _client(handler) as client:
         snapshot = fetch(client, control_url="http://h:8787", data_url="http://h:8788",
-                         home=tmp_path, alerts=8)
+                         home=tmp_path, alerts=8, scrubber=scrubber())
     assert snapshot.taken_at.tzinfo is not None
     assert snapshot.control.values["nodes_stale"] == 1
     assert snapshot.data.values == {"queue_depth": 5, "inflight_jobs": 2, "retry_rate_1m": 1}
     assert snapshot.alerts.firing == 1 and snapshot.watcher.fields["state"] == "following"
+
+
+_TOKEN = "hubtok-Q3vX9pLm2RtY7wZa4KcN8bE"
+
+
+def test_fetch_hands_back_only_strings_that_are_safe_to_show(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "state").mkdir()
+    (tmp_path / "logs" / "alerts.jsonl").write_bytes(_alert_line(
+        "a", rule="burst\x1b[2J", severity="warn\u202eing",
+        group={"client": _TOKEN, "node": "n\r\nFORGED"}))
+    (tmp_path / "state" / "watcher_status.json").write_bytes(orjson.dumps(
+        {"state": "follow\x1b]0;pwned\x07ing", "updated_at": "2026-11-29T10:15:03Z"}))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "down\x9b2J", "reason": f"token {_TOKEN}"})
+
+    with _client(handler) as client:
+        snapshot = fetch(client, control_url="http://h:8787", data_url="http://h:8788",
+                         home=tmp_path, alerts=8, scrubber=scrubber(_TOKEN))
+    (row,) = snapshot.alerts.rows
+    assert row.rule == "burst\\x1b[2J" and row.severity == "warn\\u202eing"
+    assert row.group == {"client": REDACTED, "node": "n\\x0d\\x0aFORGED"}
+    assert snapshot.watcher.fields["state"] == "follow\\x1b]0;pwned\\x07ing"
+    assert snapshot.watcher.updated_at is not None  # parsed before it was scrubbed
+    assert snapshot.control.error == (
+        f"metrics unavailable (HTTP 503: down\\x9b2J token {REDACTED})")
+
+
+def _target_with_content(tmp_path: Path) -> Path:
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_bytes(_alert_line("t", rule="TARGET-CONTENT"))
+    return target
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt",
+                    reason="creating symlinks needs privileges on Windows")
+def test_a_symlink_where_a_file_should_be_is_not_followed(tmp_path: Path) -> None:
+    target = _target_with_content(tmp_path)
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.symlink_to(target)
+    tail = read_alerts(alerts, 8)
+    assert tail.error == "alerts.jsonl is a symbolic link, not a regular file; not read"
+    assert tail.rows == () and tail.firing == 0 and not tail.missing
+    status = tmp_path / "watcher_status.json"
+    status.symlink_to(target)
+    read = read_watcher_status(status)
+    assert read.error == "watcher_status.json is a symbolic link, not a regular file; not read"
+    assert read.fields == {}
+    dangling = tmp_path / "dangling.jsonl"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert read_alerts(dangling, 8).error == (
+        "dangling.jsonl is a symbolic link, not a regular file; not read")
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_where_a_file_should_be_is_not_waited_on(tmp_path: Path) -> None:
+    alerts = tmp_path / "alerts.jsonl"
+    os.mkfifo(alerts)  # with no writer: a plain open would block for ever
+    status = tmp_path / "watcher_status.json"
+    os.mkfifo(status)
+    started = time.monotonic()
+    tail = read_alerts(alerts, 8)
+    read = read_watcher_status(status)
+    assert time.monotonic() - started < 2
+    assert tail.error == "alerts.jsonl is a FIFO, not a regular file; not read"
+    assert read.error == "watcher_status.json is a FIFO, not a regular file; not read"
+
+
+def test_a_folder_where_a_file_should_be_is_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "alerts.jsonl").mkdir()
+    assert read_alerts(tmp_path / "alerts.jsonl", 8).error == (
+        "alerts.jsonl is a folder, not a regular file; not read")
