@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .context import client_of
+from .clientip import client_of
 
 
 class AccessLogMiddleware:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Scope
 
 from . import models
 from .accesslog import AccessLogMiddleware
+from .clientip import ForwardedClientMiddleware
+from .config import IPNetwork
 from .context import HubContext, PlaneInfo
 from .errors import error_response, install_error_handlers
 from .guards import (
@@ -40,6 +42,7 @@ def build_plane_app(
     hub: HubContext,
     *,
     instrument: PlaneInstrumenter | None = None,
+    trusted_proxies: Sequence[IPNetwork] = (),
 ) -> ASGIApp:
     """Build the ASGI app of one plane.
 
@@ -48,6 +51,8 @@ def build_plane_app(
         hub: the shared hub context.
         instrument: optional hook that mounts ``GET /metrics`` (and its middleware). Without
             it, ``/metrics`` answers 501.
+        trusted_proxies: peers whose ``X-Forwarded-For`` names the client
+            (``HUB_TRUSTED_PROXIES``). Empty: no forwarded header is ever honoured.
     """
     routers = _routers()
     other = "data" if plane.name == "control" else "control"
@@ -83,6 +88,8 @@ def build_plane_app(
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
     app.add_middleware(LeakGuardMiddleware, secret=hub.token_bytes, on_leak=on_leak)
     app.add_middleware(AccessLogMiddleware, log=hub.plane_logs[plane.name], scrub=hub.scrub)
+    if trusted_proxies:  # outside the access log and the guards: both see the real client
+        app.add_middleware(ForwardedClientMiddleware, trusted_proxies=trusted_proxies)
     # Last, so that middleware it adds is outermost and sees the final status of every
     # answer, the guards' 401, 421 and leak-guard 500 included.
     if instrument is not None:

@@ -25,6 +25,8 @@ MAX_LEASE_S = 86400.0
 #: Longest node age thresholds: a year.
 MAX_NODE_AGE_S = 365 * 86400.0
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 class ConfigError(ValueError):
     """A configuration value the hub cannot start with.
@@ -136,6 +138,8 @@ class HubConfig:
     node_dead_s: float = 120.0
     job_lease_s: float = 30.0
     job_max_attempts: int = 3
+    #: Peers whose ``X-Forwarded-For`` names the client; empty: the peer is the client.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     def __post_init__(self) -> None:
         _check_host(self.host)
@@ -187,6 +191,7 @@ class HubConfig:
             node_dead_s=_float(env, "HUB_NODE_DEAD_S", 120.0),
             job_lease_s=_float(env, "HUB_JOB_LEASE_S", 30.0),
             job_max_attempts=_int(env, "HUB_JOB_MAX_ATTEMPTS", 3),
+            trusted_proxies=_networks(env, "HUB_TRUSTED_PROXIES"),
         )
 
 
@@ -236,3 +241,26 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise ConfigError(name, f"expected a finite number of seconds, got {raw!r}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated IP addresses and CIDR networks, IPv4 or IPv6; blank items are skipped."""
+    networks: list[IPNetwork] = []
+    for item in (env.get(name) or "").split(","):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            # strict: "10.0.0.1/8" is more likely a typo than a wish to trust 10.0.0.0/8
+            networks.append(ipaddress.ip_network(text))
+        except ValueError:
+            raise ConfigError(name, _network_error(text)) from None
+    return tuple(networks)
+
+
+def _network_error(text: str) -> str:
+    try:
+        meant = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return f"expected IP addresses or CIDR networks, separated by commas, got {text!r}"
+    return f"{text!r} has host bits set; the network is {meant}"

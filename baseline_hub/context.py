@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from . import db
 from .audit import AuditLog
+from .clientip import client_of
 from .config import HubConfig
 from .jobs import JobQueue, Retry
 from .observer import HubObserver, ObserverFanout, SecurityEvent, SecurityEventKind
@@ -40,11 +41,6 @@ class PlaneInfo:
 
 def _scrub(token: str, text: str) -> str:
     return text.replace(token, REDACTED) if token in text else text
-
-
-def client_of(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
 
 
 class HubContext:

@@ -210,8 +210,13 @@ async def _run(
     """Serve both planes and sweep leases until a stop is requested."""
     hub = runtime.hub
     for plane in (runtime.control, runtime.data):
-        app = build_plane_app(plane, hub, instrument=instrument)
+        app = build_plane_app(plane, hub, instrument=instrument,
+                              trusted_proxies=runtime.config.trusted_proxies)
+        # proxy_headers off: uvicorn would otherwise trust X-Forwarded-For from 127.0.0.1 (or
+        # FORWARDED_ALLOW_IPS), letting any local process name any client. The app applies
+        # HUB_TRUSTED_PROXIES itself.
         server_config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
+                                       proxy_headers=False,
                                        timeout_graceful_shutdown=2,
                                        limit_concurrency=MAX_CONNECTIONS_PER_PLANE)
         runtime.servers.append(_PlaneServer(server_config))

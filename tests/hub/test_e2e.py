@@ -145,6 +145,9 @@ def test_token_never_appears_in_responses_or_logs(hub_process: HubProcess) -> No
     ("HUB_JOB_MAX_ATTEMPTS", "0"),
     ("HUB_HOST", "not a host"),
     ("HUB_TOKEN", "short"),
+    ("HUB_TRUSTED_PROXIES", "proxy.local"),
+    ("HUB_TRUSTED_PROXIES", "10.0.0.1/8"),
+    ("HUB_TRUSTED_PROXIES", "127.0.0.1,*"),
 ])
 def test_invalid_environment_exits_2_naming_the_variable(hub_home: Path, variable: str,
                                                          value: str) -> None:
