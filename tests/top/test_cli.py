@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import hubenv
 import pytest
 from rich.console import Console
 from top.cli import TopConfig, main, parse_config, run
 from top.model import Snapshot
 
+import otel
 from tests.conftest import HubProcess, start_hub
 from tests.top.conftest import CALM_CONTROL, HUB_TOP, REPO_ROOT, snap
 
@@ -213,3 +219,184 @@ def test_once_against_a_hub_with_metrics_disabled_says_so(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("✗ metrics unavailable (HTTP 503: metrics_unavailable") == 2
     assert "control plane no metrics" in done.stdout and "Traceback" not in done.stderr
+
+
+# -- what reaches the terminal: no escapes, no secrets, no followed links -------------------
+
+HUB_SECRET = "Zk3vX9pLm2RtY7wZa4KcN8bE1uHs5dJf0qW6"
+HUB_SECRET_B64 = base64.b64encode(HUB_SECRET.encode()).decode()
+GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" + "k1L2m3N4o5P6q7R8"
+#: Anything a terminal would act on: C0 controls but the newlines rich writes, DEL, C1
+#: controls (0x9b is a one-byte CSI), and the bidi embeddings, overrides and isolates.
+_RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CRAFTED = [
+    ("clear\x1b[2Jscreen", {"client": "t\x1b]0;pwned-title\x07x"}),
+    ("csi\x9b31mred", {"node": "a\rFORGED-BY-CR"}),
+    ("line\nFORGED-BY-LF fake row", {"client": "abc\u202eevil"}),
+    (f"tok-{HUB_SECRET}", {"client": HUB_SECRET}),
+    (f"b64 {HUB_SECRET_B64}", {"client": HUB_SECRET_B64}),
+    (f"gh-{GITHUB_TOKEN}", {"client": GITHUB_TOKEN}),
+]
+
+
+def _write_alerts(path: Path, rows: list[tuple[str, dict[str, str]]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for index, (rule, group) in enumerate(rows):
+        ts = f"2026-11-29T10:{index:02d}:00Z"
+        lines.append(json.dumps({"ts": ts, "alert_id": f"id{index}", "rule": rule,
+                                 "event": "AUTH_FAILURE", "state": "firing",
+                                 "severity": "warn\x1b[5ming", "count": 11, "threshold": 10,
+                                 "window_s": 60, "group": group, "first_seen": ts,
+                                 "last_seen": ts}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _assert_safe(stdout: str, *, secrets: tuple[str, ...]) -> None:
+    found = _RAW_CONTROL.search(stdout)
+    assert found is None, f"raw {found.group()!r} in the output"
+    for secret in secrets:
+        assert secret not in stdout
+        assert secret[: len(secret) // 2] not in stdout and secret[len(secret) // 2:] not in stdout
+    for line in stdout.splitlines():  # no forged line: the text stays inside its row
+        assert "FORGED" not in line or line.lstrip().startswith("│"), line
+
+
+def _crafted_home(tmp_path: Path, how: str) -> tuple[Path, list[str], dict[str, str]]:
+    """A home with the crafted alerts, and how hub_top learns the token: ``env`` (HUB_TOKEN),
+    ``fingerprint`` (only the hub's fingerprint file) or ``token-file`` (--token-file)."""
+    home = tmp_path / "home"
+    _write_alerts(hubenv.alerts_file(home), _CRAFTED)
+    args: list[str] = []
+    extra: dict[str, str] = {"COLUMNS": "220"}
+    if how == "env":
+        extra["HUB_TOKEN"] = HUB_SECRET
+    elif how == "fingerprint":
+        otel.write_fingerprint(home / otel.FINGERPRINT_FILE, otel.TokenFingerprint.of(HUB_SECRET))
+    else:
+        token_file = tmp_path / "operator_token"
+        token_file.write_text(HUB_SECRET + "\n", encoding="utf-8")
+        args = ["--token-file", str(token_file)]
+    return home, args, _env(**extra)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("how", ["env", "fingerprint", "token-file"])
+def test_once_draws_crafted_alerts_escaped_and_without_secrets(
+        how: str, closed_port: int, tmp_path: Path) -> None:
+    home, args, env = _crafted_home(tmp_path, how)
+    url = f"http://127.0.0.1:{closed_port}"
+    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
+                    "--alerts", "20", *args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    out = done.stdout
+    _assert_safe(out, secrets=(HUB_SECRET, HUB_SECRET_B64, GITHUB_TOKEN))
+    # Shown, visibly escaped, in their rows (so the checks above had something to find).
+    for shown in ("clear\\x1b[2Jscreen", "csi\\x9b31mred", "line\\x0aFORGED-BY-LF",
+                  "client=t\\x1b]0;pwned-title\\x07x", "node=a\\x0dFORGED-BY-CR",
+                  "client=abc\\u202eevil", "warn\\x1b[5ming", "tok-[REDACTED]",
+                  "b64 [REDACTED]", "gh-[REDACTED]"):
+        assert shown in out, shown
+    assert out.count("client=[REDACTED]") == 3
+    assert "6 alerts firing" in out
+
+
+def test_a_bad_token_file_exits_2_naming_it(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no_such_token"
+    assert main(["--once", "--token-file", str(missing)], environ={}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"hub_top: error: --token-file {missing}: "
+                            "No such file or directory\n")
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    assert main(["--once", "--token-file", str(empty)], environ={}) == 2
+    assert capsys.readouterr().err == (f"hub_top: error: --token-file {empty}: "
+                                       "the file is empty\n")
+
+
+def test_a_bad_token_file_from_a_real_process_is_one_line_without_escapes(
+        tmp_path: Path) -> None:
+    crafted = tmp_path / "tok\x1b]0;pwned\x07en"
+    done = _hub_top("--once", "--token-file", str(crafted))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("hub_top: error: --token-file ")
+    assert "tok\\x1b]0;pwned\\x07en" in done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_token_files_repeat(tmp_path: Path) -> None:
+    config, _ = _config(["--token-file", "a", "--token-file", "b"], {})
+    assert config.token_files == (Path("a"), Path("b"))
+    assert _config([], {})[0].token_files == ()
+
+
+def test_a_crafted_argument_is_escaped_in_the_usage_error() -> None:
+    done = _hub_top("--once", "--bogus\x1b[2J\u202e")
+    assert done.returncode == 2
+    assert "--bogus\\x1b[2J\\u202e" in done.stderr
+    assert "\x1b" not in done.stderr and "\u202e" not in done.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(os.name == "nt", reason="creating symlinks needs privileges on Windows")
+def test_a_symlinked_alerts_file_and_status_are_reasons_not_followed(
+        closed_port: int, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    target = tmp_path / "target.jsonl"
+    _write_alerts(target, [("TARGET-CONTENT", {"client": "10.0.0.1"})])
+    hubenv.alerts_file(home).parent.mkdir(parents=True)
+    hubenv.alerts_file(home).symlink_to(target)
+    hubenv.watcher_status_file(home).parent.mkdir(parents=True)
+    hubenv.watcher_status_file(home).symlink_to(target)
+    url = f"http://127.0.0.1:{closed_port}"
+    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
+                    env=_env(COLUMNS="200"))
+    assert done.returncode == 0, done.stderr
+    assert "alerts unreadable: alerts.jsonl is a symbolic link, not a regular file; not read" \
+        in done.stdout
+    assert ("watcher status unreadable: watcher_status.json is a symbolic link, not a "
+            "regular file; not read") in done.stdout
+    assert "TARGET-CONTENT" not in done.stdout and "10.0.0.1" not in done.stdout
+    assert "alerts unreadable" in done.stdout.splitlines()[1]  # said at the top too
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_alerts_file_is_a_reason_and_never_hangs(closed_port: int,
+                                                        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    hubenv.alerts_file(home).parent.mkdir(parents=True)
+    os.mkfifo(hubenv.alerts_file(home))  # no writer: a plain open would wait for ever
+    url = f"http://127.0.0.1:{closed_port}"
+    started = time.monotonic()
+    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
+                    env=_env(COLUMNS="200"))
+    assert time.monotonic() - started < _TIMEOUT_S  # _hub_top's timeout would raise anyway
+    assert done.returncode == 0, done.stderr
+    assert "alerts.jsonl is a FIFO, not a regular file; not read" in done.stdout
+
+
+@pytest.mark.e2e
+def test_once_against_a_real_hub_keeps_its_generated_token_out(tmp_path: Path) -> None:
+    # No HUB_TOKEN anywhere: the hub generates one into its home, and hub_top finds it there.
+    home = tmp_path / "home"
+    home.mkdir()
+    hub = start_hub(home, token=None)
+    try:
+        _write_alerts(hubenv.alerts_file(home), [
+            (f"rule-{hub.token}", {"client": hub.token}),
+            ("burst\x1b[2J\x1b]0;x\x07", {"client": "::FFFF:0A00:0007"}),
+        ])
+        done = _hub_top("--once", "--control-url", hub.control_url, "--data-url", hub.data_url,
+                        "--home", str(home), env=_env(COLUMNS="200"))
+    finally:
+        hub.stop()
+    assert done.returncode == 0, done.stderr
+    _assert_safe(done.stdout, secrets=(hub.token,))
+    assert "rule-[REDACTED]" in done.stdout and "client=[REDACTED]" in done.stdout
+    assert "burst\\x1b[2J\\x1b]0;x\\x07" in done.stdout and "client=::ffff:a00:7" in done.stdout
+    assert "nodes_online" in done.stdout and "unreachable" not in done.stdout
