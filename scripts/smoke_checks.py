@@ -13,10 +13,14 @@ check failed, 1 when one did, and 2 for bad usage (a bad argument, or no token t
 
 The token comes from ``--token``, else ``HUB_TOKEN``, else ``<home>/secrets/hub_token`` with
 home from ``--home``, else ``SHERATAN_HOME``, else ``./.sheratan``. It is never printed: every
-message is scrubbed, and one check asserts that no response the hub sent contained it.
+message is redacted (the token in any encoding or as a fragment, and credential patterns),
+and one check asserts that no response the hub sent contained it. Every string that came
+from the hub or a file is printed with its terminal controls (escape sequences, CR/LF, bidi
+overrides) shown as visible escapes such as ``\x1b``, so an answer cannot rewrite the screen
+or forge a ``PASS`` line.
 
-This script is a plain HTTP client of the v1.5 API; it does not import the hub, so it checks
-any hub that keeps the contract, the user's production hub included.
+This script is a plain HTTP client of the v1.5 API; it does not import the hub (only otel's
+redaction), so it checks any hub that keeps the contract, the user's production hub included.
 
 What the checks change on the hub, and why that is the least invasive honest choice:
 
@@ -41,20 +45,25 @@ import sys
 from pathlib import Path
 
 _SCRIPTS = Path(__file__).resolve().parent
-if str(_SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(_SCRIPTS))
+# This folder, for the ``smoke`` package beside this file, and the repository root, for
+# otel's redaction and terminal-safe escaping of what is printed.
+for _entry in (_SCRIPTS, _SCRIPTS.parent):
+    if str(_entry) not in sys.path:
+        sys.path.insert(0, str(_entry))
 
 # Re-exported for programmatic use (the tests drive single checks through them).
 from smoke.checks import all_checks, run_checks  # noqa: E402
 from smoke.cli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, Token, main, resolve_token  # noqa: E402
 from smoke.context import CheckResult, SmokeContext, UsageError  # noqa: E402
 from smoke.jobs import check_job_roundtrip  # noqa: E402
+from smoke.output import SafeOutput  # noqa: E402
 
 __all__ = [
     "EXIT_CHECK_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
     "CheckResult",
+    "SafeOutput",
     "SmokeContext",
     "Token",
     "UsageError",

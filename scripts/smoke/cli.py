@@ -1,20 +1,29 @@
-"""The edge of ``smoke_checks.py``: arguments, the token and its source, and the output."""
+"""The edge of ``smoke_checks.py``: arguments, the token and its source, and the output.
+
+Everything printed that came from outside (a check's detail, the token's source path, a
+usage error quoting an argument) goes through ``smoke.output`` or ``otel.terminal_safe``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import hubenv
 
+from otel import terminal_safe
+
 from .checks import all_checks, run_checks
-from .context import REDACTED, SmokeContext, UsageError
+from .context import SmokeContext, UsageError
+from .output import SafeOutput
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -34,6 +43,13 @@ class Token:
 
     def __repr__(self) -> str:  # never the value
         return f"Token(source={self.source!r})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error messages (which quote the arguments) made terminal-safe."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(terminal_safe(message))
 
 
 def _url(value: str) -> str:
@@ -57,7 +73,7 @@ def _timeout(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="smoke_checks.py",
         description="Check a running Sheratan hub: health, 401, 421, node and job round trips,"
                     " /metrics. Exit 0: all passed; 1: a check failed; 2: bad usage.",
@@ -110,9 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         token = resolve_token(args.token, args.home, os.environ)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"token: from {token.source}".replace(token.value, REDACTED), flush=True)
+    safe = SafeOutput(token.value)
+    # Only the source is redacted: "token: from" itself reads as a secret field.
+    print(f"token: from {safe(token.source)}", flush=True)
     timeout = httpx.Timeout(args.timeout_s)
     # trust_env=False: a proxy from the environment must not carry loopback checks elsewhere.
     with httpx.Client(base_url=args.control_url, timeout=timeout, trust_env=False) as control, \
@@ -127,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts = dict.fromkeys(("PASS", "FAIL", "SKIP"), 0)
         for result in run_checks(ctx, all_checks()):
             counts[result.outcome] += 1
-            print(result.line().replace(token.value, REDACTED), flush=True)
+            shown = dataclasses.replace(result, detail=safe(result.detail))
+            print(shown.line(), flush=True)
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
     return EXIT_CHECK_FAILED if counts["FAIL"] else EXIT_OK

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import re
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -317,3 +321,98 @@ def test_token_sources_in_order(tmp_path: Path) -> None:
     assert "from-file" not in repr(smoke.resolve_token(None, tmp_path, {}))
     with pytest.raises(smoke.UsageError, match="hub_token"):
         smoke.resolve_token(None, tmp_path / "missing", {})
+
+
+# -- what reaches the terminal: the hub's answers and file paths, escaped and redacted -------
+
+CRAFTED_TOKEN = "Zk3vX9pLm2RtY7wZa4KcN8bE1uHs5dJf0qW6"
+#: Anything a terminal would act on, except the newlines print() writes itself.
+_RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CRAFTED_BODY = ("oops\x1b[2J\x1b]0;pwned\x07\x9b31m\r\nPASS forged_check\u202eevil "
+                 f"token={CRAFTED_TOKEN} b64 {base64.b64encode(CRAFTED_TOKEN.encode()).decode()}")
+
+
+class _CraftedHub(http.server.BaseHTTPRequestHandler):
+    """A "hub" whose every answer is a 500 with a crafted text body."""
+
+    def _answer(self) -> None:
+        body = _CRAFTED_BODY.encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def crafted_hub() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CraftedHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_crafted_hub_answer_is_printed_escaped_and_redacted(crafted_hub: str) -> None:
+    done = run_smoke("--control-url", crafted_hub, "--data-url", crafted_hub,
+                     "--timeout-s", "5", "--skip-jobs", HUB_TOKEN=CRAFTED_TOKEN)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    found = _RAW_CONTROL.search(done.stdout + done.stderr)
+    assert found is None, f"raw {found.group()!r} in the output"
+    assert tuple(results(done.stdout)) == CHECKS  # no forged check line
+    assert not any(line.startswith("PASS forged") for line in done.stdout.splitlines())
+    b64 = base64.b64encode(CRAFTED_TOKEN.encode()).decode()
+    for secret in (CRAFTED_TOKEN, b64, CRAFTED_TOKEN[:18], CRAFTED_TOKEN[18:]):
+        assert secret not in done.stdout
+    outcome, detail = results(done.stdout)["health_control"]
+    assert outcome == "FAIL"
+    assert detail.startswith("expected 200: GET /health -> 500 oops\\x1b[2J\\x1b]0;pwned\\x07"
+                             "\\x9b31m\\x0d\\x0aPASS forged_check\\u202eevil token=[REDACTED]")
+    assert "b64 [REDACTED]" in detail
+
+
+def test_a_crafted_home_path_is_printed_escaped(tmp_path: Path) -> None:
+    home = tmp_path / "h\x1b]0;pwned\x07o\u202eme"
+    (home / "secrets").mkdir(parents=True)
+    (home / "secrets" / "hub_token").write_text("file-token-0123456789\n", encoding="utf-8")
+    url = f"http://127.0.0.1:{_dead_port()}"
+    done = run_smoke("--control-url", url, "--data-url", url, "--timeout-s", "1",
+                     "--skip-jobs", "--home", str(home))
+
+    first = done.stdout.splitlines()[0]
+    shown_home = f"{tmp_path.resolve()}/h\\x1b]0;pwned\\x07o\\u202eme"
+    assert first == f"token: from {shown_home}/secrets/hub_token"
+    assert _RAW_CONTROL.search(done.stdout + done.stderr) is None
+    missing = run_smoke("--home", str(tmp_path / "no\x1b[2Jhome"))
+    assert missing.returncode == 2
+    assert "no\\x1b[2Jhome" in missing.stderr and "\x1b" not in missing.stderr
+
+
+def test_a_crafted_argument_is_escaped_in_the_usage_error() -> None:
+    done = run_smoke("--timeout-s", "1", "--bogus\x1b[2J\u202e")
+    assert done.returncode == 2 and "--bogus\\x1b[2J\\u202e" in done.stderr
+    assert _RAW_CONTROL.search(done.stderr) is None
+
+
+@pytest.mark.parametrize("token", ["short", "REDACTED"])
+def test_a_token_the_redactor_cannot_hold_is_still_never_printed(token: str) -> None:
+    safe = load_script("smoke_checks").SafeOutput(token)
+    assert safe(f"got {token}\x1b[2J back") == "got [REDACTED]\\x1b[2J back"
+    assert token not in repr(safe)
+
+
+def test_the_token_is_redacted_in_any_encoding() -> None:
+    safe = load_script("smoke_checks").SafeOutput(CRAFTED_TOKEN)
+    shown = safe(f"a {CRAFTED_TOKEN.encode().hex()} b {CRAFTED_TOKEN[:20]}\r\nc")
+    assert CRAFTED_TOKEN.encode().hex() not in shown and CRAFTED_TOKEN[:20] not in shown
+    assert shown.endswith("\\x0d\\x0ac")
