@@ -321,9 +321,10 @@ def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
     if alerts.skipped:
         notes.append(f"{alerts.skipped} malformed line(s) skipped")
     if alerts.error is not None:
+        # Not "none firing": nothing is known about what fires.
         body: RenderableType = Text(f"alerts unreadable: {alerts.error}", style=_WARN)
-        return Panel(body, title=title, border_style="yellow", subtitle=_dim(alerts.path),
-                     height=height)
+        return Panel(body, title=Text("alerts: unknown", style=_WARN), border_style="yellow",
+                     subtitle=_dim(alerts.path), height=height)
     if not alerts.rows:
         message = "no alerts yet" if alerts.missing or not alerts.skipped else "no valid alerts"
         return Panel(Text(message, style="dim"), title=title, border_style=border,

@@ -155,6 +155,9 @@ def test_no_alerts_and_malformed_lines_are_said_plainly() -> None:
     assert "no valid alerts" in text and "3 malformed line(s) skipped" in text
     unreadable = draw(render(snap(alerts=AlertsTail("a.jsonl", error="Permission denied"))))
     assert "alerts unreadable: Permission denied" in unreadable
+    assert "alerts: unknown" in unreadable and "none firing" not in unreadable
+    assert " ATTENTION " in unreadable.splitlines()[0]
+    assert unreadable.splitlines()[1].strip() == "alerts unreadable"  # said at the top too
 
 
 def test_an_alert_from_another_day_shows_its_date() -> None:
