@@ -60,9 +60,10 @@ class Scrubber:
             alerts=self.alerts(snap.alerts), watcher=self.watcher(snap.watcher))
 
     def plane(self, reading: PlaneReading) -> PlaneReading:
-        """A plane's URL, error and ``generated_at`` (its values are integers)."""
+        """A plane's URL, error and ``generated_at`` (its values are integers; its name is
+        ours, ``control`` or ``data``)."""
         return dataclasses.replace(
-            reading, plane=self.text(reading.plane), url=self.text(reading.url),
+            reading, url=self.text(reading.url),
             generated_at=self._optional(reading.generated_at),
             error=self._optional(reading.error))
 

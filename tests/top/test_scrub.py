@@ -47,7 +47,7 @@ def _poisoned_snapshot(poison: str) -> Snapshot:
                    group={poison: poison}, still_firing=True)
     return Snapshot(
         NOW,
-        PlaneReading(poison, poison, values={"nodes_online": 1}, generated_at=poison),
+        PlaneReading("control", poison, values={"nodes_online": 1}, generated_at=poison),
         PlaneReading("data", "http://h:8788", error=poison),
         AlertsTail(poison, rows=(row,), firing=1, error=None),
         WatcherStatus(poison, fields={"state": poison, "pid": 7}, error=poison),
