@@ -1,4 +1,9 @@
-"""The frozen v1.5 guards: bearer token, port isolation and the leak guard."""
+"""The frozen v1.5 guards: bearer token, port isolation, body size and the leak guard.
+
+A request meets them in this order: routing (404, 405), port isolation (421), the token
+(401), then the body size (413). A client without the token learns nothing about how the
+hub treats bodies, and its failure is audited whatever it sent.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,9 @@ class ProtectedRoute(APIRoute):
     """A route that answers 401 (and audits it) unless the bearer token is right.
 
     The check wraps FastAPI's whole handler, so it runs after routing (unknown paths stay
-    404 with no audit) but before the body is read or validated.
+    404 with no audit) but before the body is read or validated. Once the token is right the
+    body is read, through ``BodyLimitMiddleware``, so an oversized one gets 413 on every
+    protected route, whether or not the route uses it.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -33,6 +40,7 @@ class ProtectedRoute(APIRoute):
                 hub.security_event("AUTH_FAILURE", request.scope, request.app.state.plane,
                                    reason=reason)
                 return error_response(401, "unauthorized")
+            await request.body()  # kept on the request, where the handler reads it again
             return await handler(request)
 
         return guarded
@@ -99,9 +107,14 @@ class LeakGuardMiddleware:
 class BodyLimitMiddleware:
     """Refuses request bodies over ``max_body_bytes`` with 413 ``{"error":"body_too_large"}``.
 
-    A declared ``Content-Length`` is refused before the app runs. A body sent without one is
-    counted as it is read, and the read raises 413 into the app, whose error handlers answer.
-    (FastAPI's ``max_body_size`` answers in plain text, which the v1.5 contract rules out.)
+    The refusal happens when the app reads the body: the read raises 413 into the app, whose
+    error handlers answer. The routes read only after routing, port isolation and the token
+    check, so those answers (and their audit lines) come first. A declared
+    ``Content-Length`` over the limit fails the first read, before any byte is taken, and
+    whatever answer the request gets then says ``Connection: close``, so the server drops the
+    unread body instead of draining it. A body sent without a length is counted as it is
+    read. (FastAPI's ``max_body_size`` answers in plain text, which the v1.5 contract rules
+    out.)
     """
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
@@ -112,14 +125,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if value.isdigit() and int(value) > self._max_body_bytes:
-                    response = error_response(413, "body_too_large",
-                                              headers={"connection": "close"})
-                    await response(scope, receive, send)
-                    return
-                break
+        if self._declared_too_large(scope):
+            await self.app(scope, _refuse_body, _closing(send))
+            return
         received = 0
 
         async def counted() -> Message:
@@ -132,3 +140,29 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counted, send)
+
+    def _declared_too_large(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                # Digits counted before int(): Python refuses to parse over 4300 of them.
+                digits = value.lstrip(b"0")
+                return value.isdigit() and (len(digits) > len(str(self._max_body_bytes))
+                                            or int(digits or b"0") > self._max_body_bytes)
+        return False
+
+
+async def _refuse_body() -> Message:
+    raise HTTPException(status_code=413)
+
+
+def _closing(send: Send) -> Send:
+    """``send`` with ``Connection: close`` put first in the response headers."""
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(b"connection", b"close"),
+                       *(item for item in message.get("headers", ()) if item[0] != b"connection")]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return closing

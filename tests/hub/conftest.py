@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Message
 
 from baseline_hub import HubConfig, HubContext, PlaneInfo, build_plane_app
 from baseline_hub.observer import HubObserver
@@ -78,3 +81,39 @@ def run_hub_cli(env: dict[str, str], home: Path,
     full.update(env)
     return subprocess.run([sys.executable, "-m", "baseline_hub"], env=full, cwd=REPO,
                           capture_output=True, text=True, timeout=timeout_s)
+
+
+@dataclass
+class RawResponse:
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def raw_request(
+    app: ASGIApp, method: str, path: str, headers: list[tuple[bytes, bytes]],
+    *, body: bytes = b"", peer: tuple[str, int] | None = CLIENT, port: int = 8787,
+) -> RawResponse:
+    """One request straight through ASGI, with headers exactly as given: values no HTTP
+    client would send (control characters, absurd lengths) reach the app as they are."""
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": headers, "client": peer,
+             "server": ("127.0.0.1", port), "state": {}}
+    response = RawResponse()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response.status = message["status"]
+            response.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            response.body += message.get("body", b"")
+
+    async def call() -> None:
+        await app(scope, receive, send)
+
+    asyncio.run(call())
+    return response

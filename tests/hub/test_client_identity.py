@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 from collections.abc import Sequence
@@ -12,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.testclient import TestClient
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
 from baseline_hub import ConfigError, HubConfig, HubContext, build_plane_app
 from baseline_hub.clientip import canonical_ip
 from baseline_hub.config import IPNetwork
 from tests.conftest import TEST_TOKEN, start_hub
-from tests.hub.conftest import CONTROL
+from tests.hub.conftest import CONTROL, raw_request
 
 LOOPBACK = ("127.0.0.1", 40000)
 HOSTILE = [TEST_TOKEN, "\x1b[2J", "a\nb", "10.0.0.1\r\nX-Evil: 1", "x" * 10_000,
@@ -45,25 +44,10 @@ def anon(hub: HubContext, trusted: Sequence[IPNetwork] = (),
     return TestClient(build_plane_app(CONTROL, hub, trusted_proxies=trusted), client=peer)
 
 
-async def raw_get(app: ASGIApp, headers: list[tuple[bytes, bytes]],
-                  peer: tuple[str, int] | None = LOOPBACK) -> int:
+def raw_get(app: ASGIApp, headers: list[tuple[bytes, bytes]],
+            peer: tuple[str, int] | None = LOOPBACK) -> int:
     """A GET /nodes with headers exactly as given (bytes no HTTP client would send)."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": "/nodes", "raw_path": b"/nodes",
-             "query_string": b"", "root_path": "", "headers": headers, "client": peer,
-             "server": ("127.0.0.1", 8787), "state": {}}
-    status = 0
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
+    return raw_request(app, "GET", "/nodes", headers, peer=peer).status
 
 
 def test_without_trusted_proxies_a_forwarded_header_is_ignored(
@@ -105,7 +89,7 @@ def test_a_forwarded_value_that_is_no_ip_never_reaches_audit_or_logs(
 ) -> None:
     app = build_plane_app(CONTROL, hub, trusted_proxies=trusted)
     for value in HOSTILE:
-        assert asyncio.run(raw_get(app, [(b"x-forwarded-for", value.encode())])) == 401
+        assert raw_get(app, [(b"x-forwarded-for", value.encode())]) == 401
     expected = "127.0.0.1" if not trusted else "unknown"
     assert audit_clients(hub) == [expected] * len(HOSTILE)
     audit = hub.audit.path.read_text(encoding="utf-8")
@@ -120,8 +104,8 @@ def test_a_forwarded_value_that_is_no_ip_never_reaches_audit_or_logs(
 
 def test_a_peer_that_is_no_ip_is_unknown(hub: HubContext) -> None:
     app = build_plane_app(CONTROL, hub)
-    assert asyncio.run(raw_get(app, [], peer=("/run/hub.sock", 0))) == 401
-    assert asyncio.run(raw_get(app, [], peer=None)) == 401
+    assert raw_get(app, [], peer=("/run/hub.sock", 0)) == 401
+    assert raw_get(app, [], peer=None) == 401
     assert audit_clients(hub) == ["unknown", "unknown"]
 
 
