@@ -3,12 +3,25 @@
 Usage, from the repository root::
 
     python scripts/diagnose.py [--out DIR] [--lines N] [--home DIR] [--control-url URL]
-        [--data-url URL] [--timeout-s N]
-    python scripts/diagnose.py --verify diag_bundle_<timestamp>.zip
+        [--data-url URL] [--timeout-s N] [--token-file PATH ...]
+    python scripts/diagnose.py --verify diag_bundle_<timestamp>.zip [--home DIR]
+        [--token-file PATH ...]
 
 It prints the bundle's path as the last line. Exit codes: 0 a bundle was written (even if
 some collectors failed) or ``--verify`` passed; 1 no bundle was written; 2 bad usage; 3 the
-leak gate found a secret (the bundle was deleted); 4 ``--verify`` found a tampered bundle.
+leak gate found a secret (the bundle was deleted); 4 ``--verify`` found a tampered bundle;
+5 the hub token is neither known nor findable, so no bundle was written (``--verify``: the
+bundle is not declared clean).
+
+The hub token: diagnose keeps it out of the bundle, so it must know it or be able to find
+it. It looks, itself, at ``HUB_TOKEN``, the home's ``secrets/hub_token``, every
+``--token-file PATH``, and the fingerprint the v1.5 hub writes at start
+(``state/hub_token.fingerprint.json``), and says on stderr which it used. With none of them
+it exits 5 and says how to provide the token.
+
+A second run in the same second (or with the same ``SOURCE_DATE_EPOCH``) in the same folder
+writes ``diag_bundle_<timestamp>_1.zip``: an existing file is never replaced. The bundle is
+owner-only (0600), as is any folder diagnose creates for it (0700).
 
 Reproducibility: with ``SOURCE_DATE_EPOCH`` set, it is the timestamp used everywhere (bundle
 name, zip entry times, manifest, the "as of" of offline node states), and collector durations

@@ -1,10 +1,14 @@
-"""The diagnose bundle (CONTRACT section 5), behind ``scripts/diagnose.py``.
+"""The diagnose bundle (CONTRACT sections 5 and 6), behind ``scripts/diagnose.py``.
 
-Modules, one concern each: :mod:`.config` (arguments and env, parsed once), :mod:`.tail`
-(log tails from the end), :mod:`.hubdb` (``hub.db`` read-only), :mod:`.probe` (loopback
-HTTP), :mod:`.collectors`, :mod:`.redact` (layers, on ``otel``'s rules), :mod:`.gate` (the
-final leak gate), :mod:`.bundle` (reproducible atomic zip), :mod:`.run`, :mod:`.verify` and
-:mod:`.cli`.
+Modules, one concern each: :mod:`.config` (arguments and env, parsed once), :mod:`.known`
+(the known secrets and how the hub token was found), :mod:`.tail` (log tails from the end),
+:mod:`.hubdb` (``hub.db`` read-only), :mod:`.probe` (loopback HTTP), :mod:`.output` (what a
+collector returns), :mod:`.collectors` (the runner and the live collectors), :mod:`.files`
+(logs and the watcher's status, read safely), :mod:`.registry` (the capped node snapshot),
+:mod:`.jsonsafe` and :mod:`.redact` (layers, on ``otel``'s rules), :mod:`.finish` (one
+collector's output to bytes, in its isolation), :mod:`.gate` (the final leak gate),
+:mod:`.bundle` (reproducible, atomic, never-overwriting zip), :mod:`.run`, :mod:`.verify`
+and :mod:`.cli`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from .bundle import LeakFound, canonical_json, write_bundle
 from .cli import (
     EXIT_LEAK,
     EXIT_NO_BUNDLE,
+    EXIT_NO_TOKEN,
     EXIT_OK,
     EXIT_TAMPERED,
     EXIT_USAGE,
@@ -20,7 +25,8 @@ from .cli import (
 )
 from .config import DiagConfig, UsageError
 from .gate import Leak, LeakGate
-from .redact import KnownSecrets, LayeredRedactor, RedactionCounts, gather_known_secrets
+from .known import NoTokenError, load_secrets
+from .redact import LayeredRedactor, RedactionCounts
 from .run import VERSION, create_bundle
 from .tail import tail_lines
 from .verify import Verdict, verify_bundle
@@ -28,22 +34,23 @@ from .verify import Verdict, verify_bundle
 __all__ = [
     "EXIT_LEAK",
     "EXIT_NO_BUNDLE",
+    "EXIT_NO_TOKEN",
     "EXIT_OK",
     "EXIT_TAMPERED",
     "EXIT_USAGE",
     "VERSION",
     "DiagConfig",
-    "KnownSecrets",
     "LayeredRedactor",
     "Leak",
     "LeakFound",
     "LeakGate",
+    "NoTokenError",
     "RedactionCounts",
     "UsageError",
     "Verdict",
     "canonical_json",
     "create_bundle",
-    "gather_known_secrets",
+    "load_secrets",
     "main",
     "tail_lines",
     "verify_bundle",

@@ -10,9 +10,18 @@ same bytes):
 * JSON is canonical: sorted keys, two-space indent, UTF-8, LF, a final newline;
 * volatile values (collector durations) are ``null`` when ``SOURCE_DATE_EPOCH`` is set.
 
-Atomicity: the zip is written to ``.diag_bundle_*.tmp`` in the output folder and renamed
-over the final name only after the leak gate passed on what was written; a crash leaves
+Atomicity: the zip is written to ``.diag_bundle_*.tmp`` in the output folder and published
+under its final name only after the leak gate passed on what was written; a crash leaves
 at most a temp file, never a half-written bundle under the final name.
+
+No collision, no overwrite: the final name is taken with ``os.link`` (which fails when the
+name exists), so two runs in the same second, or with the same ``SOURCE_DATE_EPOCH``, in one
+folder give ``diag_bundle_<ts>.zip`` and ``diag_bundle_<ts>_1.zip``, and an existing file is
+never replaced. Where hard links are not supported, the name is reserved with ``O_EXCL``
+and the temp file renamed over that reservation.
+
+Owner-only: the bundle is ``0600`` (``mkstemp``) and every folder diagnose creates for it is
+``0700``, whatever the umask.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ COMPRESS_LEVEL = 9
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 _ZIP_MIN_DATE = (1980, 1, 1, 0, 0, 0)
 _UNIX = 3
+#: ``_1`` .. ``_999``: beyond that, something other than diagnose is filling the folder.
+MAX_NAME_SUFFIX = 999
 
 
 class LeakFound(Exception):
@@ -74,19 +85,23 @@ def zip_date_time(timestamp: datetime) -> tuple[int, int, int, int, int, int]:
 
 def write_bundle(out_dir: Path, name: str, members: Mapping[str, bytes], *,
                  timestamp: datetime, gate: LeakGate) -> Path:
-    """Write ``members`` (the manifest included) as ``out_dir/name``, atomically.
+    """Write ``members`` (the manifest included) as ``out_dir/name``, atomically, under a
+    name no other file has (``name`` with ``_1``, ``_2``... before ``.zip`` when taken).
+
+    Returns:
+        The bundle's path.
 
     Raises:
         LeakFound: the gate found a secret in the written zip, which was deleted.
         OSError: the folder cannot be written; nothing is left behind.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(out_dir)
     fd, tmp_name = tempfile.mkstemp(prefix=".diag_bundle_", suffix=".tmp", dir=out_dir)
-    os.close(fd)  # reopened by name below: Windows cannot rename a file still open
     tmp = Path(tmp_name)
     try:
         date_time = zip_date_time(timestamp)
-        with zipfile.ZipFile(tmp, "w") as archive:
+        # Closed before it is published: Windows cannot link or rename an open file.
+        with os.fdopen(fd, "w+b") as handle, zipfile.ZipFile(handle, "w") as archive:
             for member in sorted(members):
                 info = zipfile.ZipInfo(member, date_time)
                 info.create_system = _UNIX
@@ -99,12 +114,66 @@ def write_bundle(out_dir: Path, name: str, members: Mapping[str, bytes], *,
         if leaks:
             raise LeakFound(leaks)
         _fsync(tmp)
-        final = out_dir / name
-        os.replace(tmp, final)
-        return final
-    except BaseException:
+        return _publish(tmp, out_dir, name)
+    finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, each ``0700`` whatever the umask; folders
+    that exist are left as they are."""
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: not ours to change
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def bundle_names(name: str) -> list[str]:
+    """``name``, then ``name`` with ``_1`` .. ``_999`` before its extension."""
+    stem, dot, ext = name.rpartition(".")
+    base, suffix = (stem, dot + ext) if dot else (name, "")
+    return [name, *(f"{base}_{n}{suffix}" for n in range(1, MAX_NAME_SUFFIX + 1))]
+
+
+def _publish(tmp: Path, out_dir: Path, name: str) -> Path:
+    """Give ``tmp`` the first free name of :func:`bundle_names`; never replaces a file."""
+    for candidate in bundle_names(name):
+        final = out_dir / candidate
+        try:
+            _take(tmp, final)
+        except FileExistsError:
+            continue
+        return final
+    raise FileExistsError(f"{name} and {MAX_NAME_SUFFIX} numbered variants of it exist in "
+                          "the output folder")
+
+
+def _take(tmp: Path, final: Path) -> None:
+    """Make ``final`` the bundle, or raise FileExistsError when the name is taken."""
+    try:
+        os.link(tmp, final)
+        return
+    except FileExistsError:
+        raise
+    except (OSError, NotImplementedError):
+        pass  # no hard links here (FAT, some network shares): reserve the name instead
+    fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    try:
+        os.replace(tmp, final)  # over our own empty reservation only
+    except BaseException:
+        with contextlib.suppress(OSError):
+            final.unlink()
         raise
 
 

@@ -1,7 +1,9 @@
 """The ``diagnose`` command line: parse once, run or verify, map outcomes to exit codes.
 
 Nothing here ever prints a secret, an argument value that could hold one, or a traceback
-for an expected error.
+for an expected error; and every text that comes from outside (a collector's error, a path,
+a member name from a zip) goes through :func:`otel.terminal_safe` first, so it cannot drive
+the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import hubenv
+
+from otel import KnownSecrets, terminal_safe
 
 from .bundle import LeakFound
 from .config import (
@@ -32,7 +36,7 @@ from .config import (
     source_date_epoch,
 )
 from .gate import LeakGate
-from .redact import gather_known_secrets
+from .known import NoTokenError, gather_secrets, require_token, token_summary
 from .run import VERSION, create_bundle
 from .verify import verify_bundle
 
@@ -44,11 +48,30 @@ EXIT_USAGE = 2
 EXIT_LEAK = 3
 #: --verify: the bundle does not match its manifest.
 EXIT_TAMPERED = 4
+#: The hub token is neither known nor findable: no bundle written (or, with --verify, the
+#: bundle not declared clean).
+EXIT_NO_TOKEN = 5
 EXIT_INTERRUPTED = 130
 
 _DESCRIPTION = ("Write diag_bundle_<UTC timestamp>.zip: hub health, metrics, a node snapshot, "
                 "log tails and env names, with secrets redacted and gated. Prints the bundle "
                 "path as the last line.")
+_EPILOG = f"""\
+the hub token:
+  diagnose keeps the hub token out of the bundle, so it must know the token or be able
+  to find it: HUB_TOKEN, the home's secrets/hub_token, --token-file PATH, or the
+  fingerprint the v1.5 hub writes at start (state/hub_token.fingerprint.json). With
+  none of them it writes no bundle and exits {EXIT_NO_TOKEN}.
+
+exit codes:
+  {EXIT_OK}  a bundle was written (even if some collectors failed), or --verify passed
+  {EXIT_NO_BUNDLE}  no bundle was written (the output folder is not writable, say)
+  {EXIT_USAGE}  bad usage (an option, SOURCE_DATE_EPOCH, an unreadable --token-file)
+  {EXIT_LEAK}  the leak gate found a secret: the bundle was deleted (--verify: unsafe)
+  {EXIT_TAMPERED}  --verify: the bundle does not match its manifest
+  {EXIT_NO_TOKEN}  the hub token is neither known nor findable: no bundle written
+     (--verify: not declared clean)
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,7 +101,8 @@ def _timeout(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="diagnose.py", description=_DESCRIPTION)
+    parser = _Parser(prog="diagnose.py", description=_DESCRIPTION, epilog=_EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
                         help="folder for the bundle (default: the current folder)")
     parser.add_argument("--lines", type=_lines, default=DEFAULT_LINES, metavar="N",
@@ -93,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "HUB_DATA_PORT, else http://127.0.0.1:8788)")
     parser.add_argument("--timeout-s", type=_timeout, default=DEFAULT_TIMEOUT_S, metavar="N",
                         help=f"per-request timeout in seconds (default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("--token-file", type=Path, action="append", default=[],
+                        metavar="PATH",
+                        help="a file holding the hub token (one line), when this shell has "
+                             "no HUB_TOKEN; repeatable")
     parser.add_argument("--verify", type=Path, metavar="ZIP",
                         help="re-check an existing bundle (manifest hashes and leak gate) "
                              "instead of writing one")
@@ -124,6 +152,7 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str],
         home=home, out_dir=args.out, lines=args.lines, control=control, data=data,
         timeout_s=args.timeout_s, epoch_s=epoch if epoch is not None else now_epoch_s(),
         reproducible=epoch is not None, node_stale_s=stale_s, node_dead_s=dead_s,
+        token_files=tuple(args.token_file),
     )
 
 
@@ -139,52 +168,88 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         if args.verify is not None:
             return _verify(args, env)
-        warnings: list[str] = []
-        config = config_from(args, env, warnings)
-        for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        report = create_bundle(config, env)
+        return _create(args, env)
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _err(f"error: {exc}")
         return EXIT_USAGE
+    except NoTokenError as exc:
+        _err(f"error: {exc}")
+        return EXIT_NO_TOKEN
     except LeakFound as exc:
-        print("error: the leak gate found secrets in the bundle, which was deleted. "
-              f"Kinds found, by member: {exc}", file=sys.stderr)
+        _err("error: the leak gate found secrets in the bundle, which was deleted. "
+             f"Kinds found, by member: {exc}")
         return EXIT_LEAK
     except OSError as exc:
-        print(f"error: no bundle written: {exc.strerror or exc} "
-              f"({type(exc).__name__})", file=sys.stderr)
+        _err(f"error: no bundle written: {exc.strerror or exc} ({type(exc).__name__})")
         return EXIT_NO_BUNDLE
     except KeyboardInterrupt:
-        print("interrupted; no bundle written", file=sys.stderr)
+        _err("interrupted; no bundle written")
         return EXIT_INTERRUPTED
+
+
+def _create(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    warnings: list[str] = []
+    config = config_from(args, env, warnings)
+    for warning in warnings:
+        _err(f"warning: {warning}")
+    secrets = _secrets(env, config.home, config.token_files,
+                       "no bundle written: it could not keep the hub token out")
+    report = create_bundle(config, env, secrets)
     for name, entry in sorted(report.collectors.items()):
-        suffix = f": {entry['error']}" if entry["error"] else ""
-        print(f"{name:16} {entry['status']}{suffix}")
-    print(report.path)
+        said = entry["error"] or entry.get("note")
+        suffix = f": {said}" if said else ""
+        print(terminal_safe(f"{name:16} {entry['status']}{suffix}"))
+    print(terminal_safe(str(report.path)))
     return EXIT_OK
+
+
+def _secrets(env: Mapping[str, str], home: Path, token_files: Sequence[Path],
+             headline: str | None) -> KnownSecrets:
+    """The known secrets; says on stderr how the token was found, and any warning.
+
+    Raises:
+        NoTokenError: with a ``headline``, when the token is neither known nor findable.
+    """
+    secrets = gather_secrets(env, home, token_files)
+    for warning in secrets.warnings:
+        _err(f"warning: {warning}")
+    if headline is not None:
+        require_token(secrets, home, headline=headline)
+    if secrets.token_findable:
+        _err(token_summary(secrets, home, token_files))
+    return secrets
 
 
 def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path: Path = args.verify
     if not path.is_file():
-        print(f"error: --verify: no such file: {path}", file=sys.stderr)
+        _err(f"error: --verify: no such file: {path}")
         return EXIT_USAGE
     home = _home(args, env)
-    gate = LeakGate(gather_known_secrets(env, hubenv.token_file(home)))
-    verdict = verify_bundle(path, gate)
+    # Checked without the token first: a leak by pattern or a tampered member is worth
+    # reporting either way; only "clean" needs the token.
+    secrets = _secrets(env, home, args.token_file, None)
+    verdict = verify_bundle(path, LeakGate(secrets.redactor()))
     for problem in verdict.problems:
-        print(f"TAMPERED {problem}")
+        print(terminal_safe(f"TAMPERED {problem}"))
     for leak in verdict.leaks:
-        print(f"LEAK {leak.describe()}")
+        print(terminal_safe(f"LEAK {leak.describe()}"))
     if verdict.leaks:
-        print(f"error: {path} contains secrets; do not send it", file=sys.stderr)
+        _err(f"error: {path} contains secrets; do not send it")
         return EXIT_LEAK
     if verdict.problems:
-        print(f"error: {path} does not match its manifest", file=sys.stderr)
+        _err(f"error: {path} does not match its manifest")
         return EXIT_TAMPERED
-    print(f"OK {path}: {verdict.members} members match the manifest; no secrets found")
+    require_token(secrets, home, headline=f"{path} not declared clean: it cannot be checked "
+                                           "for the hub token")
+    print(terminal_safe(f"OK {path}: {verdict.members} members match the manifest; "
+                        "no secrets found"))
     return EXIT_OK
+
+
+def _err(text: str) -> None:
+    """One message on stderr, made terminal-safe line by line (its own newlines kept)."""
+    print("\n".join(terminal_safe(line) for line in text.split("\n")), file=sys.stderr)
 
 
 def _home(args: argparse.Namespace, env: Mapping[str, str]) -> Path:

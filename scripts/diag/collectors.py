@@ -6,48 +6,34 @@ plus a placeholder for each member it owed, so one failure never stops the other
 bundle always has every CONTRACT member.
 
 Structured sources keep only allow-listed fields (redaction layer 1); what they drop is
-counted in ``Output.dropped_fields``. Later layers run on the members afterwards.
+counted in ``Output.dropped_fields``. Later layers run on the members afterwards, still
+inside each collector's isolation (:mod:`.finish`).
+
+The collectors that read the home's files live in :mod:`.files` and :mod:`.registry`.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from otel import Plane, json_keys
-from watcher import open_shared
 
-from .config import DiagConfig, Endpoint
-from .hubdb import query_job_states, query_last_seen, query_nodes, read_db
+from .config import DiagConfig, Endpoint, iso_utc
+from .files import collect_log, collect_watcher_status
+from .hubdb import query_job_states, query_last_seen, read_db
+from .output import ERROR, OFFLINE, Member, Output, describe_error
 from .probe import ProbeError, get_json
-from .tail import DEFAULT_MAX_BYTES, tail_lines
+from .registry import collect_registry
 
-Member = dict[str, Any] | bytes
+__all__ = ["Collector", "Member", "Output", "Result", "build_collectors", "run_collectors"]
+
 _HEALTH_KEYS = ("plane", "status", "version")
-#: The watcher's status file is small; a huge one is not the watcher's.
-_STATUS_MAX_BYTES = 1024 * 1024
-
-
-@dataclass(slots=True)
-class Output:
-    """What a collector produced.
-
-    ``status`` is ``ok``, ``absent`` (nothing there to collect: not an error), ``offline``
-    (the live source failed and an offline reading stands in) or ``error``.
-    """
-
-    members: dict[str, Member]
-    status: str = "ok"
-    error: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    dropped_fields: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +67,7 @@ def run_collectors(collectors: Sequence[Collector], *, deadline_s: float,
         try:
             output = collector.fn()
         except Exception as exc:  # a collector's bug must not cost the other members
-            output = _failed(collector, f"{type(exc).__name__}: {exc}")
+            output = _failed(collector, describe_error(exc))
         elapsed = clock() - start
         with lock:
             results.setdefault(collector.name, Result(collector.name, output, elapsed))
@@ -104,7 +90,7 @@ def run_collectors(collectors: Sequence[Collector], *, deadline_s: float,
 def _failed(collector: Collector, error: str) -> Output:
     placeholder = {"collector": collector.name, "error": error}
     return Output({name: (dict(placeholder) if name.endswith(".json") else b"")
-                   for name in collector.members}, "error", error)
+                   for name in collector.members}, ERROR, error)
 
 
 def build_collectors(config: DiagConfig, env: Mapping[str, str]) -> list[Collector]:
@@ -113,7 +99,7 @@ def build_collectors(config: DiagConfig, env: Mapping[str, str]) -> list[Collect
         Collector("env_keys", ("env_keys.txt",), lambda: collect_env_keys(env)),
         Collector("registry", ("registry.json",), lambda: collect_registry(config)),
         Collector("watcher_status", (),
-                  lambda: collect_watcher_status(config.paths.watcher_status)),
+                  lambda: collect_watcher_status(config.paths.watcher_status, config.home)),
     ]
     for endpoint in (config.control, config.data):
         collectors.append(Collector(f"health_{endpoint.plane}", (f"health/{endpoint.plane}.json",),
@@ -174,19 +160,21 @@ def collect_metrics(endpoint: Endpoint, config: DiagConfig) -> Output:
     try:
         doc.update(_offline_reading(endpoint.plane, config))
     except Exception as exc:  # sqlite3.Error, OSError: recorded, the bundle goes on
-        doc.update(source="none", offline_error=f"{type(exc).__name__}: {exc}")
-        return Output({member: doc}, "error", f"live: {live_error}; offline: {exc}")
-    return Output({member: doc}, "offline", f"live: {live_error}")
+        offline_error = describe_error(exc)
+        doc.update(source="none", offline_error=offline_error)
+        return Output({member: doc}, ERROR, f"live: {live_error}; offline: {offline_error}")
+    return Output({member: doc}, OFFLINE, f"live: {live_error}")
 
 
 def _offline_reading(plane: str, config: DiagConfig) -> dict[str, Any]:
     """Node or queue gauges from ``hub.db`` as of the run's timestamp; rates need the hub."""
-    as_of = float(config.epoch_s)
     if plane == "control":
         seen = read_db(config.paths.db, query_last_seen, timeout_s=config.timeout_s)
         counts = dict.fromkeys(("online", "stale", "dead"), 0)
         for last_seen in seen.value:
-            counts[_status(as_of - last_seen, config)] += 1
+            status = config.node_status(last_seen)
+            if status in counts:  # a row without a usable heartbeat time is not counted
+                counts[status] += 1
         reading: dict[str, Any] = {f"nodes_{state}": n for state, n in counts.items()}
         unavailable = ["auth_fail_rate_1m", "port_mismatch_rate_1m"]
         open_mode = seen.open_mode
@@ -198,66 +186,8 @@ def _offline_reading(plane: str, config: DiagConfig) -> dict[str, Any]:
         unavailable = ["retry_rate_1m"]
         open_mode = states.open_mode
     reading.update(dict.fromkeys(unavailable))
-    return {"as_of": _iso(config.epoch_s), "db_open": open_mode, "reading": reading,
+    return {"as_of": iso_utc(config.epoch_s), "db_open": open_mode, "reading": reading,
             "note": "computed from hub.db read-only; *_rate_1m needs the live hub (null)"}
-
-
-def collect_registry(config: DiagConfig) -> Output:
-    """A node snapshot from ``hub.db`` (read-only): allow-listed columns, status as of the
-    run's timestamp. ``meta`` is redacted by the later layers (secret-looking keys)."""
-    try:
-        read = read_db(config.paths.db, query_nodes, timeout_s=config.timeout_s)
-    except FileNotFoundError as exc:
-        return Output({"registry.json": {"nodes": [], "error": str(exc)}}, "absent", str(exc))
-    nodes = [{"node_id": row.node_id, "name": row.name,
-              "status": _status(config.epoch_s - row.last_seen, config),
-              "last_seen": _iso(row.last_seen), "registered_at": _iso(row.registered_at),
-              "meta": row.meta} for row in read.value.rows]
-    doc = {"as_of": _iso(config.epoch_s), "db_open": read.open_mode, "total": read.value.total,
-           "listed": len(nodes), "nodes": nodes}
-    return Output({"registry.json": doc}, detail={"nodes": read.value.total})
-
-
-def collect_watcher_status(path: Path) -> Output:
-    """``state/watcher_status.json`` when the watcher wrote one."""
-    try:
-        with open_shared(path) as handle:
-            raw = handle.read(_STATUS_MAX_BYTES + 1)
-    except FileNotFoundError:
-        return Output({}, "absent")
-    if len(raw) > _STATUS_MAX_BYTES:
-        return Output({}, "error", f"larger than {_STATUS_MAX_BYTES} bytes")
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return Output({}, "error", "not JSON")
-    return Output({"watcher/status.json": doc if isinstance(doc, dict) else {"status": doc}})
-
-
-def collect_log(member: str, path: Path, lines: int) -> Output:
-    """The last ``lines`` lines, continued into ``<name>.1`` when the live file is shorter
-    (right after a rotation the live file is nearly empty)."""
-    chunks: list[bytes] = []
-    sources: list[str] = []
-    wanted, budget, truncated = lines, DEFAULT_MAX_BYTES, False
-    for candidate in (path, path.with_name(path.name + ".1")):
-        try:
-            tail = tail_lines(candidate, wanted, max_bytes=budget)
-        except FileNotFoundError:
-            continue
-        if tail.data:
-            data = tail.data if tail.data.endswith(b"\n") or not chunks else tail.data + b"\n"
-            chunks.insert(0, data)
-            sources.insert(0, candidate.name)
-        wanted -= tail.lines
-        budget -= len(tail.data)
-        truncated = tail.truncated
-        if tail.truncated or wanted <= 0 or budget <= 0:
-            break
-    if not sources and not path.exists():
-        return Output({member: b""}, "absent", detail={"lines": 0})
-    return Output({member: b"".join(chunks)},
-                  detail={"lines": lines - wanted, "sources": sources, "truncated": truncated})
 
 
 def _allow(body: object, keys: Sequence[str]) -> tuple[dict[str, Any] | None, int]:
@@ -265,13 +195,3 @@ def _allow(body: object, keys: Sequence[str]) -> tuple[dict[str, Any] | None, in
         return None, 0
     kept = {k: body[k] for k in keys if k in body}
     return kept, len(body) - len(kept)
-
-
-def _status(age_s: float, config: DiagConfig) -> str:
-    if age_s > config.node_dead_s:
-        return "dead"
-    return "stale" if age_s > config.node_stale_s else "online"
-
-
-def _iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

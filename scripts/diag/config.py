@@ -6,6 +6,7 @@ Everything below this module takes a :class:`DiagConfig` and never reads the env
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,10 +83,22 @@ class DiagConfig:
     reproducible: bool
     node_stale_s: float = DEFAULT_NODE_STALE_S
     node_dead_s: float = DEFAULT_NODE_DEAD_S
+    #: ``--token-file`` paths, in the order given.
+    token_files: tuple[Path, ...] = ()
 
     @property
     def paths(self) -> HubPaths:
         return HubPaths(self.home)
+
+    def node_status(self, last_seen: float | None) -> str:
+        """``online``, ``stale`` or ``dead`` as of the run's timestamp, as the hub computes
+        it; ``unknown`` for a heartbeat time that is missing or not a finite number."""
+        if last_seen is None or not math.isfinite(last_seen):
+            return "unknown"
+        age_s = self.epoch_s - last_seen
+        if age_s > self.node_dead_s:
+            return "dead"
+        return "stale" if age_s > self.node_stale_s else "online"
 
     @property
     def timestamp(self) -> datetime:
@@ -168,6 +181,17 @@ def env_seconds(env: Mapping[str, str], name: str, default: float, warn: list[st
 
 def now_epoch_s() -> int:
     return int(time.time())
+
+
+def iso_utc(epoch_s: float | None) -> str | None:
+    """``epoch_s`` as RFC 3339 UTC with microseconds; None for a value no clock can show
+    (missing, NaN, infinite or beyond year 9999), which a corrupt row may hold."""
+    if epoch_s is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _is_loopback(host: str) -> bool:

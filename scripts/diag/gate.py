@@ -1,8 +1,10 @@
 """The final gate: no member of a bundle may hold a known secret value or a token pattern.
 
 It runs on the bytes actually written to the zip (after every redaction layer), with
-``otel.Redactor.find_leaks``, so a secret in a shape no pattern knows is still caught when
-its value is known. It reports the member and the *kind* of leak, never the secret.
+``otel.Redactor.find_leaks`` of the very redactor the layers used, so the gate looks for
+exactly what redaction removes: a secret in a shape no pattern knows is still caught when its
+value or fingerprint is known. It reports the member and the *kind* of leak, never the
+secret. E-mail addresses are masked by the redactor but not gated (``find_leaks``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from pathlib import Path
 
 from otel import Redactor
 
-from .redact import KnownSecrets
-
 
 @dataclass(frozen=True, slots=True)
 class Leak:
+    """A member that holds a secret, and the kinds found (never the values)."""
+
     member: str
     kinds: tuple[str, ...]
 
@@ -30,11 +32,12 @@ class LeakGate:
     """Scans member bytes.
 
     Args:
-        secrets: the exact values to look for (with their URL- and JSON-escaped forms).
+        redactor: the run's redactor (``KnownSecrets.redactor()``), known values,
+            fingerprints and patterns included.
     """
 
-    def __init__(self, secrets: KnownSecrets) -> None:
-        self._redactor = Redactor(secrets.values)
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
 
     def scan(self, members: Iterable[tuple[str, bytes]]) -> list[Leak]:
         """The leaks found, one per member that has any, in member order."""

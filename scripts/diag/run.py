@@ -7,16 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from otel import KnownSecrets
+
+from . import known as known_mod
 from .bundle import MANIFEST, canonical_json, member_index, write_bundle
-from .collectors import Result, build_collectors, run_collectors
+from .collectors import build_collectors, run_collectors
 from .config import DiagConfig
+from .finish import finish
 from .gate import LeakGate
-from .redact import LayeredRedactor, RedactionCounts, gather_known_secrets
+from .redact import HomePaths, RedactionCounts
 
 TOOL = "sheratan-diagnose"
-VERSION = "1.0.0"
-#: Bumped when the manifest's shape changes, so readers can tell.
-MANIFEST_FORMAT = 1
+VERSION = "1.1.0"
+#: Bumped when the manifest's shape changes, so readers can tell. 2: ``token``,
+#: ``redactions.pii`` and ``.paths``, ``known_values.fingerprints``, each collector's
+#: ``note``, and the statuses ``refused`` and ``cut``.
+MANIFEST_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,34 +39,33 @@ def deadline_s(timeout_s: float) -> float:
     return 3 * timeout_s + 2
 
 
-def create_bundle(config: DiagConfig, env: Mapping[str, str]) -> RunReport:
+def create_bundle(config: DiagConfig, env: Mapping[str, str],
+                  secrets: KnownSecrets) -> RunReport:
     """Collect everything, redact it, and write the bundle.
 
     Args:
         config: the run's settings.
-        env: the environment: its names go to ``env_keys.txt``; the values of secret-named
-            variables and ``HUB_TOKEN`` become known secrets; no value is ever recorded.
+        env: the environment: its names go to ``env_keys.txt``; no value is ever recorded.
+        secrets: the known secrets (:func:`diag.known.load_secrets`); they drive both the
+            redaction and the gate, through one redactor.
 
     Raises:
         bundle.LeakFound: the gate found a secret; no bundle was written.
         OSError: the output folder cannot be written.
     """
-    secrets = gather_known_secrets(env, config.paths.token_file)
+    redactor = secrets.redactor(mask_emails=True)
+    home = HomePaths(config.home)
     counts = RedactionCounts()
-    redactor = LayeredRedactor(secrets, counts)
-    results = run_collectors(build_collectors(config, env),
-                             deadline_s=deadline_s(config.timeout_s))
+    collectors = build_collectors(config, env)
+    results = run_collectors(collectors, deadline_s=deadline_s(config.timeout_s))
     members: dict[str, bytes] = {}
-    collectors: dict[str, dict[str, Any]] = {}
-    for result in results:
-        counts.add("allowlist", "dropped_fields", result.output.dropped_fields)
-        for name, member in result.output.members.items():
-            if isinstance(member, bytes):
-                text = member.decode("utf-8", "replace")
-                members[name] = redactor.text(text).encode("utf-8")
-            else:
-                members[name] = canonical_json(redactor.structure(member))
-        collectors[result.name] = _collector_entry(result, redactor, config.reproducible)
+    entries: dict[str, dict[str, Any]] = {}
+    for collector, result in zip(collectors, results, strict=True):
+        done = finish(result, collector.members, redactor=redactor, home=home,
+                      reproducible=config.reproducible)
+        counts.merge(done.counts)
+        members.update(done.members)
+        entries[result.name] = done.entry
     manifest = {
         "format": MANIFEST_FORMAT,
         "tool": TOOL,
@@ -68,25 +73,13 @@ def create_bundle(config: DiagConfig, env: Mapping[str, str]) -> RunReport:
         "timestamp": config.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "timestamp_source": "SOURCE_DATE_EPOCH" if config.reproducible else "clock",
         "members": member_index(members),
-        "collectors": collectors,
+        "collectors": entries,
         "redactions": counts.counts,
-        "known_values": {"loaded": len(secrets.values), "too_short": secrets.too_short},
+        "known_values": {"loaded": len(secrets.values), "too_short": secrets.too_short,
+                         "fingerprints": len(secrets.fingerprints)},
+        "token": known_mod.manifest_entry(secrets, config.home, config.token_files),
     }
-    members[MANIFEST] = canonical_json(manifest)
+    members[MANIFEST] = home.scrub(canonical_json(manifest))
     path = write_bundle(config.out_dir, config.bundle_name, members,
-                        timestamp=config.timestamp, gate=LeakGate(secrets))
-    return RunReport(path, collectors)
-
-
-def _collector_entry(result: Result, redactor: LayeredRedactor,
-                     reproducible: bool) -> dict[str, Any]:
-    output = result.output
-    return {
-        "status": output.status,
-        "error": redactor.text(output.error) if output.error else None,
-        # Durations differ run to run; with SOURCE_DATE_EPOCH they would break byte
-        # identity, so they are null then (documented in the manifest's format).
-        "duration_ms": None if reproducible else round(result.duration_s * 1000, 1),
-        "members": sorted(output.members),
-        "detail": redactor.structure(output.detail),
-    }
+                        timestamp=config.timestamp, gate=LeakGate(redactor))
+    return RunReport(path, entries)

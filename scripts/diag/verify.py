@@ -41,11 +41,24 @@ def verify_bundle(path: Path, gate: LeakGate) -> Verdict:
         FileNotFoundError: there is no such file.
     """
     verdict = Verdict()
+    contents = _read_members(path, verdict)
+    if contents is None:
+        return verdict
+    verdict.members = len(contents)
+    verdict.leaks = gate.scan(sorted(contents.items()))
+    listed = _manifest_members(contents.get(MANIFEST), verdict)
+    if listed is not None:
+        _compare(contents, listed, verdict)
+    return verdict
+
+
+def _read_members(path: Path, verdict: Verdict) -> dict[str, bytes] | None:
+    """Every member small enough to be a bundle's, or None when the zip is unusable."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         verdict.problems.append("not a zip file")
-        return verdict
+        return None
     with archive:
         infos = archive.infolist()
         names = [info.filename for info in infos]
@@ -61,18 +74,17 @@ def verify_bundle(path: Path, gate: LeakGate) -> Verdict:
         if sum(info.file_size for info in readable) > MAX_BUNDLE_BYTES:
             verdict.problems.append("the members add up to more than any bundle can hold; "
                                     "not read")
-            return verdict
+            return None
         try:
-            contents = {info.filename: archive.read(info) for info in readable}
+            return {info.filename: archive.read(info) for info in readable}
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             # A CRC mismatch lands here: the zip itself was altered.
             verdict.problems.append(f"unreadable member ({type(exc).__name__})")
-            return verdict
-    verdict.members = len(contents)
-    verdict.leaks = gate.scan(sorted(contents.items()))
-    listed = _manifest_members(contents.get(MANIFEST), verdict)
-    if listed is None:
-        return verdict
+            return None
+
+
+def _compare(contents: dict[str, bytes], listed: dict[str, tuple[str, int]],
+             verdict: Verdict) -> None:
     for name in sorted(set(contents) - set(listed) - {MANIFEST}):
         verdict.problems.append(f"{name}: not listed in the manifest")
     for name, (sha256, size) in sorted(listed.items()):
@@ -81,7 +93,6 @@ def verify_bundle(path: Path, gate: LeakGate) -> Verdict:
             verdict.problems.append(f"{name}: listed in the manifest but missing")
         elif len(data) != size or sha256_hex(data) != sha256:
             verdict.problems.append(f"{name}: content does not match the manifest (sha256/size)")
-    return verdict
 
 
 def _manifest_members(raw: bytes | None, verdict: Verdict) -> dict[str, tuple[str, int]] | None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from baseline_hub.db import connect
+from otel import FINGERPRINT_FILE, TokenFingerprint, write_fingerprint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
@@ -31,6 +32,11 @@ CONTRACT_MEMBERS = frozenset({
 })
 #: A port nothing listens on: diagnose sees a hub that is down.
 DOWN_URLS = ("--control-url", "http://127.0.0.1:9", "--data-url", "http://127.0.0.1:9")
+#: The token of a test home that has only the hub's fingerprint of it (as a v1.5 hub that
+#: took its token from its own environment leaves it), and nowhere else.
+FINGERPRINTED_TOKEN = "fingerprinted-hub-token-7Qm2Lx9Rv4"
+#: A token for runs that only need diagnose to know some token (HUB_TOKEN).
+ENV_TOKEN = "env-hub-token-0123456789abcdef"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -71,11 +77,13 @@ def read_json(members: Mapping[str, bytes], name: str) -> Any:
 
 
 def make_home(home: Path, *, token: str | None = None,
-              nodes: Iterable[tuple[str, dict[str, Any], float]] = (),
+              fingerprint: str | None = FINGERPRINTED_TOKEN,
+              nodes: Iterable[tuple[str, Any, float]] = (),
               job_states: Iterable[str] = (),
               logs: Mapping[str, str] | None = None) -> Path:
     """A hub home as a stopped hub leaves it: ``hub.db`` (checkpointed, no WAL files),
-    logs, and the token file when ``token`` is given.
+    logs, the token file when ``token`` is given, and the fingerprint of ``fingerprint``
+    (the v1.5 hub writes one at start) unless it is None.
 
     Args:
         nodes: (node_id, meta, last_seen) rows.
@@ -86,6 +94,8 @@ def make_home(home: Path, *, token: str | None = None,
         (home / folder).mkdir(parents=True, exist_ok=True)
     if token is not None:
         (home / "secrets" / "hub_token").write_text(token + "\n", encoding="utf-8")
+    if fingerprint is not None:
+        write_fingerprint(home / FINGERPRINT_FILE, TokenFingerprint.of(fingerprint))
     conn = connect(home / "state" / "hub.db")
     try:
         now = time.time()

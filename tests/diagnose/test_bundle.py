@@ -14,6 +14,7 @@ import pytest
 from .conftest import (
     CONTRACT_MEMBERS,
     DOWN_URLS,
+    ENV_TOKEN,
     clean_env,
     make_home,
     read_json,
@@ -31,8 +32,8 @@ def test_empty_home_gives_a_bundle_with_a_manifest(tmp_path: Path, out_dir: Path
     home = tmp_path / "home"
     if exists:
         home.mkdir()
-    run = run_cli(["--out", str(out_dir), *DOWN_URLS], clean_env(SHERATAN_HOME=str(home)),
-                  cwd=tmp_path)
+    run = run_cli(["--out", str(out_dir), *DOWN_URLS],
+                  clean_env(SHERATAN_HOME=str(home), HUB_TOKEN=ENV_TOKEN), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.bundle.parent == out_dir
     members = read_members(run.bundle)
@@ -92,6 +93,12 @@ def test_planted_secrets_never_reach_any_member(tmp_path: Path, out_dir: Path,
     nodes = read_json(members, "registry.json")["nodes"]
     assert nodes[0]["meta"] == {"api_key": "[REDACTED]", "zone": "a"}
     assert nodes[1]["meta"] == {"nested": {"password": "[REDACTED]"}}
+    token = read_json(members, "manifest.json")["token"]
+    assert token == {"value_known": True, "found_by": [
+        "HUB_TOKEN" if token_from == "env" else "token file secrets/hub_token",
+        "fingerprint state/hub_token.fingerprint.json"]}
+    assert ("token: HUB_TOKEN" if token_from == "env"
+            else f"token: token file {home / 'secrets' / 'hub_token'}") in run.stderr
     assert {n["status"] for n in nodes} == {"online", "stale"}
     assert "DB_PASSWORD" in members["env_keys.txt"].decode().splitlines()
     redactions = read_json(members, "manifest.json")["redactions"]
@@ -142,7 +149,8 @@ def test_without_source_date_epoch_the_name_and_durations_come_from_the_clock(
         tmp_path: Path, out_dir: Path) -> None:
     before = time.gmtime(time.time() - 1)
     run = run_cli(["--out", str(out_dir), *DOWN_URLS],
-                  clean_env(SHERATAN_HOME=str(tmp_path / "h")), cwd=tmp_path)
+                  clean_env(SHERATAN_HOME=str(tmp_path / "h"), HUB_TOKEN=ENV_TOKEN),
+                  cwd=tmp_path)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", before)
     assert run.bundle.name >= f"diag_bundle_{stamp}.zip"
     manifest = read_json(read_members(run.bundle), "manifest.json")
@@ -165,13 +173,21 @@ def test_lines_limits_every_log_tail(tmp_path: Path, out_dir: Path) -> None:
 def test_watcher_status_and_alerts_are_included_when_present(tmp_path: Path,
                                                              out_dir: Path) -> None:
     home = make_home(tmp_path / "home", logs={"alerts.jsonl": '{"alert_id":"a1"}\n'})
-    (home / "state" / "watcher_status.json").write_text(
-        json.dumps({"state": "following", "lines_read": 5, "session_token": "tok-abcdef123456"}))
-    members = read_members(run_cli(["--out", str(out_dir), *DOWN_URLS],
-                                   clean_env(SHERATAN_HOME=str(home)), cwd=tmp_path).bundle)
+    (home / "state" / "watcher_status.json").write_text(json.dumps({
+        "state": "following", "lines_read": 5, "session_token": "tok-abcdef123456",
+        "pid": 4242, "log": str(home / "logs" / "hub_security_audit.jsonl"),
+        "alerts": 3, "mode": "follow", "lag_bytes": "not-a-number"}))
+    run = run_cli(["--out", str(out_dir), *DOWN_URLS], clean_env(SHERATAN_HOME=str(home)),
+                  cwd=tmp_path)
+    members = read_members(run.bundle)
     assert members["logs/alerts.jsonl"] == b'{"alert_id":"a1"}\n'
     status = read_json(members, "watcher/status.json")
-    assert status == {"state": "following", "lines_read": 5, "session_token": "[REDACTED]"}
+    # Allow-listed: no pid, no unknown field, no value of the wrong type; the path is the
+    # home's, relative.
+    assert status == {"state": "following", "lines_read": 5, "alerts": 3, "mode": "follow",
+                      "log": "logs/hub_security_audit.jsonl"}
+    manifest = read_json(members, "manifest.json")
+    assert manifest["redactions"]["allowlist"]["dropped_fields"] >= 3
 
 
 @pytest.mark.parametrize(
@@ -212,14 +228,15 @@ def test_an_unwritable_out_means_no_bundle_and_exit_1(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     run = run_cli(["--out", str(blocker / "sub"), *DOWN_URLS],
-                  clean_env(SHERATAN_HOME=str(tmp_path / "h")), cwd=tmp_path)
+                  clean_env(SHERATAN_HOME=str(tmp_path / "h"), HUB_TOKEN=ENV_TOKEN),
+                  cwd=tmp_path)
     assert run.returncode == 1
     assert "no bundle written" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_a_bad_hub_env_value_warns_and_falls_back(tmp_path: Path, out_dir: Path) -> None:
     env = clean_env(SHERATAN_HOME=str(tmp_path / "h"), HUB_CONTROL_PORT="eighty",
-                    HUB_HOST="10.9.9.9")
+                    HUB_HOST="10.9.9.9", HUB_TOKEN=ENV_TOKEN)
     run = run_cli(["--out", str(out_dir)], env, cwd=tmp_path)
     assert "warning: HUB_CONTROL_PORT" in run.stderr
     health = read_json(read_members(run.bundle), "health/control.json")

@@ -12,19 +12,20 @@ from diag import (
     EXIT_LEAK,
     EXIT_OK,
     EXIT_TAMPERED,
-    KnownSecrets,
     LayeredRedactor,
     LeakGate,
     main,
 )
 
-from .conftest import DOWN_URLS, clean_env, make_home, read_members, run_cli
+from otel import KnownSecrets
+
+from .conftest import DOWN_URLS, Run, clean_env, make_home, read_members, run_cli
 
 TOKEN = "Zx9-odd|shape~token^value"  # no pattern knows this shape
 
 
 def test_gate_finds_a_known_value_in_any_shape_and_reports_only_its_kind() -> None:
-    gate = LeakGate(KnownSecrets((TOKEN,)))
+    gate = LeakGate(KnownSecrets((TOKEN,)).redactor())
     leaks = gate.scan([("logs/a.log", f"prefix{TOKEN}suffix".encode()),
                        ("clean.txt", b"nothing here"),
                        ("escaped.json", json.dumps({"v": f"<{TOKEN}>"}).encode())])
@@ -34,7 +35,7 @@ def test_gate_finds_a_known_value_in_any_shape_and_reports_only_its_kind() -> No
 
 
 def test_gate_finds_token_patterns_without_known_values() -> None:
-    gate = LeakGate(KnownSecrets(()))
+    gate = LeakGate(KnownSecrets(()).redactor())
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl"
     leaks = gate.scan([("a", b"Authorization: Bearer abcdef123456"), ("b", jwt.encode()),
                        ("c", b"GET /x?token=abcdef0123456789"), ("d", b"token=[REDACTED]")])
@@ -66,6 +67,12 @@ def _bundle(tmp_path: Path, token: str | None = None) -> Path:
     return run.bundle
 
 
+def _verify(bundle: Path, tmp_path: Path) -> Run:
+    """``--verify`` as a user runs it, from a shell without HUB_TOKEN, with the home."""
+    return run_cli(["--verify", str(bundle), "--home", str(tmp_path / "home")], clean_env(),
+                   cwd=tmp_path)
+
+
 def _rewrite(path: Path, changes: dict[str, bytes], *, fix_manifest: bool) -> None:
     members = read_members(path)
     members.update(changes)
@@ -82,7 +89,7 @@ def _rewrite(path: Path, changes: dict[str, bytes], *, fix_manifest: bool) -> No
 
 def test_verify_passes_an_untouched_bundle(tmp_path: Path) -> None:
     bundle = _bundle(tmp_path)
-    run = run_cli(["--verify", str(bundle)], clean_env(), cwd=tmp_path)
+    run = _verify(bundle, tmp_path)
     assert run.returncode == EXIT_OK, run.stdout + run.stderr
     assert run.stdout.startswith("OK ")
 
@@ -90,7 +97,7 @@ def test_verify_passes_an_untouched_bundle(tmp_path: Path) -> None:
 def test_verify_flags_a_tampered_member(tmp_path: Path) -> None:
     bundle = _bundle(tmp_path)
     _rewrite(bundle, {"logs/hub_control.log": b"hello, edited\n"}, fix_manifest=False)
-    run = run_cli(["--verify", str(bundle)], clean_env(), cwd=tmp_path)
+    run = _verify(bundle, tmp_path)
     assert run.returncode == EXIT_TAMPERED
     assert "TAMPERED logs/hub_control.log: content does not match the manifest" in run.stdout
 
@@ -103,7 +110,7 @@ def test_verify_flags_added_and_removed_members(tmp_path: Path) -> None:
     with zipfile.ZipFile(bundle, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    run = run_cli(["--verify", str(bundle)], clean_env(), cwd=tmp_path)
+    run = _verify(bundle, tmp_path)
     assert run.returncode == EXIT_TAMPERED
     assert "extra.txt: not listed" in run.stdout and "registry.json: listed" in run.stdout
 
@@ -111,8 +118,7 @@ def test_verify_flags_added_and_removed_members(tmp_path: Path) -> None:
 def test_verify_flags_a_planted_secret_even_with_a_consistent_manifest(tmp_path: Path) -> None:
     bundle = _bundle(tmp_path, token=TOKEN)
     _rewrite(bundle, {"logs/hub_control.log": f"hello {TOKEN}\n".encode()}, fix_manifest=True)
-    run = run_cli(["--verify", str(bundle), "--home", str(tmp_path / "home")], clean_env(),
-                  cwd=tmp_path)
+    run = _verify(bundle, tmp_path)
     assert run.returncode == EXIT_LEAK
     assert "LEAK logs/hub_control.log: known_secret" in run.stdout
     assert TOKEN not in run.stdout + run.stderr
@@ -122,7 +128,7 @@ def test_verify_flags_a_planted_token_pattern_without_known_values(tmp_path: Pat
     bundle = _bundle(tmp_path)
     _rewrite(bundle, {"logs/hub_data.log": b"Authorization: Bearer abcdef0123456789\n"},
              fix_manifest=True)
-    run = run_cli(["--verify", str(bundle)], clean_env(), cwd=tmp_path)
+    run = _verify(bundle, tmp_path)
     assert run.returncode == EXIT_LEAK
     assert "LEAK logs/hub_data.log: bearer" in run.stdout
 

@@ -6,10 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from diag import KnownSecrets, LayeredRedactor, RedactionCounts, gather_known_secrets, tail_lines
-from diag.collectors import collect_log
+from diag import LayeredRedactor, RedactionCounts, tail_lines
 from diag.config import UsageError, endpoint_from_env, parse_loopback_url, source_date_epoch
+from diag.files import collect_log
 from diag.hubdb import query_nodes, read_db
+
+from otel import KnownSecrets
 
 from .conftest import make_home
 
@@ -41,11 +43,12 @@ def test_tail_reads_only_the_end_of_a_big_file(tmp_path: Path) -> None:
     assert tail.truncated
 
 
-def test_tail_drops_a_line_the_byte_cap_cut(tmp_path: Path) -> None:
+def test_tail_stops_at_a_line_that_fits_the_cap_but_not_what_is_left(tmp_path: Path) -> None:
     path = tmp_path / "long.log"
-    path.write_bytes(b"x" * 5000 + b"\nshort\n")
-    tail = tail_lines(path, 2, max_bytes=100)
-    assert tail.data == b"short\n" and tail.truncated
+    path.write_bytes(b"a" * 60 + b"\n" + b"b" * 60 + b"\nshort\n")
+    tail = tail_lines(path, 5, max_bytes=100)
+    assert tail.data == b"b" * 60 + b"\nshort\n"
+    assert tail.truncated and tail.cut_lines == 0
 
 
 def test_log_tail_continues_into_the_rotated_file(tmp_path: Path) -> None:
@@ -58,7 +61,7 @@ def test_log_tail_continues_into_the_rotated_file(tmp_path: Path) -> None:
 
 
 def test_a_stopped_hubs_db_is_read_without_creating_wal_files(tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home", nodes=[("n1", {}, 1.0)])
+    home = make_home(tmp_path / "home", nodes=[("n1", {}, 1.0)], fingerprint=None)
     db = home / "state" / "hub.db"
     before = db.read_bytes()
     read = read_db(db, query_nodes, timeout_s=1)
@@ -77,30 +80,26 @@ def test_the_db_connection_cannot_write(tmp_path: Path) -> None:
         read_db(home / "state" / "hub.db", write, timeout_s=1)
 
 
-def test_known_secrets_come_from_the_token_and_secret_named_env(tmp_path: Path) -> None:
-    token_file = tmp_path / "hub_token"
-    token_file.write_text("file-token-value-123\n")
-    env = {"HUB_TOKEN": "env-token-value-456", "DB_PASSWORD": "db-password-789",
-           "GITHUB_TOKEN": "short", "HOME": "/root-not-a-secret", "EMPTY_SECRET": ""}
-    secrets = gather_known_secrets(env, token_file)
-    assert secrets.values == ("db-password-789", "env-token-value-456", "file-token-value-123")
-    assert secrets.too_short == 1
-    assert "db-password" not in repr(secrets)
-
-
 def test_layers_count_what_each_one_redacted() -> None:
     counts = RedactionCounts()
-    redactor = LayeredRedactor(KnownSecrets(("known-value-abc123",)), counts)
+    redactor = LayeredRedactor(KnownSecrets(("known-value-abc123",)).redactor(mask_emails=True),
+                               counts)
     out = redactor.structure({"meta": {"api_key": "k-1234567890", "enabled": True,
                                        "note": "see known-value-abc123",
-                                       "url": "http://u:pw123456@host/"},
+                                       "url": "http://u:pw123456@host/",
+                                       "owner": "ops lead <ops.lead@example.org>",
+                                       "cmd": "token=abcdef0123456789"},
                               "token": None})
     assert out == {"meta": {"api_key": "[REDACTED]", "enabled": True,
-                            "note": "see [REDACTED]", "url": "http://u:[REDACTED]@host/"},
+                            "note": "see [REDACTED]", "url": "http://u:[REDACTED]@host/",
+                            "owner": "ops lead <[REDACTED]>", "cmd": "token=[REDACTED]"},
                    "token": None}
+    # A field replaced for its key's name is layer 2; a key=value found in text is a pattern.
     assert counts.counts["key_names"] == {"secret_field": 1}
     assert counts.counts["known_values"] == {"known_secret": 1}
     assert counts.counts["patterns"]["url_password"] == 1
+    assert counts.counts["patterns"]["secret_field"] == 1
+    assert counts.counts["pii"] == {"email": 1}
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8787", "http://localhost:1/",
