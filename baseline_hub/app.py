@@ -66,7 +66,7 @@ def build_plane_app(
     )
     app.state.hub = hub
     app.state.plane = plane
-    install_error_handlers(app)
+    install_error_handlers(app, field_names=_declared_names(routers[plane.name]))
 
     @app.get("/health", response_model=models.Health)
     async def health() -> JSONResponse:
@@ -100,6 +100,15 @@ def build_plane_app(
             return error_response(501, "metrics_not_configured")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _declared_names(router: APIRouter) -> frozenset[str]:
+    """The request body fields and the plane's path parameters."""
+    names = {name for body in models.REQUEST_BODIES for name in body.model_fields}
+    for route in router.routes:
+        assert isinstance(route, ProtectedRoute)
+        names.update(route.param_convertors)
+    return frozenset(names)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -84,6 +84,11 @@ class FailJob(_Body):
     error: Annotated[Text, Field(max_length=65536)]
 
 
+#: Every request body model: their field names are the ones a 422 may repeat.
+REQUEST_BODIES: tuple[type[BaseModel], ...] = (RegisterNode, SubmitJob, ClaimJob, CompleteJob,
+                                               FailJob)
+
+
 # Response shapes, declared for the OpenAPI schema (and so for schemathesis). Handlers
 # return JSONResponse directly, which FastAPI does not re-validate.
 class Health(BaseModel):
