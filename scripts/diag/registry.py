@@ -1,9 +1,10 @@
 """The registry collector: a node snapshot from ``hub.db``, capped to what a bundle can hold.
 
 Two caps keep it small and fast whatever the hub stored. A node's ``meta`` larger than
-:data:`META_MAX_BYTES` (as stored, then as serialized) is replaced by ``null`` with a
-``meta_cut`` note giving its size; and nodes stop being listed once the member would pass
-:data:`REGISTRY_MAX_BYTES`, the member saying how many were listed of how many. Before the
+:data:`META_MAX_BYTES` as stored (the hub's JSON) is replaced by ``null`` with a
+``meta_cut`` note giving its size, and is not even fetched from the db; and nodes stop being
+listed once the member, serialized, would pass :data:`REGISTRY_MAX_BYTES`, the member saying
+how many were listed of how many. Before the
 caps, 40 nodes of 900 KB meta each took minutes and hundreds of MB to redact.
 """
 
@@ -22,6 +23,8 @@ from .output import ABSENT, CUT, REFUSED, Output
 MEMBER = "registry.json"
 META_MAX_BYTES = 64 * 1024
 REGISTRY_MAX_BYTES = 8 * 1024 * 1024
+#: A node's lines sit two levels deep in the member (the document, then ``nodes``).
+_NESTED_INDENT = 4
 
 
 def collect_registry(config: DiagConfig) -> Output:
@@ -64,18 +67,19 @@ def _node(row: NodeRow, config: DiagConfig) -> dict[str, Any]:
         "last_seen": iso_utc(row.last_seen), "registered_at": iso_utc(row.registered_at),
         "meta": row.meta,
     }
-    meta_bytes = row.meta_bytes if row.meta_cut else _serialized_size(row.meta)
-    if row.meta_cut or meta_bytes > META_MAX_BYTES:
+    if row.meta_cut:
         node["meta"] = None
-        node["meta_cut"] = {"meta_bytes": meta_bytes, "limit_bytes": META_MAX_BYTES}
+        node["meta_cut"] = {"meta_bytes": row.meta_bytes, "limit_bytes": META_MAX_BYTES}
     return node
 
 
-def _serialized_size(value: Any) -> int:
-    """About what ``value`` takes in the member (canonical JSON; a non-finite number, which
-    the bundle writes as a string, counts as its bare name)."""
-    text = json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, default=str)
-    return len(text.encode("utf-8", "surrogatepass"))
+def _serialized_size(node: dict[str, Any]) -> int:
+    """About what ``node`` takes in the member: canonical JSON, each line indented two
+    levels deeper (inside ``nodes``), plus the separator. A non-finite number, which the
+    bundle writes as a string, counts as its bare name."""
+    text = json.dumps(node, sort_keys=True, indent=2, ensure_ascii=False, default=str)
+    lines = text.count("\n") + 1
+    return len(text.encode("utf-8", "surrogatepass")) + _NESTED_INDENT * lines + 2
 
 
 def _cut_note(total: int, listed: int, meta_cut: int) -> str | None:
