@@ -79,9 +79,10 @@ class KnownValues:
     Thread-safety: immutable after construction.
     """
 
-    __slots__ = ("_forms", "_fragments", "_pattern")
+    __slots__ = ("_forms", "_fragments", "_min_len", "_pattern")
 
     def __init__(self, values: Iterable[str]) -> None:
+        values = list(values)
         forms: set[str] = set()
         fragments: dict[int, set[str]] = {}
         for value in values:
@@ -96,6 +97,7 @@ class KnownValues:
         self._forms = tuple(ordered)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self._fragments = {size: frozenset(grams) for size, grams in fragments.items()}
+        self._min_len = min(map(len, values), default=0)
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -116,7 +118,7 @@ class KnownValues:
         if self._pattern is None:
             return
         yield from self.exact_spans(text)
-        yield from encoded_runs_holding(text, self.exact_spans)
+        yield from encoded_runs_holding(text, self.exact_spans, self._min_len)
         for size, grams in self._fragments.items():
             for run in token_runs(text, size):
                 yield from _covered(run, size, grams)
@@ -161,7 +163,7 @@ class FingerprintSearch:
         if not self._fingerprints:
             return
         yield from self.exact_spans(text)
-        yield from encoded_runs_holding(text, self.exact_spans)
+        yield from encoded_runs_holding(text, self.exact_spans, self._min_len)
 
     def exact_spans(self, text: str) -> Iterator[Span]:
         """Each plain occurrence of the token."""
@@ -176,17 +178,26 @@ class FingerprintSearch:
                         yield start + i, start + i + size
 
 
-def encoded_runs_holding(text: str, find: Callable[[str], Iterator[Span]]) -> Iterator[Span]:
+def encoded_runs_holding(text: str, find: Callable[[str], Iterator[Span]],
+                         min_len: int) -> Iterator[Span]:
     """The base64, hex and escaped runs of ``text`` in whose decoded form ``find`` finds
-    something."""
-    for pattern, decode in _DECODERS:
+    something it does not find in the run as it is.
+
+    Args:
+        min_len: the shortest thing ``find`` finds: shorter runs cannot hold it encoded.
+    """
+    for pattern, decode, chars_per_char in _DECODERS:
+        shortest = chars_per_char * min_len
         for match in pattern.finditer(text):
-            if any(True for _ in find(match.group())):
-                continue  # found as it is, with a tighter span
-            for decoded in decode(match.group()):
-                if any(True for _ in find(decoded)):
-                    yield match.span()
-                    break
+            run = match.group()
+            if len(run) < shortest:
+                continue
+            if any(_finds(find, decoded) for decoded in decode(run)) and not _finds(find, run):
+                yield match.span()
+
+
+def _finds(find: Callable[[str], Iterator[Span]], text: str) -> bool:
+    return any(True for _ in find(text))
 
 
 def _base64(text: str) -> Iterator[str]:
@@ -223,5 +234,7 @@ def _ascii(raw: bytes) -> str:
     return raw.decode("ascii", "replace").replace("\ufffd", " ")
 
 
-_DECODERS: Final[tuple[tuple[re.Pattern[str], Callable[[str], Iterator[str]]], ...]] = (
-    (_BASE64_RUN, _base64), (_HEX_RUN, _hex), (_ESCAPED_RUN, _unescape))
+#: Each encoding's runs, its decoder, and how many encoded characters one character takes
+#: at least (base64 takes 4 for 3, rounded down to be safe).
+_DECODERS: Final[tuple[tuple[re.Pattern[str], Callable[[str], Iterator[str]], int], ...]] = (
+    (_BASE64_RUN, _base64, 1), (_HEX_RUN, _hex, 2), (_ESCAPED_RUN, _unescape, 1))
