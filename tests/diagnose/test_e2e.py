@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import signal
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from otel import FINGERPRINT_FILE, KnownSecrets, TokenFingerprint, write_fingerprint
 from tests.conftest import TEST_TOKEN, HubProcess, start_hub
 
 from .conftest import CONTRACT_MEMBERS, clean_env, read_json, read_members, run_cli
@@ -152,3 +154,50 @@ def test_hub_down_bundle_has_unreachable_health_and_offline_metrics(
     assert len(read_json(members, "registry.json")["nodes"]) == 3
     for data_bytes in members.values():
         assert TEST_TOKEN.encode() not in data_bytes and API_KEY.encode() not in data_bytes
+
+
+def test_a_shell_without_hub_token_keeps_the_token_out_by_its_fingerprint(
+        hub_home: Path, out_dir: Path, tmp_path: Path) -> None:
+    """As a new user runs it: the hub got its token from its own environment; diagnose, from
+    another shell, gets neither the variable nor a token file, only the hub's fingerprint."""
+    hub = start_hub(hub_home)
+    try:
+        fingerprint = hub_home / FINGERPRINT_FILE
+        if not fingerprint.exists():  # a hub from before the fingerprint: leave one as v1.5 does
+            write_fingerprint(fingerprint, TokenFingerprint.of(TEST_TOKEN))
+        basic = base64.b64encode(f"ops:{TEST_TOKEN}".encode()).decode()
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            client.post(f"{hub.control_url}/nodes/register", headers=hub.auth, json={
+                "node_id": "node-t", "name": f"owner of {TEST_TOKEN}",
+                "meta": {"note": f"token is {TEST_TOKEN}", "auth": f"Basic {basic}",
+                         "hex": TEST_TOKEN.encode().hex(), "contact": "ops@example.org"},
+            }).raise_for_status()
+            client.get(f"{hub.control_url}/nodes", headers={"Authorization": f"Basic {basic}"})
+        run = run_cli(["--out", str(out_dir), "--home", str(hub_home), *_urls(hub)],
+                      clean_env(), cwd=tmp_path)
+    finally:
+        hub.stop(signal.SIGTERM)
+    assert run.returncode == 0, run.stderr
+    assert "token: known by fingerprint (state/hub_token.fingerprint.json)" in run.stderr
+    members = read_members(run.bundle)
+    gate = KnownSecrets((TEST_TOKEN,)).redactor()
+    for name, data in members.items():
+        for form in (TEST_TOKEN.encode(), basic.encode(), TEST_TOKEN.encode().hex().encode(),
+                     b"ops@example.org"):
+            assert form not in data, (name, form)
+        assert gate.find_leaks(data) == [], name
+    manifest = read_json(members, "manifest.json")
+    assert manifest["token"] == {"value_known": False,
+                                 "found_by": ["fingerprint state/hub_token.fingerprint.json"]}
+    node = read_json(members, "registry.json")["nodes"][0]
+    assert node["name"] == "owner of [REDACTED]"
+    assert node["meta"]["note"] == "token is [REDACTED]"
+    assert node["meta"]["contact"] == "[REDACTED]"
+    # Without the fingerprint (and no HUB_TOKEN, no token file) it refuses: no bundle.
+    (hub_home / FINGERPRINT_FILE).unlink()
+    refused_out = tmp_path / "refused"
+    refused = run_cli(["--out", str(refused_out), "--home", str(hub_home), *_urls(hub)],
+                      clean_env(), cwd=tmp_path)
+    assert refused.returncode == 5
+    assert not refused_out.exists()
+    assert "--token-file PATH" in refused.stderr and "Traceback" not in refused.stderr
