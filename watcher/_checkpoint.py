@@ -22,6 +22,7 @@ import msgspec
 
 from watcher._alert import alert_key_from_dict
 from watcher._json import DECODE_ERRORS, is_int64
+from watcher._shared_open import open_regular
 from watcher._snapshot import is_empty as snapshot_is_empty
 from watcher._status import write_json_atomic
 from watcher._tail import Cursor
@@ -109,32 +110,6 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
         return None
 
 
-def repair_torn_tail(alerts_path: Path) -> None:
-    """Cuts a partial last line (a write torn by a crash) off ``alerts.jsonl``.
-
-    The cut alert was never durable, so it is regenerated and written again in full.
-    """
-    try:
-        with open(alerts_path, "rb+") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            handle.seek(size - 1)
-            if handle.read(1) == b"\n":
-                return
-            start = max(0, size - (1 << 20))
-            handle.seek(start)
-            tail = handle.read()
-            newline = tail.rfind(b"\n")
-            keep = start + newline + 1 if newline >= 0 else start
-            logger.warning("cutting a torn last line off %s at byte %d", alerts_path, keep)
-            handle.truncate(keep)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except FileNotFoundError:
-        return
-
-
 def written_alert_keys(alerts_path: Path, from_bytes: int) -> set[AlertKey]:
     """Keys of the alerts written at or after byte ``from_bytes`` of ``alerts.jsonl``.
 
@@ -142,12 +117,13 @@ def written_alert_keys(alerts_path: Path, from_bytes: int) -> set[AlertKey]:
     file is scanned. The scan is bounded to the last 16 MiB.
     """
     try:
-        size = alerts_path.stat().st_size
+        handle = open_regular(alerts_path)
     except FileNotFoundError:
         return set()
-    start = from_bytes if 0 <= from_bytes <= size else 0
-    start = max(start, size - MAX_SUPPRESS_SCAN_BYTES)
-    with open(alerts_path, "rb") as handle:
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        start = from_bytes if 0 <= from_bytes <= size else 0
+        start = max(start, size - MAX_SUPPRESS_SCAN_BYTES)
         handle.seek(start)
         data = handle.read()
     if start and start != from_bytes:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import NoReturn, TextIO
 
 from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
+from watcher._private import UnsafeFile
 from watcher._rules import RulesError, RuleSet, default_rules, load_rules
 from watcher._runner import Watcher, WatchPaths, replay
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
@@ -29,10 +30,12 @@ EXIT_LOCKED = 3
 EXIT_FORCED = 130
 #: --replay or --check-rules stopped by SIGINT/SIGTERM before finishing; no output written.
 EXIT_INTERRUPTED = 130
-_EPILOG = (f"exit codes: {EXIT_OK} ok; {EXIT_FAILURE} I/O error; {EXIT_USAGE} bad command line "
-           f"or rules; {EXIT_LOCKED} another watcher is already running on this home (follow "
-           f"and --once hold $SHERATAN_HOME/state/{LOCK_NAME}); {EXIT_INTERRUPTED} stopped by "
-           f"a signal (--replay, --check-rules) or forced by a second one (follow)")
+_EPILOG = (f"exit codes: {EXIT_OK} ok; {EXIT_FAILURE} I/O error, or the default alerts file "
+           f"refused; {EXIT_USAGE} bad command line or rules, or the --alerts file refused (a "
+           f"symlink, not a regular file, or not ending with a newline nor a torn alert "
+           f"line); {EXIT_LOCKED} another watcher is already running on this home "
+           f"(follow and --once hold $SHERATAN_HOME/state/{LOCK_NAME}); {EXIT_INTERRUPTED} "
+           f"stopped by a signal (--replay, --check-rules) or forced by a second one (follow)")
 
 DEFAULT_HOME = Path(".sheratan")
 AUDIT_LOG_NAME = "hub_security_audit.jsonl"
@@ -67,6 +70,8 @@ class WatcherConfig:
     status_interval_s: float = DEFAULT_STATUS_INTERVAL_S
     target: Path | None = None  # the --replay or --check-rules file
     otel_env: Mapping[str, str] = field(default_factory=dict)
+    #: The alerts path came from --alerts: refusing it is a usage error (exit 2).
+    alerts_from_option: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -142,6 +147,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         status_interval_s=args.status_interval_s,
         target=target,
         otel_env=MappingProxyType({k: v for k, v in env.items() if k.startswith("OTEL_")}),
+        alerts_from_option=args.alerts is not None,
     )
 
 
@@ -283,6 +289,10 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
         print(f"python -m watcher: error: another watcher is already running on {config.home} "
               f"(it holds {exc.path})", file=err)
         return EXIT_LOCKED
+    except UnsafeFile as exc:
+        print(f"python -m watcher: error: {exc}", file=err)
+        explicit = config.alerts_from_option and exc.path == config.alerts_path
+        return EXIT_USAGE if explicit else EXIT_FAILURE
     except OSError as exc:
         print(f"python -m watcher: error: {exc}", file=err)
         return EXIT_FAILURE

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from watcher._private import make_private_dir, open_private
+
 LOCK_NAME = "watcher.lock"
 
 
@@ -36,10 +38,13 @@ class InstanceLock:
 
         Raises:
             WatcherLocked: another process holds it.
+            UnsafeFile: the lock path is a symlink or not a regular file (never followed:
+                the pid written below would truncate its target).
             OSError: the lock file cannot be created.
         """
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self._path, "a+b")  # noqa: SIM115 - held for the watcher's lifetime
+        make_private_dir(self._path.parent)
+        fd = open_private(self._path, os.O_RDWR | os.O_CREAT)  # 0600 when created here
+        handle = os.fdopen(fd, "r+b")  # held for the watcher's lifetime
         try:
             _lock(handle)
         except OSError:

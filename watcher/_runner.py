@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watcher._alert import Alert
+from watcher._alerts_file import repair_torn_tail
 from watcher._checkpoint import (
     Checkpoint,
     load_checkpoint,
-    repair_torn_tail,
     save_checkpoint,
     written_alert_keys,
 )
 from watcher._engine import Engine
+from watcher._private import check_regular, make_private_dir
 from watcher._rules import RuleSet
 from watcher._signals import Interrupted
 from watcher._sinks import AlertSink, JsonlAlertSink
@@ -67,6 +68,11 @@ class Watcher:
             how far in the future a line may be stamped.
         idle_advance: whether :meth:`idle` may move event time forward by the wall clock.
         checkpoint_interval_s: the longest time between checkpoints while lines flow.
+
+    Raises:
+        UnsafeFile: ``paths.alerts`` is a symlink, FIFO, folder or device, or a file this
+            watcher did not write (its last line is no alert line, nor a torn one); it was
+            not touched. A torn last alert line is cut (the alert is written again whole).
     """
 
     def __init__(self, rules: RuleSet, paths: WatchPaths, *, sinks: Sequence[AlertSink] = (),
@@ -86,7 +92,7 @@ class Watcher:
         self._last_checkpoint = float("-inf")
         self._dirty = False
         self._live = False
-        paths.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(paths.state_dir)
         repair_torn_tail(paths.alerts)
         self._jsonl = JsonlAlertSink(paths.alerts)
         cursor, alerts_from = self._resume(load_checkpoint(paths.checkpoint))
@@ -234,15 +240,19 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
     """Evaluates a whole file from its start with event time only; no checkpoint.
 
     The result is deterministic for any log of past events (the wall clock only rejects lines
-    stamped in the future). ``out_path`` is replaced atomically at the end, or left untouched.
+    stamped in the future). ``out_path`` is replaced atomically at the end (a 0600 file), or
+    left untouched.
 
     Args:
         should_stop: polled between chunks; once true, the replay is abandoned.
 
     Raises:
+        UnsafeFile: ``out_path`` is a symlink, FIFO, folder or device; it was not touched
+            (a rename over a symlink would silently replace the link).
         OSError: the log cannot be read or the output cannot be written.
         Interrupted: ``should_stop`` became true; nothing was written to ``out_path``.
     """
+    check_regular(out_path)
     counters = Counters()
     engine = Engine(rules, counters, wall_clock=wall_clock)
     with atomic_output(out_path) as out:

@@ -30,7 +30,8 @@ class NotRegularFile(OSError):
         self.kind = kind
 
 
-def _kind(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a file of ``mode`` is, for a message ("a symbolic link", "a FIFO", ...)."""
     kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
              (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
@@ -83,7 +84,7 @@ def open_regular(path: Path) -> BinaryIO:
         # No O_NOFOLLOW (Windows): check first; a swap in between is the residual risk.
         mode = os.lstat(path).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(path, _kind(mode))
+            raise NotRegularFile(path, kind_of(mode))
         return _checked(path, open_shared(path))
     flags = os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -95,7 +96,7 @@ def open_regular(path: Path) -> BinaryIO:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise NotRegularFile(path, _kind(mode))
+            raise NotRegularFile(path, kind_of(mode))
     except BaseException:
         os.close(fd)
         raise
@@ -106,5 +107,5 @@ def _checked(path: Path, handle: BinaryIO) -> BinaryIO:
     mode = os.fstat(handle.fileno()).st_mode
     if not stat.S_ISREG(mode):
         handle.close()
-        raise NotRegularFile(path, _kind(mode))
+        raise NotRegularFile(path, kind_of(mode))
     return handle

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from watcher._alert import Alert
+from watcher._private import make_private_dir, open_private
 from watcher._timefmt import format_us
 
 logger = logging.getLogger(__name__)
@@ -30,22 +31,27 @@ class JsonlAlertSink(AlertSink):
     """Appends alerts to a JSON-lines file, flushed and fsynced per batch.
 
     The file is opened per batch and closed again, so other tools may read or rotate it.
+    It is created 0600 (its folder 0700), and never written through a symlink.
     ``size_bytes`` is the file's size after the last durable write: the checkpoint records
     it, so a restart knows which alerts were written after the checkpoint.
+
+    Raises (``emit``):
+        UnsafeFile: the path became a symlink, a FIFO or another non-regular file.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         try:
-            self.size_bytes = path.stat().st_size
+            self.size_bytes = os.lstat(path).st_size
         except FileNotFoundError:
             self.size_bytes = 0
 
     def emit(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        with open(self._path, "ab") as handle:
+        fd = open_private(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "ab") as handle:
             handle.write(b"".join(alert.to_line() for alert in alerts))
             handle.flush()
             os.fsync(handle.fileno())

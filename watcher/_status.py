@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from watcher._json import pretty
+from watcher._private import make_private_dir
 from watcher._timefmt import US_PER_S, format_us
 
 logger = logging.getLogger(__name__)
@@ -76,9 +77,11 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """A uniquely named temp file beside ``path``, renamed over it only if the block succeeds.
 
     On any exception (``KeyboardInterrupt`` included) the temp file is removed, so ``path``
-    holds either its old content or the complete new one.
+    holds either its old content or the complete new one. The file is 0600 (``mkstemp``
+    creates it so), a folder created for it 0700. A symlink at ``path`` is replaced by the
+    rename, never followed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
