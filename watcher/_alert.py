@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Callable
 
 import msgspec
 
-from otel import Redactor, is_secret_key
 from watcher._json import is_int64
 from watcher._timefmt import US_PER_S, format_us
 
 GroupValue = str | int | None
 GroupKey = tuple[GroupValue, ...]
 
-_MAX_VALUE_CHARS = 128
+#: What a group value judged secret becomes (the shape alert files have always had).
 REDACTED = "[redacted]"
-#: What is secret is decided in one place, ``otel``'s redaction rules; the watcher only asks.
-_LEAKS = Redactor()
 
 
 class AlertState(enum.StrEnum):
@@ -25,25 +23,20 @@ class AlertState(enum.StrEnum):
     RESOLVED = "resolved"
 
 
-def safe_group_value(value: object) -> GroupValue:
+def safe_group_value(value: object, guard: Callable[[str], str]) -> GroupValue:
     """Reduces an audit field value to something that may appear in an alert.
 
-    Strings lose any query string or fragment, are replaced outright if they look like they
-    carry a credential (a secret-sounding name, a bearer, basic or JWT token, a URL password),
-    and are capped in length. Integers beyond 64 bits, and other types than str and int,
-    become None: JSON tools stop at 64 bits, and so did this watcher before version 2.
+    Strings go through ``guard`` (an ``otel.ValueGuard``: they lose any query string or
+    fragment, an IP address becomes canonical, a credential or known secret becomes
+    ``REDACTED``, and the rest is capped in length). Integers beyond 64 bits, bools, and
+    other types than str and int become None: JSON tools stop at 64 bits, and so did this
+    watcher before version 2.
     """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if type(value) is str:
+        return guard(value)
+    if type(value) is int:
         return value if is_int64(value) else None
-    if not isinstance(value, str):
-        return None
-    text = value.split("?", 1)[0].split("#", 1)[0]
-    # Checked before the cap: a cut could leave half a token that no pattern recognises.
-    if is_secret_key(text) or _LEAKS.find_leaks(text):
-        return REDACTED
-    return text[:_MAX_VALUE_CHARS]
+    return None
 
 
 def make_alert_id(rule: str, group: GroupKey, first_seen_us: int) -> str:

@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from otel import SecretSourceError, ValueGuard
+from watcher._guard import known_secrets_guard
 from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
 from watcher._private import UnsafeFile
 from watcher._rules import RulesError, RuleSet, default_rules, load_rules
@@ -20,6 +22,9 @@ from watcher._runner import Watcher, WatchPaths, replay
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink
 from watcher._status import Counters, StatusFile
+
+if TYPE_CHECKING:
+    from watcher._otel import AlertLogWiring
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -31,9 +36,9 @@ EXIT_FORCED = 130
 #: --replay or --check-rules stopped by SIGINT/SIGTERM before finishing; no output written.
 EXIT_INTERRUPTED = 130
 _EPILOG = (f"exit codes: {EXIT_OK} ok; {EXIT_FAILURE} I/O error, or the default alerts file "
-           f"refused; {EXIT_USAGE} bad command line or rules, or the --alerts file refused (a "
-           f"symlink, not a regular file, or not ending with a newline nor a torn alert "
-           f"line); {EXIT_LOCKED} another watcher is already running on this home "
+           f"refused; {EXIT_USAGE} bad command line, rules or --token-file, or the --alerts "
+           f"file refused (a symlink, not a regular file, or not ending with a newline nor a "
+           f"torn alert line); {EXIT_LOCKED} another watcher is already running on this home "
            f"(follow and --once hold $SHERATAN_HOME/state/{LOCK_NAME}); {EXIT_INTERRUPTED} "
            f"stopped by a signal (--replay, --check-rules) or forced by a second one (follow)")
 
@@ -70,6 +75,11 @@ class WatcherConfig:
     status_interval_s: float = DEFAULT_STATUS_INTERVAL_S
     target: Path | None = None  # the --replay or --check-rules file
     otel_env: Mapping[str, str] = field(default_factory=dict)
+    #: The --token-file paths: tokens to keep out of alerts, besides HUB_TOKEN and the home's.
+    token_files: tuple[Path, ...] = ()
+    #: The environment the known secrets are gathered from (HUB_TOKEN, secret-judged
+    #: values), when a group value first needs judging. Never in the repr.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: The alerts path came from --alerts: refusing it is a usage error (exit 2).
     alerts_from_option: bool = False
 
@@ -104,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "$SHERATAN_HOME/configs/alert_rules.json, else the packaged defaults)")
     parser.add_argument("--home", type=Path, help="state root (default: $SHERATAN_HOME, "
                         "else ./.sheratan)")
+    parser.add_argument("--token-file", metavar="PATH", type=Path, action="append",
+                        default=[], help="a file holding the hub token (repeatable): kept "
+                        "out of alerts, like $HUB_TOKEN, $SHERATAN_HOME/secrets/hub_token and "
+                        "the token the hub's fingerprint finds")
     parser.add_argument("--interval-ms", type=int, default=DEFAULT_INTERVAL_MS,
                         help=f"poll interval in follow mode (default {DEFAULT_INTERVAL_MS})")
     parser.add_argument("--status-interval-s", type=float, default=DEFAULT_STATUS_INTERVAL_S,
@@ -147,6 +161,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         status_interval_s=args.status_interval_s,
         target=target,
         otel_env=MappingProxyType({k: v for k, v in env.items() if k.startswith("OTEL_")}),
+        token_files=tuple(args.token_file),
+        env=MappingProxyType(dict(env)),
         alerts_from_option=args.alerts is not None,
     )
 
@@ -164,6 +180,10 @@ def _status_line(counters: Counters, lag_bytes: int, waiting: bool) -> str:
             f"truncations={c.truncations} alerts={c.alerts} lag_bytes={lag_bytes}")
 
 
+def say(stream: TextIO, text: str) -> None:
+    print(text, file=stream, flush=True)
+
+
 def _sleep(seconds: float, flags: StopFlags) -> None:
     deadline = time.monotonic() + seconds
     while not flags.should_exit:
@@ -173,16 +193,24 @@ def _sleep(seconds: float, flags: StopFlags) -> None:
         time.sleep(min(left, _SLEEP_SLICE_S))
 
 
-def _watch(config: WatcherConfig, rules: RuleSet, stdout: TextIO, flags: StopFlags) -> int:
+def _watch(config: WatcherConfig, rules: RuleSet, guard: ValueGuard, stdout: TextIO,
+           flags: StopFlags) -> int:
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
     with InstanceLock(config.state_dir / LOCK_NAME):
-        return _watch_locked(config, rules, stdout, flags)
+        sinks, wiring = _alert_sinks(config, stdout)
+        try:
+            return _follow(config, rules, guard, sinks, stdout, flags)
+        finally:
+            if wiring is not None and not flags.force_exit:
+                wiring.shutdown()
 
 
-def _watch_locked(config: WatcherConfig, rules: RuleSet, stdout: TextIO,
-                  flags: StopFlags) -> int:
+def _alert_sinks(config: WatcherConfig,
+                 stdout: TextIO) -> tuple[list[AlertSink], AlertLogWiring | None]:
+    """The sinks besides alerts.jsonl: OTel log records when exported, the console in follow
+    mode; and the OTel wiring, to shut down at the end."""
     sinks: list[AlertSink] = []
-    from watcher._otel import AlertLogWiring, build_alert_log_provider
+    from watcher._otel import build_alert_log_provider
 
     wiring: AlertLogWiring | None = None
     try:
@@ -193,44 +221,44 @@ def _watch_locked(config: WatcherConfig, rules: RuleSet, stdout: TextIO,
         from watcher._otel_sink import OTelAlertSink
 
         sinks.append(OTelAlertSink(wiring.provider))
-    follow = config.mode is Mode.FOLLOW
-    if follow:
+    if config.mode is Mode.FOLLOW:
         sinks.append(ConsoleAlertSink(stdout))
+    return sinks, wiring
+
+
+def _follow(config: WatcherConfig, rules: RuleSet, guard: ValueGuard, sinks: list[AlertSink],
+            stdout: TextIO, flags: StopFlags) -> int:
+    """Follow mode until a signal, or one round for --once."""
+    follow = config.mode is Mode.FOLLOW
     paths = WatchPaths(log=config.log_path, alerts=config.alerts_path, state_dir=config.state_dir)
-    try:
-        watcher = Watcher(rules, paths, sinks=sinks, idle_advance=follow)
-        status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
-                            alerts_path=paths.alerts)
-        if follow:
-            print(f"watcher: following {paths.log}, {len(rules.rules)} rules, alerts to "
-                  f"{paths.alerts}", file=stdout, flush=True)
-        next_line = time.monotonic() + config.status_interval_s
-        while True:
-            if watcher.poll(lambda: flags.should_exit) == 0:
-                watcher.idle()
-            if not follow:
-                break  # --once: the "stopped" status below is its only write
-            state = "waiting_for_log" if watcher.waiting else "following"
-            status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
-                          last_poll_s=time.time())
-            if flags.should_exit:
-                break
-            if time.monotonic() >= next_line:
-                print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
-                      file=stdout, flush=True)
-                next_line = time.monotonic() + config.status_interval_s
-            _sleep(config.interval_ms / 1000, flags)
-        if flags.force_exit:
-            return EXIT_FORCED
-        watcher.close()
-        status.update(watcher.counters, state="stopped", lag_bytes=watcher.lag_bytes,
-                      last_poll_s=time.time(), force=True)
-        print(_status_line(watcher.counters, watcher.lag_bytes, watcher.waiting),
-              file=stdout, flush=True)
-        return EXIT_FORCED if flags.force_exit else EXIT_OK
-    finally:
-        if wiring is not None and not flags.force_exit:
-            wiring.shutdown()
+    watcher = Watcher(rules, paths, sinks=sinks, idle_advance=follow, value_guard=guard)
+    status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
+                        alerts_path=paths.alerts)
+    if follow:
+        say(stdout, f"watcher: following {paths.log}, {len(rules.rules)} rules, alerts to "
+                    f"{paths.alerts}")
+    next_line = time.monotonic() + config.status_interval_s
+    while True:
+        if watcher.poll(lambda: flags.should_exit) == 0:
+            watcher.idle()
+        if not follow:
+            break  # --once: the "stopped" status below is its only write
+        state = "waiting_for_log" if watcher.waiting else "following"
+        status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
+                      last_poll_s=time.time())
+        if flags.should_exit:
+            break
+        if time.monotonic() >= next_line:
+            say(stdout, _status_line(watcher.counters, watcher.lag_bytes, watcher.waiting))
+            next_line = time.monotonic() + config.status_interval_s
+        _sleep(config.interval_ms / 1000, flags)
+    if flags.force_exit:
+        return EXIT_FORCED
+    watcher.close()
+    status.update(watcher.counters, state="stopped", lag_bytes=watcher.lag_bytes,
+                  last_poll_s=time.time(), force=True)
+    say(stdout, _status_line(watcher.counters, watcher.lag_bytes, watcher.waiting))
+    return EXIT_FORCED if flags.force_exit else EXIT_OK
 
 
 def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None = None,
@@ -246,7 +274,7 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     try:
         config = parse_config(argv, env)
     except UsageError as exc:
-        print(f"python -m watcher: error: {exc}", file=err)
+        say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
     logging.basicConfig(level=logging.WARNING, stream=err,
                         format="watcher: %(levelname)s %(name)s: %(message)s")
@@ -256,43 +284,57 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
         with stop_on_signals(flags):
             return _run(config, out, err, flags)
     except (Interrupted, KeyboardInterrupt):  # KeyboardInterrupt: before the handlers were in
-        print("python -m watcher: interrupted", file=err)
+        say(err, "python -m watcher: interrupted")
         return EXIT_INTERRUPTED
+
+
+def _check_rules(config: WatcherConfig, out: TextIO, flags: StopFlags) -> int:
+    assert config.target is not None
+    rules = load_rules(config.target)
+    if flags.should_exit:
+        raise Interrupted("--check-rules stopped")
+    say(out, f"{config.target}: OK, {len(rules.rules)} rules")
+    return EXIT_OK
+
+
+def _replay(config: WatcherConfig, rules: RuleSet, guard: ValueGuard, out: TextIO,
+            err: TextIO, flags: StopFlags) -> int:
+    assert config.target is not None
+    if not config.target.is_file():
+        say(err, f"python -m watcher: error: --replay: no such file: {config.target}")
+        return EXIT_USAGE
+    counters = replay(rules, config.target, config.alerts_path,
+                      should_stop=lambda: flags.should_exit, value_guard=guard)
+    say(out, _status_line(counters, 0, False).replace("following", "replayed"))
+    return EXIT_OK
 
 
 def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> int:
     try:
         if config.mode is Mode.CHECK_RULES:
-            assert config.target is not None
-            rules = load_rules(config.target)
-            if flags.should_exit:
-                raise Interrupted("--check-rules stopped")
-            print(f"{config.target}: OK, {len(rules.rules)} rules", file=out)
-            return EXIT_OK
+            return _check_rules(config, out, flags)
         rules = _load(config)
+        # Reads the --token-file files now; the other secrets wait until first needed.
+        guard = known_secrets_guard(config.env, home=config.home,
+                                    token_files=config.token_files)
     except RulesError as exc:
-        print(f"python -m watcher: invalid rules: {exc}", file=err)
+        say(err, f"python -m watcher: invalid rules: {exc}")
+        return EXIT_USAGE
+    except SecretSourceError as exc:  # names the option and the path, never the content
+        say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
     try:
         if config.mode is Mode.REPLAY:
-            assert config.target is not None
-            if not config.target.is_file():
-                print(f"python -m watcher: error: --replay: no such file: {config.target}",
-                      file=err)
-                return EXIT_USAGE
-            counters = replay(rules, config.target, config.alerts_path,
-                              should_stop=lambda: flags.should_exit)
-            print(_status_line(counters, 0, False).replace("following", "replayed"), file=out)
-            return EXIT_OK
-        return _watch(config, rules, out, flags)
+            return _replay(config, rules, guard, out, err, flags)
+        return _watch(config, rules, guard, out, flags)
     except WatcherLocked as exc:
-        print(f"python -m watcher: error: another watcher is already running on {config.home} "
-              f"(it holds {exc.path})", file=err)
+        say(err, f"python -m watcher: error: another watcher is already running on "
+                 f"{config.home} (it holds {exc.path})")
         return EXIT_LOCKED
     except UnsafeFile as exc:
-        print(f"python -m watcher: error: {exc}", file=err)
+        say(err, f"python -m watcher: error: {exc}")
         explicit = config.alerts_from_option and exc.path == config.alerts_path
         return EXIT_USAGE if explicit else EXIT_FAILURE
     except OSError as exc:
-        print(f"python -m watcher: error: {exc}", file=err)
+        say(err, f"python -m watcher: error: {exc}")
         return EXIT_FAILURE

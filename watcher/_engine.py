@@ -30,8 +30,10 @@ from typing import Any
 
 import msgspec
 
+from otel import ValueGuard
 from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
 from watcher._groups import Group, RuleState
+from watcher._guard import default_value_guard
 from watcher._record import AuditRecord, RecordDecoder
 from watcher._rules import MAX_WINDOW_S, RuleSet
 from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
@@ -42,6 +44,7 @@ DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 #: A line stamped further than this beyond the wall clock is counted and ignored: it would
 #: otherwise move the clock and make every real line after it late.
 MAX_FUTURE_SKEW_S = 300.0
+#: Bound on the per-rule caches of client routes and ignore verdicts (cleared when full).
 _MAX_CACHE = 4096
 #: Idle groups are swept out every this many (longest) windows of event time. A sweep costs
 #: a look at every group; with one window between sweeps, each group of a sparse log (one
@@ -77,14 +80,21 @@ class Engine:
             time, and at once when the bound is reached; if that is not enough, a tenth of the
             bound goes, the least recently active groups that are not firing (counted).
             Firing groups are never dropped, so they may exceed the bound.
+        value_guard: makes every string group value safe to show (an IP address becomes
+            canonical, a secret becomes ``[redacted]``); its bounded LRU of verdicts is the
+            engine's cache of string values. The default knows no secret values, only
+            patterns: the watcher passes one that knows its secrets (``_guard``).
     """
 
     def __init__(self, rules: RuleSet, counters: Counters, *,
                  wall_clock: Callable[[], float] = time.time,
-                 max_groups_per_rule: int = DEFAULT_MAX_GROUPS_PER_RULE) -> None:
+                 max_groups_per_rule: int = DEFAULT_MAX_GROUPS_PER_RULE,
+                 value_guard: ValueGuard | None = None) -> None:
         if max_groups_per_rule < 1:
             raise ValueError(f"max_groups_per_rule must be >= 1, got {max_groups_per_rule}")
         self.counters = counters
+        #: The guard's cached verdict function, called directly on the hot path.
+        self._guard = (value_guard if value_guard is not None else default_value_guard()).guard
         self._wall_clock = wall_clock
         self._states = tuple(
             RuleState(i, rule, rules.client_filter(rule)) for i, rule in enumerate(rules.rules)
@@ -123,7 +133,6 @@ class Engine:
         self._next_sweep = _NEVER
         self._pending: list[Alert] = []
         self._decoder = RecordDecoder((f for s in self._states for f in s.fields), counters)
-        self._value_cache: dict[str, GroupValue] = {}
 
     @property
     def clock_us(self) -> int | None:
@@ -149,7 +158,7 @@ class Engine:
         decode_error = msgspec.DecodeError  # a ValidationError is one too
         epoch = EPOCH
         plans = self._plans
-        value_get = self._value_cache.get
+        guard = self._guard
         group_value = self._group_value
         insort = bisect.insort
         new_group = Group
@@ -214,11 +223,7 @@ class Engine:
                     if routes is None:
                         if read_field is not None:
                             value = read_field(record)
-                            try:
-                                cached = value_get(value)
-                            except TypeError:
-                                cached = None
-                            key = (cached if cached is not None else group_value(value),)
+                            key = (guard(value) if type(value) is str else group_value(value),)
                         else:
                             key = self._key(state, record)
                     group = groups.get(key)
@@ -282,15 +287,7 @@ class Engine:
             self._sweep(now)
 
     def _group_value(self, value: object) -> GroupValue:
-        if type(value) is not str:
-            return safe_group_value(value)  # ints are not cached: 0 and False share a slot
-        cached = self._value_cache.get(value)
-        if cached is None:
-            cached = safe_group_value(value)
-            if len(self._value_cache) >= _MAX_CACHE:
-                self._value_cache.clear()
-            self._value_cache[value] = cached
-        return cached
+        return safe_group_value(value, self._guard)
 
     def _route(self, state: RuleState, client: object) -> GroupKey | None:
         """The group key of ``client`` under a rule with routes, or None if it is ignored."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from otel import ValueGuard
 from watcher._alert import Alert
 from watcher._alerts_file import repair_torn_tail
 from watcher._checkpoint import (
@@ -18,6 +19,7 @@ from watcher._checkpoint import (
     written_alert_keys,
 )
 from watcher._engine import Engine
+from watcher._guard import default_value_guard
 from watcher._private import check_regular, make_private_dir
 from watcher._rules import RuleSet
 from watcher._signals import Interrupted
@@ -68,6 +70,8 @@ class Watcher:
             how far in the future a line may be stamped.
         idle_advance: whether :meth:`idle` may move event time forward by the wall clock.
         checkpoint_interval_s: the longest time between checkpoints while lines flow.
+        value_guard: makes group values safe (see :class:`Engine`); default: one that knows
+            no secret values.
 
     Raises:
         UnsafeFile: ``paths.alerts`` is a symlink, FIFO, folder or device, or a file this
@@ -77,7 +81,8 @@ class Watcher:
 
     def __init__(self, rules: RuleSet, paths: WatchPaths, *, sinks: Sequence[AlertSink] = (),
                  wall_clock: Callable[[], float] = time.time, idle_advance: bool = True,
-                 checkpoint_interval_s: float = 1.0, read_bytes: int = DEFAULT_READ_BYTES) -> None:
+                 checkpoint_interval_s: float = 1.0, read_bytes: int = DEFAULT_READ_BYTES,
+                 value_guard: ValueGuard | None = None) -> None:
         self._rules = rules
         self._paths = paths
         self._sinks = tuple(sinks)
@@ -85,7 +90,9 @@ class Watcher:
         self._idle_advance = idle_advance
         self._checkpoint_interval_s = checkpoint_interval_s
         self.counters = Counters()
-        self._engine = Engine(rules, self.counters, wall_clock=wall_clock)
+        self._guard = value_guard if value_guard is not None else default_value_guard()
+        self._engine = Engine(rules, self.counters, wall_clock=wall_clock,
+                              value_guard=self._guard)
         # Resolved once rather than at every checkpoint, which names both files.
         self._log_path = str(paths.log.absolute())
         self._alerts_path = str(paths.alerts.absolute())
@@ -116,7 +123,8 @@ class Watcher:
                            paths.log)
             return None, 0
         counters = Counters.from_dict(saved.counters)
-        engine = Engine(self._rules, counters, wall_clock=self._wall_clock)
+        engine = Engine(self._rules, counters, wall_clock=self._wall_clock,
+                        value_guard=self._guard)
         if saved.engine is not None:
             try:
                 for name in engine.restore(saved.engine):
@@ -236,15 +244,17 @@ class Watcher:
 
 def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
            wall_clock: Callable[[], float] = time.time,
-           should_stop: Callable[[], bool] = lambda: False) -> Counters:
+           should_stop: Callable[[], bool] = lambda: False,
+           value_guard: ValueGuard | None = None) -> Counters:
     """Evaluates a whole file from its start with event time only; no checkpoint.
 
     The result is deterministic for any log of past events (the wall clock only rejects lines
-    stamped in the future). ``out_path`` is replaced atomically at the end (a 0600 file), or
-    left untouched.
+    stamped in the future) and the same known secrets. ``out_path`` is replaced atomically at
+    the end (a 0600 file), or left untouched.
 
     Args:
         should_stop: polled between chunks; once true, the replay is abandoned.
+        value_guard: makes group values safe (see :class:`Engine`).
 
     Raises:
         UnsafeFile: ``out_path`` is a symlink, FIFO, folder or device; it was not touched
@@ -254,7 +264,7 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
     """
     check_regular(out_path)
     counters = Counters()
-    engine = Engine(rules, counters, wall_clock=wall_clock)
+    engine = Engine(rules, counters, wall_clock=wall_clock, value_guard=value_guard)
     with atomic_output(out_path) as out:
         for split in iter_file_lines(log_path, counters):
             if should_stop():

@@ -1,0 +1,116 @@
+"""What a group value may be in an alert: ``otel``'s ValueGuard over the secrets known here.
+
+A group value (the audit ``client``, a ``path``) is written by whoever sent the request, and
+goes into ``alerts.jsonl``, the console and the OTel log record. The watcher gathers the
+secrets it must keep out itself (CONTRACT section 6): ``HUB_TOKEN``, the home's token file,
+each ``--token-file``, secret-judged environment values, and the hub's token fingerprint.
+
+They are gathered lazily, when the first value that is not an IP address needs judging: a
+watcher whose groups are all addresses never reads them, nor imports the credential scanner
+(about 100 ms). The ``--token-file`` files alone are read at start, so that a bad one is a
+usage error before any work, not a failure hours into a run.
+
+What is secret is decided by ``otel``; the watcher only asks, as it always has, also
+whether a value sounds like a secret's name (``cookie 9f3c…``, ``api_key``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from otel import (
+    FINGERPRINT_FILE,
+    TOKEN_FILE,
+    KnownSecrets,
+    Redactor,
+    ValueGuard,
+    is_secret_key,
+    load_known_secrets,
+)
+from watcher._alert import REDACTED
+
+logger = logging.getLogger(__name__)
+
+#: A kind name for :meth:`Redactor.find_leaks`: the value sounds like a secret's name.
+SECRET_NAME = "secret_name"
+
+
+class GroupValueRedactor(Redactor):
+    """``otel``'s redactor, for whole group values: a value that sounds like a secret's name
+    (``is_secret_key``, the rule this watcher has always applied) counts as a leak too.
+
+    Args:
+        secrets: what is known; None knows no values (the patterns still apply).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, secrets: KnownSecrets | None = None) -> None:
+        known = secrets if secrets is not None else KnownSecrets()
+        super().__init__(known.values, fingerprints=known.fingerprints)
+
+    def find_leaks(self, data: bytes | str) -> list[str]:
+        leaks = super().find_leaks(data)
+        if isinstance(data, str) and is_secret_key(data):
+            leaks = sorted({*leaks, SECRET_NAME})
+        return leaks
+
+
+def default_value_guard() -> ValueGuard:
+    """A guard that knows no secret values: patterns, names and random-looking tokens only."""
+    return ValueGuard(GroupValueRedactor, replacement=REDACTED)
+
+
+def read_token_files(paths: Sequence[Path]) -> KnownSecrets:
+    """The tokens of the ``--token-file`` files.
+
+    Raises:
+        otel.SecretSourceError: a file is missing, unreadable or empty; the message names
+            the option and the path, never the content.
+    """
+    if not paths:
+        return KnownSecrets()
+    return load_known_secrets({}, token_files=paths)
+
+
+class _LazySecrets:
+    """The redactor factory: gathers the secrets on its one call, and says what it found."""
+
+    def __init__(self, env: Mapping[str, str], home: Path, named: KnownSecrets) -> None:
+        self._env = env
+        self._home = home
+        self._named = named
+
+    def __call__(self) -> Redactor:
+        found = load_known_secrets(self._env, home=self._home)
+        known = dataclasses.replace(
+            found,
+            values=tuple(sorted({*found.values, *self._named.values})),
+            token_sources=(*found.token_sources, *self._named.token_sources),
+        )
+        for warning in known.warnings:
+            logger.warning("%s", warning)
+        if not known.token_findable:
+            logger.warning("the hub token is unknown here (no HUB_TOKEN, --token-file, %s or "
+                           "%s): group values are checked against credential patterns only",
+                           self._home / TOKEN_FILE, self._home / FINGERPRINT_FILE)
+        return GroupValueRedactor(known)
+
+
+def known_secrets_guard(env: Mapping[str, str], *, home: Path,
+                        token_files: Sequence[Path] = ()) -> ValueGuard:
+    """A guard that knows this watcher's secrets, gathered when first needed.
+
+    Args:
+        env: the environment, as read once by ``__main__``.
+        home: the hub's ``SHERATAN_HOME``: its token file and token fingerprint.
+        token_files: the ``--token-file`` paths; read now.
+
+    Raises:
+        otel.SecretSourceError: a ``--token-file`` cannot be used.
+    """
+    named = read_token_files(token_files)
+    return ValueGuard(_LazySecrets(env, home, named), replacement=REDACTED)
