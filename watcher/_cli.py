@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from otel import SecretSourceError, ValueGuard
+from watcher._console import TerminalSafeFormatter, say
 from watcher._guard import known_secrets_guard
 from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
 from watcher._private import UnsafeFile
@@ -180,10 +181,6 @@ def _status_line(counters: Counters, lag_bytes: int, waiting: bool) -> str:
             f"truncations={c.truncations} alerts={c.alerts} lag_bytes={lag_bytes}")
 
 
-def say(stream: TextIO, text: str) -> None:
-    print(text, file=stream, flush=True)
-
-
 def _sleep(seconds: float, flags: StopFlags) -> None:
     deadline = time.monotonic() + seconds
     while not flags.should_exit:
@@ -265,6 +262,8 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
          stderr: TextIO | None = None) -> int:
     """Runs the watcher CLI and returns its exit code.
 
+    Everything it prints (paths, values from the log, error messages) is terminal-safe.
+
     Args:
         argv: the arguments after the program name.
         env: the environment, read once by ``__main__``.
@@ -276,8 +275,9 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     except UsageError as exc:
         say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
-    logging.basicConfig(level=logging.WARNING, stream=err,
-                        format="watcher: %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(TerminalSafeFormatter("watcher: %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     flags = StopFlags()
     try:
         # Handlers only set flags: follow mode and replay poll them, --check-rules at its end.

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from otel import terminal_safe
 from watcher._alert import Alert
 from watcher._private import make_private_dir, open_private
 from watcher._timefmt import format_us
@@ -59,7 +60,11 @@ class JsonlAlertSink(AlertSink):
 
 
 class ConsoleAlertSink(AlertSink):
-    """One human line per alert, for follow mode."""
+    """One human line per alert, for follow mode.
+
+    Group values come from clients: each line is made terminal-safe (``otel.terminal_safe``),
+    so an escape sequence or a forged line break in a value is shown, never executed.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -67,8 +72,8 @@ class ConsoleAlertSink(AlertSink):
     def emit(self, alerts: Sequence[Alert]) -> None:
         try:
             for alert in alerts:
-                self._stream.write(f"{format_us(alert.ts_us)} ALERT {alert.summary()} "
-                                   f"id={alert.alert_id}\n")
+                line = f"{format_us(alert.ts_us)} ALERT {alert.summary()} id={alert.alert_id}"
+                self._stream.write(terminal_safe(line) + "\n")
             self._stream.flush()
         except (OSError, ValueError) as exc:  # a closed console must not stop the watcher
             logger.warning("console output failed: %s", exc)
