@@ -20,6 +20,8 @@ DIAGNOSE = REPO_ROOT / "scripts" / "diagnose.py"
 _MIB = 1024 * 1024
 #: Where diagnose finds no hub: the "hub down" cases measure the offline path.
 _CLOSED_URL = "http://127.0.0.1:9"
+#: The token of the stopped hubs' homes, known to diagnose only by its fingerprint.
+_BENCH_TOKEN = "bench-hub-token-0123456789abcdefXYZ"
 _AUDIT_LINE = (b'{"ts":"2026-11-29T10:15:02.123456Z","event":"AUTH_FAILURE","plane":"control",'
                b'"port":8787,"client":"10.0.0.7","method":"GET","path":"/nodes",'
                b'"reason":"invalid_token"}\n')
@@ -41,9 +43,13 @@ def _diagnose_home(root: Path, name: str, log_bytes: int, *, link: bool) -> Path
     ``link`` they are hard links of one file, so 1 GB costs 1 GB of disk, not 3 (not for a
     home a live hub will append to)."""
     from baseline_hub.db import connect  # only this benchmark needs it
+    from otel import FINGERPRINT_FILE, TokenFingerprint, write_fingerprint
 
     home = root / name
     (home / "logs").mkdir(parents=True)
+    # As a v1.5 hub leaves its home: diagnose, run without HUB_TOKEN, finds the token by
+    # this fingerprint, and without it would write no bundle.
+    write_fingerprint(home / FINGERPRINT_FILE, TokenFingerprint.of(_BENCH_TOKEN))
     conn = connect(home / "state" / "hub.db")
     try:
         now = time.time()

@@ -193,7 +193,8 @@ def _create(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     for warning in warnings:
         _err(f"warning: {warning}")
     secrets = _secrets(env, config.home, config.token_files,
-                       "no bundle written: it could not keep the hub token out")
+                       "no bundle written: diagnose must keep the hub token out of the "
+                       "bundle, but it neither knows the token nor can find it")
     report = create_bundle(config, env, secrets)
     for name, entry in sorted(report.collectors.items()):
         said = entry["error"] or entry.get("note")
@@ -240,8 +241,9 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if verdict.problems:
         _err(f"error: {path} does not match its manifest")
         return EXIT_TAMPERED
-    require_token(secrets, home, headline=f"{path} not declared clean: it cannot be checked "
-                                           "for the hub token")
+    require_token(secrets, home, headline=f"{path} not declared clean: diagnose cannot check "
+                                           "it for the hub token, which it neither knows nor "
+                                           "can find")
     print(terminal_safe(f"OK {path}: {verdict.members} members match the manifest; "
                         "no secrets found"))
     return EXIT_OK

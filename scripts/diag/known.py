@@ -28,7 +28,7 @@ class NoTokenError(Exception):
         token_file = home / TOKEN_FILE
         fingerprint = home / FINGERPRINT_FILE
         super().__init__(
-            f"{headline}; diagnose neither knows the hub token nor can find it:\n"
+            f"{headline}:\n"
             "  - HUB_TOKEN is not set in this environment\n"
             f"  - there is no token file at {token_file}\n"
             "  - no --token-file was given\n"
@@ -49,8 +49,7 @@ def load_secrets(env: Mapping[str, str], home: Path, token_files: Sequence[Path]
         env: the environment diagnose runs in.
         home: the hub's home, whose token file and fingerprint are read when present.
         token_files: the ``--token-file`` paths.
-        headline: what cannot be done without the token, for the message ("no bundle
-            written: it could not keep the hub token out").
+        headline: the message's first line: what was not done, and why.
 
     Raises:
         UsageError: see :func:`gather_secrets`.
