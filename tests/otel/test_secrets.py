@@ -116,3 +116,14 @@ def test_an_unreadable_home_token_file_is_skipped(tmp_path: Path) -> None:
     (tmp_path / TOKEN_FILE).parent.mkdir(parents=True)
     (tmp_path / TOKEN_FILE).mkdir()  # not readable as a file
     assert load_known_secrets({}, home=tmp_path).values == ()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs")
+def test_a_fifo_as_a_token_file_never_blocks(tmp_path: Path) -> None:
+    (tmp_path / TOKEN_FILE).parent.mkdir(parents=True)
+    os.mkfifo(tmp_path / TOKEN_FILE)
+    fifo = tmp_path / "named"
+    os.mkfifo(fifo)
+    assert load_known_secrets({}, home=tmp_path).values == ()
+    with pytest.raises(SecretSourceError, match="not a regular file"):
+        load_known_secrets({}, token_files=[fifo])
