@@ -333,6 +333,7 @@ def test_no_member_holds_the_home_path_a_pid_the_host_or_the_user(tmp_path: Path
 # -- the console ---------------------------------------------------------------------------
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a file name with ESC needs POSIX")
 def test_console_output_cannot_drive_the_terminal(tmp_path: Path) -> None:
     home = make_home(tmp_path / "home")
     out = tmp_path / "out\x1b[2Jx"
