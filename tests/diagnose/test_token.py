@@ -141,16 +141,18 @@ def test_an_unusable_token_file_is_a_usage_error(tmp_path: Path, problem: str) -
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("where", ["secrets/hub_token", "state/hub_token.fingerprint.json"])
 def test_a_fifo_where_the_token_file_belongs_is_refused_without_blocking(
-        tmp_path: Path) -> None:
-    home = make_home(tmp_path / "home")
-    os.mkfifo(home / "secrets" / "hub_token")
+        tmp_path: Path, where: str) -> None:
+    home = make_home(tmp_path / "home", fingerprint=None)
+    os.mkfifo(home / where)
     started = time.monotonic()
     run = run_cli(["--out", str(tmp_path / "out"), *DOWN_URLS],
                   clean_env(SHERATAN_HOME=str(home)), cwd=tmp_path)
     assert time.monotonic() - started < 30
     assert run.returncode == EXIT_USAGE
-    assert "is not a regular file" in run.stderr and "Traceback" not in run.stderr
+    assert f"{home / where} is not a regular file" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_the_home_token_file_is_read_without_hub_token(tmp_path: Path) -> None:
