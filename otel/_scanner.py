@@ -86,6 +86,11 @@ class _Plugins:
         )
         self.base64 = Base64HighEntropyString(limit=_BASE64_LIMIT)
         self.hex = HexHighEntropyString(limit=_HEX_LIMIT)
+        # One search over every plugin's regexes tells most strings apart from a hit at
+        # the cost of one call instead of 45; the plugins' own regexes run only on a hit.
+        self.any_pattern = re.compile("|".join(
+            f"(?{'i' if pattern.flags & re.IGNORECASE else ''}:{pattern.pattern})"
+            for plugin in self.patterns for pattern in plugin.denylist))
 
 
 _plugins: _Plugins | None = None
@@ -125,7 +130,10 @@ class CredentialScanner:
         the token. A plugin's validity check, where it has one (JWT), filters the matches
         as the plugin itself would.
         """
-        for plugin in _loaded().patterns:
+        plugins = _loaded()
+        if plugins.any_pattern.search(text) is None:
+            return
+        for plugin in plugins.patterns:
             valid = getattr(plugin, "is_formally_valid", None)
             whole = type(plugin).__name__ in _CAPTURES_PREFIX
             for pattern in plugin.denylist:
