@@ -110,11 +110,17 @@ def test_a_fifo_at_the_alerts_path_is_refused_without_blocking(run_cli: CliRunne
                                                               home: Home) -> None:
     os.mkfifo(home.alerts)
     write_lines(home.log, burst(0, 11))
-    done: list[int] = []
-    runner = threading.Thread(target=lambda: done.append(run_cli("--once").code), daemon=True)
+    done: list[tuple[int, str]] = []
+
+    def run() -> None:
+        result = run_cli("--once")
+        done.append((result.code, result.err))
+
+    runner = threading.Thread(target=run, daemon=True)
     runner.start()
     runner.join(timeout=20)
-    assert done == [1]
+    assert done == [(1, f"python -m watcher: error: {home.alerts} is a FIFO, not a regular "
+                        f"file; the watcher left it untouched\n")]
 
 
 @pytest.mark.parametrize("explicit", [False, True], ids=["default-path", "--alerts"])
