@@ -18,6 +18,13 @@ checkpoint via ``_checkpoint``) -> sinks (``_sinks``, ``_otel_sink``). ``_cli`` 
   the size of ``alerts.jsonl``; it is written only after that file is fsynced. After a crash
   the alerts regenerated from the lines past the cursor that are already in ``alerts.jsonl``
   are skipped once each, so none is lost and none is written twice.
+- Group values are safe by construction (``_guard``): each string goes through ``otel``'s
+  ValueGuard, which keeps IP addresses canonical and turns anything that holds a secret
+  (``HUB_TOKEN``, ``--token-file``, the home's token file and fingerprint, credential
+  patterns) into ``[redacted]``. Everything printed is terminal-safe (``_console``).
+- Files it creates are owner-only and never written through a symlink (``_private``); a
+  torn last line of ``alerts.jsonl`` is cut only when it is the start of one of its own
+  alert lines (``_alerts_file``), any other file is refused untouched.
 """
 
 from __future__ import annotations
