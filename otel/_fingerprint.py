@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ._files import read_small_regular
+
 __all__ = ["FINGERPRINT_FORMAT", "FingerprintError", "TokenFingerprint", "read_fingerprint",
            "write_fingerprint"]
 
@@ -127,8 +129,7 @@ def read_fingerprint(path: Path) -> TokenFingerprint | None:
         FingerprintError: the file exists but cannot be read or is not a fingerprint.
     """
     try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_FILE_BYTES + 1)
+        data = read_small_regular(path, _MAX_FILE_BYTES)
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -16,14 +16,12 @@ Nothing here reads ``os.environ``: the caller passes the environment in.
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from ._files import read_small_regular
 from ._fingerprint import FingerprintError, TokenFingerprint, read_fingerprint
 from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
 from ._scanner import CredentialScanner
@@ -152,14 +150,14 @@ def _usable(candidates: Iterable[str]) -> tuple[tuple[str, ...], int]:
 def _read_token_file(path: Path) -> str:
     """The token in ``path``, or "" when there is none to read."""
     try:
-        return _read_small(path).decode("utf-8", "replace").strip()
+        return read_small_regular(path, _TOKEN_FILE_MAX_BYTES).decode("utf-8", "replace").strip()
     except OSError:
         return ""
 
 
 def _read_named_token_file(path: Path) -> str:
     try:
-        data = _read_small(path)
+        data = read_small_regular(path, _TOKEN_FILE_MAX_BYTES)
     except OSError as exc:
         raise SecretSourceError(f"--token-file {path}: {exc.strerror or exc}") from None
     if len(data) > _TOKEN_FILE_MAX_BYTES:
@@ -169,17 +167,3 @@ def _read_named_token_file(path: Path) -> str:
     if not token:
         raise SecretSourceError(f"--token-file {path}: the file is empty")
     return token
-
-
-def _read_small(path: Path) -> bytes:
-    """Up to one byte more than a token file may hold, from a regular file only: a FIFO at
-    the token file's place must not block a tool at start.
-
-    Raises:
-        OSError: it cannot be read, or is not a regular file.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
-        return handle.read(_TOKEN_FILE_MAX_BYTES + 1)

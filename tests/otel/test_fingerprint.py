@@ -68,3 +68,11 @@ def test_a_bad_file_is_a_clear_error_naming_it(tmp_path: Path, content: bytes) -
     path.write_bytes(content)
     with pytest.raises(FingerprintError, match=r"hub_token\.fingerprint\.json"):
         read_fingerprint(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs")
+def test_a_fifo_in_the_fingerprints_place_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    path = tmp_path / "hub_token.fingerprint.json"
+    os.mkfifo(path)
+    with pytest.raises(FingerprintError, match="not a regular file"):
+        read_fingerprint(path)
