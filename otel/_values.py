@@ -19,10 +19,14 @@ from typing import Final
 from ._redaction import Redactor
 from ._scanner import CredentialScanner
 
-__all__ = ["DEFAULT_VERDICT_CACHE", "ValueGuard", "canonical_ip"]
+__all__ = ["DEFAULT_VERDICT_CACHE", "MAX_JUDGED_CHARS", "ValueGuard", "canonical_ip"]
 
 DEFAULT_VERDICT_CACHE: Final = 65_536
 DEFAULT_MAX_CHARS: Final = 128
+#: A value longer than this is replaced without being judged: judging costs time in
+#: proportion to its length (about 2 ms at 2 KB), and a flood of long distinct values must
+#: not buy an attacker that much of a tool's time. No address or name is this long.
+MAX_JUDGED_CHARS: Final = 1024
 
 
 def canonical_ip(text: str) -> str | None:
@@ -65,6 +69,8 @@ class ValueGuard:
 
     def __call__(self, value: str) -> str:
         """The safe form of ``value`` (cached)."""
+        if len(value) > MAX_JUDGED_CHARS:
+            return self._replacement
         return self.guard(value)
 
     def _verdict(self, value: str) -> str:

@@ -55,6 +55,13 @@ def test_queries_and_fragments_never_group_and_long_values_are_cut() -> None:
     assert guard("a" * 50) == "a" * 10
 
 
+def test_a_value_too_long_to_judge_cheaply_is_replaced_unjudged() -> None:
+    guard = ValueGuard(Redactor, replacement=MARK)
+    assert guard("a" * 1024) == "a" * 128
+    assert guard("a" * 1025) == MARK
+    assert guard.guard.cache_info().currsize == 1  # type: ignore[attr-defined]
+
+
 def test_the_redactor_is_built_only_for_a_value_that_is_not_an_address() -> None:
     built: list[int] = []
 
