@@ -18,18 +18,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, quote_plus, unquote
 
-from ._scanner import token_runs
+from ._scanner import fragment_len, token_runs
 
 if TYPE_CHECKING:
     from ._fingerprint import TokenFingerprint
 
-__all__ = ["FingerprintSearch", "KnownValues", "Span", "encoded_forms", "encoded_runs_holding"]
+__all__ = ["FingerprintSearch", "KnownValues", "Span", "covered", "encoded_forms",
+           "encoded_runs_holding"]
 
 Span = tuple[int, int]
-#: The shortest fragment of a known secret that counts as the secret: a secret split in two
-#: is caught if either half is at least this long (and half its length, for short ones).
-_MAX_FRAGMENT_LEN: Final = 16
-_MIN_FRAGMENT_LEN: Final = 8
 #: Encoded runs that may hold a fingerprinted token once decoded.
 _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_RUN: Final = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
@@ -66,10 +63,6 @@ def encoded_forms(secret: str) -> set[str]:
     return {form for form in forms if form}
 
 
-def _fragment_len(run: str) -> int:
-    return max(_MIN_FRAGMENT_LEN, min(_MAX_FRAGMENT_LEN, len(run) // 2))
-
-
 class KnownValues:
     """Finds known secret values: whole, encoded, or as a long enough fragment.
 
@@ -87,8 +80,10 @@ class KnownValues:
         fragments: dict[int, set[str]] = {}
         for value in values:
             forms |= encoded_forms(value)
-            for run in token_runs(value, 2 * _MIN_FRAGMENT_LEN):
-                size = _fragment_len(run.group())
+            for run in token_runs(value, 1):
+                size = fragment_len(len(run.group()))
+                if not size:
+                    continue
                 grams = fragments.setdefault(size, set())
                 grams.update(run.group()[i : i + size]
                              for i in range(len(run.group()) - size + 1))
@@ -121,16 +116,16 @@ class KnownValues:
         yield from encoded_runs_holding(text, self.exact_spans, self._min_len)
         for size, grams in self._fragments.items():
             for run in token_runs(text, size):
-                yield from _covered(run, size, grams)
+                yield from covered(run, size, grams.__contains__)
 
 
-def _covered(run: re.Match[str], size: int, grams: frozenset[str]) -> Iterator[Span]:
-    """The stretches of ``run`` made of fragments: a secret's half is redacted, not the
-    path around it."""
+def covered(run: re.Match[str], size: int, is_fragment: Callable[[str], bool]) -> Iterator[Span]:
+    """The stretches of ``run`` made of ``size``-character fragments of a secret: a secret's
+    half is redacted, not the path around it."""
     chars, offset = run.group(), run.start()
     start = end = -1
     for i in range(len(chars) - size + 1):
-        if chars[i : i + size] not in grams:
+        if not is_fragment(chars[i : i + size]):
             continue
         if i > end:
             if end > start:
@@ -159,11 +154,16 @@ class FingerprintSearch:
         return bool(self._fingerprints)
 
     def spans(self, text: str) -> Iterator[Span]:
-        """The token's plain occurrences, then encoded runs that hold it."""
+        """The token's plain occurrences, encoded runs that hold it, and the stretches of
+        token runs made of its windows (a fragment of it)."""
         if not self._fingerprints:
             return
         yield from self.exact_spans(text)
         yield from encoded_runs_holding(text, self.exact_spans, self._min_len)
+        for fingerprint in self._fingerprints:
+            if fingerprint.window:
+                for run in token_runs(text, fingerprint.window):
+                    yield from covered(run, fingerprint.window, fingerprint.is_window)
 
     def exact_spans(self, text: str) -> Iterator[Span]:
         """Each plain occurrence of the token."""

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-__all__ = ["CredentialScanner", "keyword_denylist", "token_runs"]
+__all__ = ["CredentialScanner", "fragment_len", "keyword_denylist", "token_runs"]
 
 #: Plugins whose regex captures a prefix, not the secret.
 _CAPTURES_PREFIX: Final = frozenset({"GitHubTokenDetector"})
@@ -174,6 +174,14 @@ def _secret_span(match: re.Match[str]) -> tuple[int, int]:
 def _classes(value: str) -> int:
     return sum((any(c.islower() for c in value), any(c.isupper() for c in value),
                 any(c.isdigit() for c in value)))
+
+
+def fragment_len(length: int) -> int:
+    """How long a fragment of a secret of ``length`` characters must be to count as the
+    secret: a secret split in two is caught if either half is this long, and fragments
+    shorter than 8 characters are never looked for (0: the secret is too short)."""
+    size = max(8, min(16, length // 2))
+    return size if length >= 2 * 8 else 0
 
 
 def token_runs(text: str, min_len: int) -> Iterator[re.Match[str]]:

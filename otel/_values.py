@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
-from ._redaction import Redactor
+from ._redaction import Redactor, is_secret_key
 from ._scanner import CredentialScanner
 
 __all__ = ["DEFAULT_VERDICT_CACHE", "MAX_JUDGED_CHARS", "ValueGuard", "canonical_ip"]
@@ -47,6 +47,12 @@ class ValueGuard:
         replacement: what a value judged secret becomes.
         max_chars: longer values are cut (after judging, so no half token slips by).
         cache_size: the most distinct values whose verdicts are remembered.
+        secret_names: also replace a value that reads like a secret's name (``api_key``,
+            ``cookie 9f3c``), as the watcher always has.
+
+    A value is replaced when the redactor would redact anything in it: a known or
+    fingerprinted secret, a credential pattern, and an e-mail address when the redactor
+    masks them.
 
     Thread-safety: the verdict cache is ``functools.lru_cache``, which is thread-safe; the
     redactor is built once under a lock.
@@ -54,7 +60,8 @@ class ValueGuard:
 
     def __init__(self, redactor: Callable[[], Redactor], *, replacement: str,
                  max_chars: int = DEFAULT_MAX_CHARS,
-                 cache_size: int = DEFAULT_VERDICT_CACHE) -> None:
+                 cache_size: int = DEFAULT_VERDICT_CACHE,
+                 secret_names: bool = False) -> None:
         if max_chars < 1 or cache_size < 1:
             raise ValueError(f"max_chars and cache_size must be >= 1, got {max_chars} and "
                              f"{cache_size}")
@@ -63,6 +70,7 @@ class ValueGuard:
         self._lock = threading.Lock()
         self._replacement = replacement
         self._max_chars = max_chars
+        self._secret_names = secret_names
         self._scanner = CredentialScanner()
         self.guard: Callable[[str], str] = functools.lru_cache(maxsize=cache_size)(
             self._verdict)
@@ -84,7 +92,11 @@ class ValueGuard:
         return text[: self._max_chars]
 
     def _looks_secret(self, text: str) -> bool:
-        return bool(self._get_redactor().find_leaks(text)) or self._scanner.is_credential(text)
+        return (
+            (self._secret_names and is_secret_key(text))
+            or bool(self._get_redactor().redact_text(text)[1])
+            or self._scanner.is_credential(text)
+        )
 
     def _get_redactor(self) -> Redactor:
         with self._lock:

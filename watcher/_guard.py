@@ -11,7 +11,8 @@ watcher whose groups are all addresses never reads them, nor imports the credent
 usage error before any work, not a failure hours into a run.
 
 What is secret is decided by ``otel``; the watcher only asks, as it always has, also
-whether a value sounds like a secret's name (``cookie 9f3c…``, ``api_key``).
+whether a value sounds like a secret's name (``cookie 9f3c…``, ``api_key``), and has e-mail
+addresses masked (personal data).
 """
 
 from __future__ import annotations
@@ -27,15 +28,12 @@ from otel import (
     KnownSecrets,
     Redactor,
     ValueGuard,
-    is_secret_key,
     load_known_secrets,
 )
 from watcher._alert import REDACTED
 
 logger = logging.getLogger(__name__)
 
-#: A kind name for :meth:`Redactor.find_leaks`: the value sounds like a secret's name.
-SECRET_NAME = "secret_name"
 #: Distinct values whose verdicts the guard remembers (otel's default is 65,536). A verdict
 #: costs about 100 us; replaying 1M lines from 100,000 distinct hostnames, each appearing
 #: about 5 times in random order, took 16.6 s with 65,536 (58 % hits, 164,526 verdicts) and
@@ -43,30 +41,15 @@ SECRET_NAME = "secret_name"
 VERDICT_CACHE_SIZE = 131_072
 
 
-class GroupValueRedactor(Redactor):
-    """``otel``'s redactor, for whole group values: a value that sounds like a secret's name
-    (``is_secret_key``, the rule this watcher has always applied) counts as a leak too.
-
-    Args:
-        secrets: what is known; None knows no values (the patterns still apply).
-    """
-
-    __slots__ = ()
-
-    def __init__(self, secrets: KnownSecrets | None = None) -> None:
-        known = secrets if secrets is not None else KnownSecrets()
-        super().__init__(known.values, fingerprints=known.fingerprints)
-
-    def find_leaks(self, data: bytes | str) -> list[str]:
-        leaks = super().find_leaks(data)
-        if isinstance(data, str) and is_secret_key(data):
-            leaks = sorted({*leaks, SECRET_NAME})
-        return leaks
+def _redactor(known: KnownSecrets) -> Redactor:
+    # E-mail addresses are personal data: an alert names the address it saw as [redacted].
+    return known.redactor(mask_emails=True)
 
 
 def default_value_guard() -> ValueGuard:
     """A guard that knows no secret values: patterns, names and random-looking tokens only."""
-    return ValueGuard(GroupValueRedactor, replacement=REDACTED, cache_size=VERDICT_CACHE_SIZE)
+    return ValueGuard(lambda: _redactor(KnownSecrets()), replacement=REDACTED,
+                      cache_size=VERDICT_CACHE_SIZE, secret_names=True)
 
 
 def read_token_files(paths: Sequence[Path]) -> KnownSecrets:
@@ -102,7 +85,7 @@ class _LazySecrets:
             logger.warning("the hub token is unknown here (no HUB_TOKEN, --token-file, %s or "
                            "%s): group values are checked against credential patterns only",
                            self._home / TOKEN_FILE, self._home / FINGERPRINT_FILE)
-        return GroupValueRedactor(known)
+        return _redactor(known)
 
 
 def known_secrets_guard(env: Mapping[str, str], *, home: Path,
@@ -119,4 +102,4 @@ def known_secrets_guard(env: Mapping[str, str], *, home: Path,
     """
     named = read_token_files(token_files)
     return ValueGuard(_LazySecrets(env, home, named), replacement=REDACTED,
-                      cache_size=VERDICT_CACHE_SIZE)
+                      cache_size=VERDICT_CACHE_SIZE, secret_names=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -76,3 +77,24 @@ def test_a_fifo_in_the_fingerprints_place_is_an_error_not_a_hang(tmp_path: Path)
     os.mkfifo(path)
     with pytest.raises(FingerprintError, match="not a regular file"):
         read_fingerprint(path)
+
+
+def test_a_fragment_of_the_token_is_recognised_by_its_windows() -> None:
+    fingerprint = TokenFingerprint.of(TOKEN)
+    assert fingerprint.window == 16
+    assert len(fingerprint.windows) == len(TOKEN) - 15
+    assert fingerprint.is_window(TOKEN[5:21])
+    assert not fingerprint.is_window("x" * 16)
+    assert TOKEN[:16].encode() not in fingerprint.to_json()
+
+
+def test_a_fingerprint_without_windows_still_reads() -> None:
+    doc = json.loads(TokenFingerprint.of(TOKEN).to_json())
+    del doc["window"], doc["windows"]
+    old = TokenFingerprint.from_json(json.dumps(doc).encode())
+    assert old.matches(TOKEN) and old.window == 0 and not old.is_window(TOKEN[:16])
+
+
+def test_a_short_token_has_no_windows() -> None:
+    fingerprint = TokenFingerprint.of("short-token-1234"[:12])
+    assert fingerprint.window == 0 and fingerprint.windows == frozenset()

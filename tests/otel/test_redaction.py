@@ -345,3 +345,12 @@ def test_a_fingerprinted_token_never_survives_in_any_encoding(
     out, _ = redactor.redact_text(text)
     assert token not in out
     assert redactor.find_leaks(out) == []
+
+
+def test_a_lone_half_of_a_fingerprinted_token_is_found() -> None:
+    from otel import TokenFingerprint
+
+    redactor = Redactor(fingerprints=[TokenFingerprint.of(RANDOM_TOKEN)], patterns=False)
+    half = RANDOM_TOKEN[: len(RANDOM_TOKEN) // 2]
+    out, counts = redactor.redact_text(f"name={half} path=/n/{half}/x")
+    assert out == "name=[REDACTED] path=/n/[REDACTED]/x" and counts == {"known_secret": 2}
