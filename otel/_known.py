@@ -30,8 +30,11 @@ Span = tuple[int, int]
 #: Encoded runs that may hold a fingerprinted token once decoded.
 _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
 _HEX_RUN: Final = re.compile(r"(?:[0-9a-fA-F]{2}){8,}")
+# A backslash may be doubled (or more): JSON escapes the backslash of a \u escape again.
 _ESCAPED_RUN: Final = re.compile(
-    r"(?:%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|[A-Za-z0-9\-._~+/=])+")
+    r"(?:%[0-9A-Fa-f]{2}|\\+u[0-9A-Fa-f]{4}|\\+x[0-9A-Fa-f]{2}|[A-Za-z0-9\-._~+/=])+")
+#: How many layers of backslash escapes are undone.
+_MAX_UNESCAPES: Final = 3
 
 
 def encoded_forms(secret: str) -> set[str]:
@@ -220,13 +223,14 @@ def _hex(text: str) -> Iterator[str]:
 def _unescape(text: str) -> Iterator[str]:
     if "%" not in text and "\\" not in text:
         return
-    unescaped = text
-    if "\\" in text:
+    for _ in range(_MAX_UNESCAPES):
+        if "\\" not in text:
+            break
         try:
-            unescaped = text.encode("latin-1").decode("unicode_escape")
+            text = text.encode("ascii", "backslashreplace").decode("unicode_escape")
         except (UnicodeError, ValueError):
             return
-    yield unquote(unescaped)
+    yield unquote(text)
 
 
 def _ascii(raw: bytes) -> str:

@@ -354,3 +354,15 @@ def test_a_lone_half_of_a_fingerprinted_token_is_found() -> None:
     half = RANDOM_TOKEN[: len(RANDOM_TOKEN) // 2]
     out, counts = redactor.redact_text(f"name={half} path=/n/{half}/x")
     assert out == "name=[REDACTED] path=/n/[REDACTED]/x" and counts == {"known_secret": 2}
+
+
+def test_a_token_escaped_twice_is_found() -> None:
+    """The \\u form of the token in a request path, as the audit log's JSON writes it."""
+    from otel import TokenFingerprint
+
+    escaped = "".join(f"\\u{ord(c):04x}" for c in RANDOM_TOKEN)
+    line = json.dumps({"path": f"/nodes/{escaped}"})
+    for redactor in (Redactor([RANDOM_TOKEN]),
+                     Redactor(fingerprints=[TokenFingerprint.of(RANDOM_TOKEN)])):
+        out, counts = redactor.redact_text(line)
+        assert counts == {"known_secret": 1} and "\\\\u005a" not in out
