@@ -28,21 +28,17 @@ name, zip entry times, manifest, the "as of" of offline node states), and collec
 are recorded as ``null``, so two runs on the same inputs give byte-identical zips. Without
 it the clock is used and durations are recorded in milliseconds.
 
-The logic lives in ``scripts/diag/`` (one concern per module; ``diag.cli`` is the entry).
+The logic lives in the installed package ``sheratan_ops.diag`` (one concern per module;
+``sheratan_ops.diag.cli`` is the entry), which also gives the ``sheratan-diagnose`` command.
+This script needs the package installed (``pip install .`` from the repository root) or the
+repository root on ``PYTHONPATH``; it changes no import path itself.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-_SCRIPTS = Path(__file__).resolve().parent
-# The repository root for ``otel`` (the shared secret rules), this folder for ``diag``.
-for _entry in (_SCRIPTS, _SCRIPTS.parent):
-    if str(_entry) not in sys.path:
-        sys.path.insert(0, str(_entry))
-
-from diag.cli import main  # noqa: E402
+from sheratan_ops.diag import main
 
 if __name__ == "__main__":
     sys.exit(main())

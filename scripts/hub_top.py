@@ -22,22 +22,17 @@ Exit codes: 0 a frame was drawn (``--once``, also when the hub is unreachable: t
 says so; use ``smoke_checks.py`` to gate on health) or Ctrl+C left the live view; 2 bad
 usage (a bad argument, or a ``--token-file`` that cannot be read).
 
-The logic lives in ``scripts/top/`` (``top.render`` is the pure rendering function).
+The logic lives in the installed package ``sheratan_ops.top`` (``sheratan_ops.top.render`` is
+the pure rendering function), which also gives the ``sheratan-top`` command. This script
+needs the package installed (``pip install .`` from the repository root) or the repository
+root on ``PYTHONPATH``; it changes no import path itself.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-_SCRIPTS = Path(__file__).resolve().parent
-# This folder, for the ``top`` package beside this file, and the repository root, for the
-# watcher's regular-file open and otel's redaction.
-for _entry in (_SCRIPTS, _SCRIPTS.parent):
-    if str(_entry) not in sys.path:
-        sys.path.insert(0, str(_entry))
-
-from top.cli import main  # noqa: E402
+from sheratan_ops.top import main
 
 if __name__ == "__main__":
     sys.exit(main())

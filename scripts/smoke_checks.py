@@ -34,29 +34,34 @@ What the checks change on the hub, and why that is the least invasive honest cho
   none in flight; otherwise, or when ``/metrics`` cannot tell, it reports SKIP and claims
   nothing. It then submits its own ``smoke_check`` job (``max_attempts`` 1) and claims it
   with a 10 s lease. The residual race, and why a foreign job claimed in it is left leased
-  rather than failed back, is described in ``scripts/smoke/jobs.py``.
+  rather than failed back, is described in ``sheratan_ops/smoke/jobs.py``.
 
-The logic lives in ``scripts/smoke/`` (one concern per module; ``smoke.cli`` is the entry).
+The logic lives in the installed package ``sheratan_ops.smoke`` (one concern per module;
+``sheratan_ops.smoke.cli`` is the entry), which also gives the ``sheratan-smoke`` command.
+This script needs the package installed (``pip install .`` from the repository root) or the
+repository root on ``PYTHONPATH``; it changes no import path itself.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-_SCRIPTS = Path(__file__).resolve().parent
-# This folder, for the ``smoke`` package beside this file, and the repository root, for
-# otel's redaction and terminal-safe escaping of what is printed.
-for _entry in (_SCRIPTS, _SCRIPTS.parent):
-    if str(_entry) not in sys.path:
-        sys.path.insert(0, str(_entry))
 
 # Re-exported for programmatic use (the tests drive single checks through them).
-from smoke.checks import all_checks, run_checks  # noqa: E402
-from smoke.cli import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, Token, main, resolve_token  # noqa: E402
-from smoke.context import CheckResult, SmokeContext, UsageError  # noqa: E402
-from smoke.jobs import check_job_roundtrip  # noqa: E402
-from smoke.output import SafeOutput  # noqa: E402
+from sheratan_ops.smoke import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CheckResult,
+    SafeOutput,
+    SmokeContext,
+    Token,
+    UsageError,
+    all_checks,
+    check_job_roundtrip,
+    main,
+    resolve_token,
+    run_checks,
+)
 
 __all__ = [
     "EXIT_CHECK_FAILED",

@@ -76,6 +76,8 @@ def _run_diagnose(home: Path, out: Path, urls: tuple[str, str]) -> tuple[float, 
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HUB_", "OTEL_")) and k != "SOURCE_DATE_EPOCH"}
     env["SHERATAN_HOME"] = str(home)
+    # The checkout's ``sheratan_ops`` (scripts/diagnose.py changes no import path itself).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     elapsed_s, rss_mb, _ = run_child(
         [sys.executable, str(DIAGNOSE), "--out", str(out), "--control-url", urls[0],
          "--data-url", urls[1]], what="diagnose", env=env)

@@ -17,12 +17,11 @@ import pytest
 
 from baseline_hub.db import connect
 from otel import FINGERPRINT_FILE, TokenFingerprint, write_fingerprint
+from tests.scripts.conftest import checkout_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO_ROOT / "scripts"
 DIAGNOSE = SCRIPTS / "diagnose.py"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))  # ``diag`` lives beside diagnose.py, as it imports it
 
 #: Every member CONTRACT section 5 names.
 CONTRACT_MEMBERS = frozenset({
@@ -40,12 +39,13 @@ ENV_TOKEN = "env-hub-token-0123456789abcdef"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The test process' environment without hub, OTel or reproducibility settings."""
+    """The test process' environment without hub, OTel or reproducibility settings, with
+    this checkout first on ``PYTHONPATH`` (for diagnose run in a subprocess)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HUB_", "OTEL_"))
            and k not in ("SHERATAN_HOME", "SOURCE_DATE_EPOCH")}
     env.update(extra)
-    return env
+    return checkout_env(env)
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,9 @@ class Run:
 
 
 def run_cli(args: Iterable[str], env: Mapping[str, str], *, cwd: Path) -> Run:
-    """``python scripts/diagnose.py ARGS`` as a user runs it, in its own process."""
-    proc = subprocess.run([sys.executable, str(DIAGNOSE), *args], cwd=cwd, env=dict(env),
+    """``python scripts/diagnose.py ARGS`` as a user runs it, in its own process (this
+    checkout's code)."""
+    proc = subprocess.run([sys.executable, str(DIAGNOSE), *args], cwd=cwd, env=checkout_env(env),
                           capture_output=True, text=True, timeout=60, check=False)
     return Run(proc.returncode, proc.stdout, proc.stderr)
 

@@ -15,6 +15,7 @@ from .conftest import (
     CONTRACT_MEMBERS,
     DOWN_URLS,
     ENV_TOKEN,
+    checkout_env,
     clean_env,
     make_home,
     read_json,
@@ -253,7 +254,7 @@ def test_verify_refuses_a_huge_member_without_inflating_it(tmp_path: Path) -> No
         archive.writestr("manifest.json", "{}")
     script = Path(__file__).resolve().parents[2] / "scripts" / "diagnose.py"
     result = subprocess.run([sys.executable, str(script), "--verify", str(bomb)],
-                            capture_output=True, text=True, timeout=60)
+                            env=checkout_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     # The refusal comes from the zip's directory, before any member is inflated.
     assert "larger than any bundle member can be" in result.stdout + result.stderr

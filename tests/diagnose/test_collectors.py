@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from diag import EXIT_OK, main
-from diag.bundle import zip_date_time
+
+from sheratan_ops.diag import EXIT_OK, main
+from sheratan_ops.diag.bundle import zip_date_time
 
 from .conftest import DOWN_URLS, ENV_TOKEN, clean_env, make_home, read_json, read_members
 
@@ -32,7 +33,7 @@ def _bundle(capsys: pytest.CaptureFixture[str]) -> Path:
 def test_a_crashing_collector_costs_only_its_own_member(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import diag.collectors as collectors
+    import sheratan_ops.diag.collectors as collectors
 
     def boom(config: object) -> collectors.Output:
         raise RuntimeError("registry exploded")

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from diag import EXIT_OK, tail_lines
-from diag.files import collect_log, collect_watcher_status
-from diag.hubdb import query_nodes, read_db
 
+from sheratan_ops.diag import EXIT_OK, tail_lines
+from sheratan_ops.diag.files import collect_log, collect_watcher_status
+from sheratan_ops.diag.hubdb import query_nodes, read_db
 from watcher import NotRegularFile
 
 from .conftest import DOWN_URLS, clean_env, make_home, read_json, read_members, run_cli

@@ -8,7 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from diag import (
+
+from otel import KnownSecrets
+from sheratan_ops.diag import (
     EXIT_LEAK,
     EXIT_OK,
     EXIT_TAMPERED,
@@ -16,8 +18,6 @@ from diag import (
     LeakGate,
     main,
 )
-
-from otel import KnownSecrets
 
 from .conftest import DOWN_URLS, Run, clean_env, make_home, read_members, run_cli
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from diag import EXIT_OK, LayeredRedactor, LeakGate, main, write_bundle
-from diag.bundle import bundle_names
 
 from otel import KnownSecrets
+from sheratan_ops.diag import EXIT_OK, LayeredRedactor, LeakGate, main, write_bundle
+from sheratan_ops.diag.bundle import bundle_names
 
 from .conftest import (
     DIAGNOSE,
@@ -127,7 +127,7 @@ def test_a_redaction_failure_costs_only_that_collectors_member(
 def test_meta_over_the_cap_is_replaced_by_a_note_with_its_size(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import diag.registry as registry
+    import sheratan_ops.diag.registry as registry
 
     monkeypatch.setattr(registry, "META_MAX_BYTES", 1024)
     now = time.time()
@@ -150,7 +150,7 @@ def test_meta_over_the_cap_is_replaced_by_a_note_with_its_size(
 def test_the_registry_member_is_capped_and_says_how_many_nodes_it_lists(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import diag.registry as registry
+    import sheratan_ops.diag.registry as registry
 
     monkeypatch.setattr(registry, "REGISTRY_MAX_BYTES", 40_000)
     now = time.time()

@@ -6,12 +6,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from diag import LayeredRedactor, RedactionCounts, tail_lines
-from diag.config import UsageError, endpoint_from_env, parse_loopback_url, source_date_epoch
-from diag.files import collect_log
-from diag.hubdb import query_nodes, read_db
 
 from otel import KnownSecrets
+from sheratan_ops.diag import LayeredRedactor, RedactionCounts, tail_lines
+from sheratan_ops.diag.config import (
+    UsageError,
+    endpoint_from_env,
+    parse_loopback_url,
+    source_date_epoch,
+)
+from sheratan_ops.diag.files import collect_log
+from sheratan_ops.diag.hubdb import query_nodes, read_db
 
 from .conftest import make_home
 

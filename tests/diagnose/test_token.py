@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from diag import EXIT_LEAK, EXIT_NO_TOKEN, EXIT_OK, EXIT_USAGE
 
 from otel import FINGERPRINT_FILE, KnownSecrets
+from sheratan_ops.diag import EXIT_LEAK, EXIT_NO_TOKEN, EXIT_OK, EXIT_USAGE
 
 from .conftest import (
     DOWN_URLS,
@@ -261,9 +261,10 @@ def test_email_addresses_are_masked_in_names_meta_and_logs(tmp_path: Path) -> No
 def test_help_documents_the_token_option_and_exit_5() -> None:
     import subprocess
 
-    from .conftest import DIAGNOSE
+    from .conftest import DIAGNOSE, checkout_env
 
-    result = subprocess.run([sys.executable, str(DIAGNOSE), "--help"], capture_output=True,
+    result = subprocess.run([sys.executable, str(DIAGNOSE), "--help"], env=checkout_env(),
+                            capture_output=True,
                             text=True, timeout=60, check=False)
     assert result.returncode == 0
     assert "--token-file PATH" in result.stdout

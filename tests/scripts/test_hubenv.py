@@ -1,4 +1,4 @@
-"""The hub's environment as the ops scripts read it, in one place for all three."""
+"""The hub's environment as the ops tools read it, in one place for all three."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import load_script
-
-hubenv = load_script("hubenv")
+from sheratan_ops import hubenv
 
 
 def test_unset_or_empty_variables_mean_the_hub_defaults() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,14 +11,7 @@ from rich.console import Console, RenderableType
 from rich.style import Style
 
 from otel import Redactor, TokenFingerprint
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO_ROOT / "scripts"
-HUB_TOP = SCRIPTS / "hub_top.py"
-if str(SCRIPTS) not in sys.path:
-    sys.path.insert(0, str(SCRIPTS))  # ``top`` lives beside hub_top.py, as it imports it
-
-from top.model import (  # noqa: E402
+from sheratan_ops.top.model import (
     AlertRow,
     AlertsTail,
     AlertState,
@@ -27,7 +19,10 @@ from top.model import (  # noqa: E402
     Snapshot,
     WatcherStatus,
 )
-from top.scrub import Scrubber  # noqa: E402
+from sheratan_ops.top.scrub import Scrubber
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HUB_TOP = REPO_ROOT / "scripts" / "hub_top.py"
 
 NOW = datetime(2026, 11, 29, 10, 15, 4, tzinfo=UTC)
 CONTROL_URL = "http://127.0.0.1:8787"

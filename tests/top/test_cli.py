@@ -15,14 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import hubenv
 import pytest
 from rich.console import Console
-from top.cli import TopConfig, main, parse_config, run
-from top.model import Snapshot
 
 import otel
+from sheratan_ops import hubenv
+from sheratan_ops.top.cli import TopConfig, main, parse_config, run
+from sheratan_ops.top.model import Snapshot
 from tests.conftest import HubProcess, start_hub
+from tests.scripts.conftest import checkout_env
 from tests.top.conftest import CALM_CONTROL, HUB_TOP, REPO_ROOT, snap
 
 _TIMEOUT_S = 30
@@ -37,7 +38,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _hub_top(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(HUB_TOP), *args], cwd=REPO_ROOT,
-                          env=env or _env(), capture_output=True, text=True,
+                          env=checkout_env(env or _env()), capture_output=True, text=True,
                           encoding="utf-8", timeout=_TIMEOUT_S, check=False)
 
 

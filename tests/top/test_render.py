@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from top.model import AlertsTail, AlertState, WatcherStatus
-from top.render import render
 
+from sheratan_ops.top.model import AlertsTail, AlertState, WatcherStatus
+from sheratan_ops.top.render import render
 from tests.top.conftest import (
     CALM_CONTROL,
     CALM_DATA,

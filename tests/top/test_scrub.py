@@ -8,11 +8,18 @@ import re
 from collections.abc import Iterable, Iterator
 
 import pytest
-from top.model import AlertRow, AlertsTail, AlertState, PlaneReading, Snapshot, WatcherStatus
-from top.render import render
-from top.scrub import Scrubber
 
 from otel import REDACTED, Redactor, TokenFingerprint
+from sheratan_ops.top.model import (
+    AlertRow,
+    AlertsTail,
+    AlertState,
+    PlaneReading,
+    Snapshot,
+    WatcherStatus,
+)
+from sheratan_ops.top.render import render
+from sheratan_ops.top.scrub import Scrubber
 from tests.top.conftest import NOW, console, draw, scrubber
 
 TOKEN = "Q3vX9pLm2RtY7wZa4KcN8bE1uHs5dJf0"

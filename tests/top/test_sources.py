@@ -12,16 +12,16 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from top.model import AlertState
-from top.sources import (
+
+from otel import REDACTED
+from sheratan_ops.top.model import AlertState
+from sheratan_ops.top.sources import (
     SCAN_MAX_BYTES,
     fetch,
     fetch_plane,
     read_alerts,
     read_watcher_status,
 )
-
-from otel import REDACTED
 from tests.top.conftest import scrubber
 
 CONTROL_BODY = {"plane": "control", "generated_at": "2026-11-29T10:15:04.5Z", "nodes_online": 3,

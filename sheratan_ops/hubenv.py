@@ -1,4 +1,4 @@
-"""Where the ops scripts find the hub: ``SHERATAN_HOME``, ``HUB_HOST`` and the port variables,
+"""Where the ops tools find the hub: ``SHERATAN_HOME``, ``HUB_HOST`` and the port variables,
 read as the v1.5 hub reads them, and the files below the home they read (CONTRACT sections 2
 and 4), in one place for diagnose, hub_top and smoke_checks.
 

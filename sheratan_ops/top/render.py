@@ -23,7 +23,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from top.model import (
+from .model import (
     PLANE_KEYS,
     AlertRow,
     AlertsTail,

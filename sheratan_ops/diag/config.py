@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import hubenv
+from sheratan_ops import hubenv
 
 DEFAULT_LINES = 200
 MAX_LINES = 100_000

@@ -1,4 +1,5 @@
-"""``python scripts/hub_top.py``: the edge. Arguments and environment are read here, once.
+"""``sheratan-top`` (``python scripts/hub_top.py``): the edge. Arguments and environment are
+read here, once.
 
 The known secrets (``HUB_TOKEN``, the home's token file, ``--token-file`` paths, secret env
 values and the hub token's fingerprint) are gathered here once, at start; every string a
@@ -23,15 +24,16 @@ from typing import NoReturn, TextIO
 from urllib.parse import urlsplit
 
 import httpx
-import hubenv
 from rich.console import Console
 from rich.live import Live
 
 from otel import KnownSecrets, SecretSourceError, load_known_secrets, terminal_safe
-from top.model import Snapshot
-from top.render import render
-from top.scrub import Scrubber
-from top.sources import fetch
+from sheratan_ops import hubenv
+
+from .model import Snapshot
+from .render import render
+from .scrub import Scrubber
+from .sources import fetch
 
 EXIT_OK = 0
 EXIT_USAGE = 2

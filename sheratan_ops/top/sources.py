@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import hubenv
 import orjson
 
-from top.model import (
+from sheratan_ops import hubenv
+from watcher import NotRegularFile, open_regular
+
+from .model import (
     PLANE_KEYS,
     AlertRow,
     AlertsTail,
@@ -32,8 +34,7 @@ from top.model import (
     Snapshot,
     WatcherStatus,
 )
-from top.scrub import Scrubber
-from watcher import NotRegularFile, open_regular
+from .scrub import Scrubber
 
 #: The end of ``alerts.jsonl`` read per refresh, to learn which episodes are still firing;
 #: the rows shown are the newest of these. About 1,500 alerts of ~350 bytes; bounded, so a

@@ -1,4 +1,4 @@
-"""The live terminal view of the hub (``scripts/hub_top.py``), split by stage.
+"""The live terminal view of the hub (``sheratan-top``, ``scripts/hub_top.py``), split by stage.
 
 - ``top.model``: what one refresh saw (frozen data, no I/O).
 - ``top.sources``: reading it: both planes' ``/metrics``, the alerts tail, the watcher status.
@@ -8,11 +8,11 @@
 - ``top.cli``: the edge: arguments, environment (read once) and the refresh loop.
 """
 
-from top.cli import TopConfig, main, run
-from top.model import AlertRow, AlertsTail, AlertState, PlaneReading, Snapshot, WatcherStatus
-from top.render import render
-from top.scrub import Scrubber
-from top.sources import fetch, fetch_plane, read_alerts, read_watcher_status
+from .cli import TopConfig, main, run
+from .model import AlertRow, AlertsTail, AlertState, PlaneReading, Snapshot, WatcherStatus
+from .render import render
+from .scrub import Scrubber
+from .sources import fetch, fetch_plane, read_alerts, read_watcher_status
 
 __all__ = [
     "AlertRow",

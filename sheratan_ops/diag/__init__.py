@@ -1,4 +1,5 @@
-"""The diagnose bundle (CONTRACT sections 5 and 6), behind ``scripts/diagnose.py``.
+"""The diagnose bundle (CONTRACT sections 5 and 6), behind ``sheratan-diagnose`` and
+``scripts/diagnose.py``.
 
 Modules, one concern each: :mod:`.config` (arguments and env, parsed once), :mod:`.known`
 (the known secrets and how the hub token was found), :mod:`.tail` (log tails from the end),

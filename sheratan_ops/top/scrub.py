@@ -18,7 +18,8 @@ import functools
 from collections.abc import Callable, Mapping
 
 from otel import Redactor, ValueGuard, terminal_safe
-from top.model import AlertRow, AlertsTail, PlaneReading, Snapshot, WatcherStatus
+
+from .model import AlertRow, AlertsTail, PlaneReading, Snapshot, WatcherStatus
 
 #: Distinct strings whose safe form is remembered (per kind: free text and single values).
 DEFAULT_CACHE_SIZE = 4096

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import httpx
-import hubenv
 
 from otel import terminal_safe
+from sheratan_ops import hubenv
 
 from .checks import all_checks, run_checks
 from .context import SmokeContext, UsageError
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout-s", type=_timeout, default=DEFAULT_TIMEOUT_S,
                         help=f"per-request timeout in seconds (default {DEFAULT_TIMEOUT_S:g})")
     parser.add_argument("--skip-jobs", action="store_true",
-                        help="do not touch the job queue (see scripts/smoke/jobs.py)")
+                        help="do not touch the job queue (see sheratan_ops/smoke/jobs.py)")
     return parser
 
 

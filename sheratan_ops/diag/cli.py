@@ -15,9 +15,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import hubenv
-
 from otel import KnownSecrets, terminal_safe
+from sheratan_ops import hubenv
 
 from .bundle import LeakFound
 from .config import (
