@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         SignalExporter,
         TelemetryConfig,
     )
+    from ._files import NotRegularFile, kind_of, open_regular, open_shared, read_small_regular
     from ._fingerprint import (
         FingerprintError,
         TokenFingerprint,
@@ -59,6 +60,11 @@ _LAZY = {
     "OtlpProtocol": "._config",
     "SignalExporter": "._config",
     "TelemetryConfig": "._config",
+    "NotRegularFile": "._files",
+    "kind_of": "._files",
+    "open_regular": "._files",
+    "open_shared": "._files",
+    "read_small_regular": "._files",
     "FingerprintError": "._fingerprint",
     "TokenFingerprint": "._fingerprint",
     "read_fingerprint": "._fingerprint",
@@ -102,6 +108,7 @@ __all__ = [
     "FingerprintError",
     "HubTelemetry",
     "KnownSecrets",
+    "NotRegularFile",
     "OtlpCompression",
     "OtlpProtocol",
     "Plane",
@@ -116,8 +123,12 @@ __all__ = [
     "canonical_ip",
     "is_secret_key",
     "json_keys",
+    "kind_of",
     "load_known_secrets",
+    "open_regular",
+    "open_shared",
     "read_fingerprint",
+    "read_small_regular",
     "terminal_safe",
     "write_fingerprint",
 ]

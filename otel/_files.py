@@ -1,7 +1,16 @@
-"""Reading a small file a tool depends on (a token file, the token fingerprint), safely.
+"""Opening files a tool reads but does not own, safely: never blocking the hub's rotation,
+never following a planted symlink, never waiting on a FIFO.
 
-Only a regular file is read, opened without blocking, so a FIFO or a device planted in its
-place cannot hang the tool at start; the read is bounded.
+On Windows, Python's ``open()`` shares a file for reading and writing but not for deletion,
+so a rename of the log fails while the handle is open, even for the milliseconds of one poll.
+There :func:`open_shared` opens with ``FILE_SHARE_DELETE`` too. Elsewhere ``open()`` already
+does.
+
+:func:`open_regular` is for tools that copy a file somewhere else (diagnose, ``hub_top``):
+a symlink planted where a log should be would ship whatever it points at, and a FIFO or a
+device would block the read. It refuses both without following or blocking.
+:func:`read_small_regular` reads a small file a tool depends on (a token file, the token
+fingerprint) the same careful way.
 """
 
 from __future__ import annotations
@@ -9,9 +18,104 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["read_small_regular"]
+__all__ = ["NotRegularFile", "kind_of", "open_regular", "open_shared", "read_small_regular"]
+
+
+class NotRegularFile(OSError):
+    """The path is a symlink, a FIFO, a device or a folder: it was not read.
+
+    Attributes:
+        kind: what it is instead ("a symbolic link", "a FIFO", ...).
+    """
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path.name} is {kind}, not a regular file; not read")
+        self.kind = kind
+
+
+def kind_of(mode: int) -> str:
+    """What a file of ``mode`` is, for a message ("a symbolic link", "a FIFO", ...)."""
+    kinds = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+if sys.platform == "win32":
+    import ctypes
+    import msvcrt
+    from ctypes import wintypes
+
+    _GENERIC_READ = 0x80000000
+    _SHARE_READ_WRITE_DELETE = 0x1 | 0x2 | 0x4
+    _OPEN_EXISTING = 3
+    _INVALID_HANDLE = wintypes.HANDLE(-1).value
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    _create_file = _kernel32.CreateFileW
+    _create_file.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD, wintypes.LPVOID,
+                             wintypes.DWORD, wintypes.DWORD, wintypes.HANDLE]
+    _create_file.restype = wintypes.HANDLE
+
+    def open_shared(path: Path) -> BinaryIO:
+        """Opens ``path`` read-only, letting others write, rename and delete it meanwhile."""
+        handle = _create_file(str(path), _GENERIC_READ, _SHARE_READ_WRITE_DELETE, None,
+                              _OPEN_EXISTING, 0, None)
+        if handle == _INVALID_HANDLE:
+            # WinError maps the code to the matching OSError subclass (FileNotFoundError...).
+            raise ctypes.WinError(ctypes.get_last_error())
+        fd = msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY)
+        return os.fdopen(fd, "rb")
+
+else:
+
+    def open_shared(path: Path) -> BinaryIO:
+        """Opens ``path`` read-only; POSIX never blocks a rename of an open file."""
+        return open(path, "rb")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Opens ``path`` read-only (shared as :func:`open_shared`), only if it is a regular file.
+
+    A symlink is never followed (``O_NOFOLLOW`` where the OS has it, an ``lstat`` check
+    elsewhere) and a FIFO or device is never waited on (``O_NONBLOCK``, then ``fstat``).
+
+    Raises:
+        NotRegularFile: it is something else; nothing was read.
+        OSError: it cannot be opened (FileNotFoundError when absent).
+    """
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow:
+        # No O_NOFOLLOW (Windows): check first; a swap in between is the residual risk.
+        mode = os.lstat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, kind_of(mode))
+        return _checked(path, open_shared(path))
+    flags = os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if os.path.islink(path):
+            raise NotRegularFile(path, "a symbolic link") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, kind_of(mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _checked(path: Path, handle: BinaryIO) -> BinaryIO:
+    mode = os.fstat(handle.fileno()).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
+        raise NotRegularFile(path, kind_of(mode))
+    return handle
 
 
 def read_small_regular(path: Path, max_bytes: int) -> bytes:

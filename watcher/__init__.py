@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from otel import NotRegularFile, open_regular, open_shared
+from otel.auditlog import MAX_LINE_BYTES, Cursor, Tailer, split_lines
 from watcher._alert import Alert, AlertState
 from watcher._checkpoint import Checkpoint, load_checkpoint
 from watcher._cli import (
@@ -57,11 +59,9 @@ from watcher._rules import (
     parse_rules,
 )
 from watcher._runner import Watcher, WatchPaths, replay
-from watcher._shared_open import NotRegularFile, open_regular, open_shared
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink, JsonlAlertSink
 from watcher._status import Counters
-from watcher._tail import MAX_LINE_BYTES, Cursor, Tailer, split_lines
 
 if TYPE_CHECKING:
     from watcher._otel_sink import OTelAlertSink

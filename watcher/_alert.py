@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from watcher._json import is_int64
+from otel.auditlog import is_int64
 from watcher._timefmt import US_PER_S, format_us
 
 GroupValue = str | int | None

@@ -20,12 +20,12 @@ from typing import Any
 
 import msgspec
 
+from otel import open_regular
+from otel.auditlog import Cursor, is_int64
 from watcher._alert import alert_key_from_dict
-from watcher._json import DECODE_ERRORS, is_int64
-from watcher._shared_open import open_regular
+from watcher._json import DECODE_ERRORS
 from watcher._snapshot import is_empty as snapshot_is_empty
 from watcher._status import write_json_atomic
-from watcher._tail import Cursor
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from otel import SecretSourceError, ValueGuard
+from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
 from watcher._console import TerminalSafeFormatter, say
 from watcher._guard import known_secrets_guard
 from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
@@ -47,6 +48,7 @@ DEFAULT_HOME = Path(".sheratan")
 AUDIT_LOG_NAME = "hub_security_audit.jsonl"
 ALERTS_NAME = "alerts.jsonl"
 RULES_NAME = "alert_rules.json"
+AUDIT_FORMAT_NAME = "audit_format.json"
 DEFAULT_INTERVAL_MS = 200
 DEFAULT_STATUS_INTERVAL_S = 30.0
 _SLEEP_SLICE_S = 0.05
@@ -57,6 +59,7 @@ class Mode(enum.Enum):
     ONCE = "once"
     REPLAY = "replay"
     CHECK_RULES = "check-rules"
+    CHECK_FORMAT = "check-audit-format"
 
 
 class UsageError(Exception):
@@ -83,6 +86,9 @@ class WatcherConfig:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: The alerts path came from --alerts: refusing it is a usage error (exit 2).
     alerts_from_option: bool = False
+    #: How the audit lines are written: --audit-format, else $HUB_AUDIT_FORMAT, else
+    #: $SHERATAN_HOME/configs/audit_format.json when present; None: the contract's line.
+    audit_format_path: Path | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -107,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="evaluate FILE from its start in event time, no checkpoint")
     mode.add_argument("--check-rules", metavar="FILE", type=Path,
                       help="validate a rules file: exit 0 if valid, 2 if not")
+    mode.add_argument("--check-audit-format", metavar="FILE", type=Path,
+                      help="validate an audit format file: exit 0 if valid, 2 if not")
     parser.add_argument("--log", type=Path, help="audit log (default: $HUB_AUDIT_LOG, else "
                         "$SHERATAN_HOME/logs/hub_security_audit.jsonl)")
     parser.add_argument("--alerts", type=Path,
@@ -115,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "$SHERATAN_HOME/configs/alert_rules.json, else the packaged defaults)")
     parser.add_argument("--home", type=Path, help="state root (default: $SHERATAN_HOME, "
                         "else ./.sheratan)")
+    parser.add_argument("--audit-format", metavar="FILE", type=Path,
+                        help="how the hub's audit lines name their fields and write their "
+                        "time (default: $HUB_AUDIT_FORMAT, else "
+                        f"$SHERATAN_HOME/configs/{AUDIT_FORMAT_NAME}, else the contract's line)")
     parser.add_argument("--token-file", metavar="PATH", type=Path, action="append",
                         default=[], help="a file holding the hub token (repeatable): kept "
                         "out of alerts, like $HUB_TOKEN, $SHERATAN_HOME/secrets/hub_token and "
@@ -147,6 +159,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
             raise UsageError("--replay FILE needs --alerts OUT")
     elif args.check_rules is not None:
         mode, target = Mode.CHECK_RULES, args.check_rules
+    elif args.check_audit_format is not None:
+        mode, target = Mode.CHECK_FORMAT, args.check_audit_format
     else:
         mode, target = (Mode.ONCE if args.once else Mode.FOLLOW), None
     rules_path: Path | None = args.rules
@@ -165,7 +179,24 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         token_files=tuple(args.token_file),
         env=MappingProxyType(dict(env)),
         alerts_from_option=args.alerts is not None,
+        audit_format_path=_audit_format_path(args.audit_format, env, home),
     )
+
+
+def _audit_format_path(option: Path | None, env: Mapping[str, str], home: Path) -> Path | None:
+    """``--audit-format``, else ``HUB_AUDIT_FORMAT``, else the home's file when present."""
+    if option is not None:
+        return option
+    from_env = env.get("HUB_AUDIT_FORMAT", "").strip()
+    if from_env:
+        return Path(from_env)
+    default = home / "configs" / AUDIT_FORMAT_NAME
+    return default if default.is_file() else None
+
+
+def _load_format(config: WatcherConfig) -> AuditFormat:
+    path = config.audit_format_path
+    return AuditFormat() if path is None else load_audit_format(path)
 
 
 def _load(config: WatcherConfig) -> RuleSet:
@@ -190,13 +221,21 @@ def _sleep(seconds: float, flags: StopFlags) -> None:
         time.sleep(min(left, _SLEEP_SLICE_S))
 
 
-def _watch(config: WatcherConfig, rules: RuleSet, guard: ValueGuard, stdout: TextIO,
-           flags: StopFlags) -> int:
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """What a run evaluates with: the rules, the group-value guard and the audit format."""
+
+    rules: RuleSet
+    guard: ValueGuard
+    audit_format: AuditFormat
+
+
+def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, flags: StopFlags) -> int:
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
     with InstanceLock(config.state_dir / LOCK_NAME):
         sinks, wiring = _alert_sinks(config, stdout)
         try:
-            return _follow(config, rules, guard, sinks, stdout, flags)
+            return _follow(config, loaded, sinks, stdout, flags)
         finally:
             if wiring is not None and not flags.force_exit:
                 wiring.shutdown()
@@ -223,16 +262,17 @@ def _alert_sinks(config: WatcherConfig,
     return sinks, wiring
 
 
-def _follow(config: WatcherConfig, rules: RuleSet, guard: ValueGuard, sinks: list[AlertSink],
-            stdout: TextIO, flags: StopFlags) -> int:
+def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink], stdout: TextIO,
+            flags: StopFlags) -> int:
     """Follow mode until a signal, or one round for --once."""
     follow = config.mode is Mode.FOLLOW
     paths = WatchPaths(log=config.log_path, alerts=config.alerts_path, state_dir=config.state_dir)
-    watcher = Watcher(rules, paths, sinks=sinks, idle_advance=follow, value_guard=guard)
+    watcher = Watcher(loaded.rules, paths, sinks=sinks, idle_advance=follow,
+                      value_guard=loaded.guard, audit_format=loaded.audit_format)
     status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
                         alerts_path=paths.alerts)
     if follow:
-        say(stdout, f"watcher: following {paths.log}, {len(rules.rules)} rules, alerts to "
+        say(stdout, f"watcher: following {paths.log}, {len(loaded.rules.rules)} rules, alerts to "
                     f"{paths.alerts}")
     next_line = time.monotonic() + config.status_interval_s
     while True:
@@ -297,14 +337,24 @@ def _check_rules(config: WatcherConfig, out: TextIO, flags: StopFlags) -> int:
     return EXIT_OK
 
 
-def _replay(config: WatcherConfig, rules: RuleSet, guard: ValueGuard, out: TextIO,
-            err: TextIO, flags: StopFlags) -> int:
+def _check_format(config: WatcherConfig, out: TextIO) -> int:
+    assert config.target is not None
+    fmt = load_audit_format(config.target)
+    renamed = sum(1 for name, line in fmt.fields.items() if name != line)
+    say(out, f"{config.target}: OK, {renamed} renamed fields, ts as {fmt.ts_format.value}, "
+             f"{len(fmt.events)} renamed events")
+    return EXIT_OK
+
+
+def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
+            flags: StopFlags) -> int:
     assert config.target is not None
     if not config.target.is_file():
         say(err, f"python -m watcher: error: --replay: no such file: {config.target}")
         return EXIT_USAGE
-    counters = replay(rules, config.target, config.alerts_path,
-                      should_stop=lambda: flags.should_exit, value_guard=guard)
+    counters = replay(loaded.rules, config.target, config.alerts_path,
+                      should_stop=lambda: flags.should_exit, value_guard=loaded.guard,
+                      audit_format=loaded.audit_format)
     say(out, _status_line(counters, 0, False).replace("following", "replayed"))
     return EXIT_OK
 
@@ -313,20 +363,24 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
     try:
         if config.mode is Mode.CHECK_RULES:
             return _check_rules(config, out, flags)
-        rules = _load(config)
+        if config.mode is Mode.CHECK_FORMAT:
+            return _check_format(config, out)
         # Reads the --token-file files now; the other secrets wait until first needed.
-        guard = known_secrets_guard(config.env, home=config.home,
-                                    token_files=config.token_files)
+        loaded = _Loaded(_load(config), known_secrets_guard(
+            config.env, home=config.home, token_files=config.token_files), _load_format(config))
     except RulesError as exc:
         say(err, f"python -m watcher: invalid rules: {exc}")
+        return EXIT_USAGE
+    except AuditFormatError as exc:
+        say(err, f"python -m watcher: invalid audit format: {exc}")
         return EXIT_USAGE
     except SecretSourceError as exc:  # names the option and the path, never the content
         say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
     try:
         if config.mode is Mode.REPLAY:
-            return _replay(config, rules, guard, out, err, flags)
-        return _watch(config, rules, guard, out, flags)
+            return _replay(config, loaded, out, err, flags)
+        return _watch(config, loaded, out, flags)
     except WatcherLocked as exc:
         say(err, f"python -m watcher: error: another watcher is already running on "
                  f"{config.home} (it holds {exc.path})")

@@ -31,10 +31,10 @@ from typing import Any
 import msgspec
 
 from otel import ValueGuard
+from otel.auditlog import AuditFormat, AuditRecord, RecordDecoder
 from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
 from watcher._groups import Group, RuleState
 from watcher._guard import default_value_guard
-from watcher._record import AuditRecord, RecordDecoder
 from watcher._rules import MAX_WINDOW_S, RuleSet
 from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
@@ -84,12 +84,15 @@ class Engine:
             canonical, a secret becomes ``[redacted]``); its bounded LRU of verdicts is the
             engine's cache of string values. The default knows no secret values, only
             patterns: the watcher passes one that knows its secrets (``_guard``).
+        audit_format: how the hub's audit lines name their fields and write their time
+            (default: the contract's line).
     """
 
     def __init__(self, rules: RuleSet, counters: Counters, *,
                  wall_clock: Callable[[], float] = time.time,
                  max_groups_per_rule: int = DEFAULT_MAX_GROUPS_PER_RULE,
-                 value_guard: ValueGuard | None = None) -> None:
+                 value_guard: ValueGuard | None = None,
+                 audit_format: AuditFormat | None = None) -> None:
         if max_groups_per_rule < 1:
             raise ValueError(f"max_groups_per_rule must be >= 1, got {max_groups_per_rule}")
         self.counters = counters
@@ -132,7 +135,8 @@ class Engine:
         self._clock = _NEVER
         self._next_sweep = _NEVER
         self._pending: list[Alert] = []
-        self._decoder = RecordDecoder((f for s in self._states for f in s.fields), counters)
+        self._decoder = RecordDecoder((f for s in self._states for f in s.fields), counters,
+                                      audit_format=audit_format)
 
     @property
     def clock_us(self) -> int | None:

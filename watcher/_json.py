@@ -7,19 +7,7 @@ and one set of rules for what is valid JSON.
 
 from __future__ import annotations
 
-from typing import TypeGuard
-
 import msgspec
-
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-def is_int64(value: object) -> TypeGuard[int]:
-    """True for an int that fits 64 bits. msgspec reads JSON integers of any size (up to
-    4,300 digits), but what the watcher writes never needs more, and beyond it a timedelta,
-    a file offset or another JSON tool would overflow."""
-    return type(value) is int and INT64_MIN <= value <= INT64_MAX
-
 
 #: What decoding untrusted bytes may raise: malformed JSON or a number out of range
 #: (``msgspec.DecodeError``), bad UTF-8 inside a string, or nesting too deep to recurse into.

@@ -22,7 +22,7 @@ import os
 import stat
 from pathlib import Path
 
-from watcher._shared_open import kind_of
+from otel import kind_of
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from otel import ValueGuard
+from otel.auditlog import DEFAULT_READ_BYTES, AuditFormat, Cursor, Tailer, iter_file_lines
 from watcher._alert import Alert
 from watcher._alerts_file import repair_torn_tail
 from watcher._checkpoint import (
@@ -25,7 +26,6 @@ from watcher._rules import RuleSet
 from watcher._signals import Interrupted
 from watcher._sinks import AlertSink, JsonlAlertSink
 from watcher._status import Counters, atomic_output
-from watcher._tail import DEFAULT_READ_BYTES, Cursor, Tailer, iter_file_lines
 from watcher._timefmt import US_PER_S
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,10 @@ class Watcher:
     def __init__(self, rules: RuleSet, paths: WatchPaths, *, sinks: Sequence[AlertSink] = (),
                  wall_clock: Callable[[], float] = time.time, idle_advance: bool = True,
                  checkpoint_interval_s: float = 1.0, read_bytes: int = DEFAULT_READ_BYTES,
-                 value_guard: ValueGuard | None = None) -> None:
+                 value_guard: ValueGuard | None = None,
+                 audit_format: AuditFormat | None = None) -> None:
         self._rules = rules
+        self._audit_format = audit_format
         self._paths = paths
         self._sinks = tuple(sinks)
         self._wall_clock = wall_clock
@@ -92,7 +94,7 @@ class Watcher:
         self.counters = Counters()
         self._guard = value_guard if value_guard is not None else default_value_guard()
         self._engine = Engine(rules, self.counters, wall_clock=wall_clock,
-                              value_guard=self._guard)
+                              value_guard=self._guard, audit_format=audit_format)
         # Resolved once rather than at every checkpoint, which names both files.
         self._log_path = str(paths.log.absolute())
         self._alerts_path = str(paths.alerts.absolute())
@@ -124,7 +126,7 @@ class Watcher:
             return None, 0
         counters = Counters.from_dict(saved.counters)
         engine = Engine(self._rules, counters, wall_clock=self._wall_clock,
-                        value_guard=self._guard)
+                        value_guard=self._guard, audit_format=self._audit_format)
         if saved.engine is not None:
             try:
                 for name in engine.restore(saved.engine):
@@ -245,7 +247,8 @@ class Watcher:
 def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
            wall_clock: Callable[[], float] = time.time,
            should_stop: Callable[[], bool] = lambda: False,
-           value_guard: ValueGuard | None = None) -> Counters:
+           value_guard: ValueGuard | None = None,
+           audit_format: AuditFormat | None = None) -> Counters:
     """Evaluates a whole file from its start with event time only; no checkpoint.
 
     The result is deterministic for any log of past events (the wall clock only rejects lines
@@ -255,6 +258,7 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
     Args:
         should_stop: polled between chunks; once true, the replay is abandoned.
         value_guard: makes group values safe (see :class:`Engine`).
+        audit_format: how the lines are written (default: the contract's line).
 
     Raises:
         UnsafeFile: ``out_path`` is a symlink, FIFO, folder or device; it was not touched
@@ -264,7 +268,8 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
     """
     check_regular(out_path)
     counters = Counters()
-    engine = Engine(rules, counters, wall_clock=wall_clock, value_guard=value_guard)
+    engine = Engine(rules, counters, wall_clock=wall_clock, value_guard=value_guard,
+                    audit_format=audit_format)
     with atomic_output(out_path) as out:
         for split in iter_file_lines(log_path, counters):
             if should_stop():

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from otel.auditlog import is_int64
 from watcher._alert import GroupKey, make_alert_id
 from watcher._groups import Group, RuleState
-from watcher._json import is_int64
 from watcher._timefmt import MAX_TIME, MIN_TIME, from_us, to_us
 
 #: The clock of an engine that has seen no line yet.

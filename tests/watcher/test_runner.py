@@ -11,9 +11,10 @@ from typing import BinaryIO
 import orjson
 import pytest
 
+import otel.auditlog._tail as tail_module
 import watcher._runner
 import watcher._status
-import watcher._tail
+from otel.auditlog import KEEP_ROTATED
 from tests.watcher.conftest import (
     T0_S,
     CliRunner,
@@ -26,13 +27,12 @@ from tests.watcher.conftest import (
 )
 from watcher import MAX_LINE_BYTES, Checkpoint, Watcher, WatchPaths, default_rules
 from watcher._runner import IDLE_CHECKPOINT_INTERVAL_S
-from watcher._tail import KEEP_ROTATED
 
 
 def _count_log_io(monkeypatch: pytest.MonkeyPatch, log: Path) -> Counter[str]:
     """Counts stats and opens of ``log`` and its rotated siblings."""
     counts: Counter[str] = Counter()
-    real_stat, real_open = Path.stat, watcher._tail.open_shared
+    real_stat, real_open = Path.stat, tail_module.open_shared
 
     def stat(self: Path, *, follow_symlinks: bool = True) -> os.stat_result:
         if self.name.startswith(log.name):
@@ -44,7 +44,7 @@ def _count_log_io(monkeypatch: pytest.MonkeyPatch, log: Path) -> Counter[str]:
         return real_open(path)
 
     monkeypatch.setattr(Path, "stat", stat)
-    monkeypatch.setattr(watcher._tail, "open_shared", open_shared)
+    monkeypatch.setattr(tail_module, "open_shared", open_shared)
     return counts
 
 
@@ -209,7 +209,7 @@ def test_bad_utf8_in_a_field_no_rule_reads_is_a_parse_error_whatever_the_chunkin
     lines.insert(6, audit(2.5, path="/n\u00f6des"))  # UTF-8, and fine
     write_lines(home.log, lines)
     counts = watcher._status.Counters()
-    chunks = list(watcher._tail.iter_file_lines(home.log, counts, read_bytes=400))
+    chunks = list(tail_module.iter_file_lines(home.log, counts, read_bytes=400))
     assert [c.ascii for c in chunks].count(False) >= 2 and any(c.ascii for c in chunks)
     assert [line for c in chunks for line in c.lines] == lines
 

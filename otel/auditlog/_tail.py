@@ -26,12 +26,26 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol, TypeGuard
 
-from watcher._json import is_int64
-from watcher._shared_open import open_shared
-from watcher._status import Counters
+from otel._files import open_shared
 
 MAX_LINE_BYTES = 1 << 20
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class TailCounts(Protocol):
+    """What a tailer counts; the watcher's status counters are one."""
+
+    overlong_lines: int
+    recreations: int
+    rotations: int
+    truncations: int
+
+
+def is_int64(value: object) -> TypeGuard[int]:
+    """True for an int that fits 64 bits: what a saved offset, inode or counter may be."""
+    return type(value) is int and _INT64_MIN <= value <= _INT64_MAX
 FINGERPRINT_BYTES = 1024
 DEFAULT_READ_BYTES = 4 << 20
 KEEP_ROTATED = 5
@@ -175,7 +189,7 @@ class Tailer:
         keep_rotated: how many ``<log>.N`` siblings to search after a rotation.
     """
 
-    def __init__(self, path: Path, counters: Counters, *, cursor: Cursor | None = None,
+    def __init__(self, path: Path, counters: TailCounts, *, cursor: Cursor | None = None,
                  read_bytes: int = DEFAULT_READ_BYTES, max_line_bytes: int = MAX_LINE_BYTES,
                  keep_rotated: int = KEEP_ROTATED) -> None:
         if read_bytes <= max_line_bytes + 1:
@@ -365,7 +379,7 @@ class Tailer:
                      ascii=split.ascii)
 
 
-def iter_file_lines(path: Path, counters: Counters, *, read_bytes: int = DEFAULT_READ_BYTES,
+def iter_file_lines(path: Path, counters: TailCounts, *, read_bytes: int = DEFAULT_READ_BYTES,
                     max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Split]:
     """Yields the complete lines of a whole file, chunk by chunk (for ``--replay``).
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel.auditlog import DEFAULT_READ_BYTES
 from tests.watcher.conftest import audit, write_lines
 from watcher import MAX_LINE_BYTES, Counters, Tailer, split_lines
-from watcher._tail import DEFAULT_READ_BYTES
 
 MiB = 1 << 20
 

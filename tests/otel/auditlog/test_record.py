@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel.auditlog import RecordDecoder
 from watcher import Counters
-from watcher._record import RecordDecoder
 from watcher._timefmt import EPOCH, format_us, from_us, to_us
 
 

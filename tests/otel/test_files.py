@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher import NotRegularFile, open_regular
+from otel import NotRegularFile, open_regular
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="symlinks and FIFOs need POSIX")
 
