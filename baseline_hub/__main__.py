@@ -19,6 +19,7 @@ from .context import PlaneInfo
 from .server import HubRuntime, HubStartError, OnReady, serve
 from .sidecar import WatcherProcess
 from .token import resolve_token
+from .version import __version__
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_ready.append(run_demo)
     # The redactor keeps the token out of every label and resource attribute.
     telemetry = HubTelemetry(TelemetryConfig.from_env(os.environ),
+                             extra_resource_attributes={"service.version": __version__},
                              redactor=Redactor([token.value]))
     on_stop = [lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)]
     if args.watcher:

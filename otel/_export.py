@@ -6,9 +6,11 @@ exported follows the config object and not whatever the process environment hold
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -16,7 +18,9 @@ from urllib.parse import urlsplit
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.resources import (
+    SERVICE_INSTANCE_ID,
     SERVICE_NAME,
+    SERVICE_VERSION,
     TELEMETRY_SDK_LANGUAGE,
     TELEMETRY_SDK_NAME,
     TELEMETRY_SDK_VERSION,
@@ -27,9 +31,22 @@ from opentelemetry.sdk.version import __version__ as _SDK_VERSION
 from ._config import DEFAULT_SERVICE_NAME, OtlpCompression, OtlpProtocol, TelemetryConfig
 from ._redaction import Redactor, is_secret_key
 
-__all__ = ["bounded_call", "build_resource", "log_exporter", "metric_exporter"]
+__all__ = [
+    "DISTRIBUTION_NAME",
+    "UNKNOWN_VERSION",
+    "bounded_call",
+    "build_resource",
+    "layer_version",
+    "log_exporter",
+    "metric_exporter",
+]
 
 _logger = logging.getLogger(__name__)
+
+#: The installed distribution whose version is the default ``service.version``.
+DISTRIBUTION_NAME = "sheratan-hub-observability"
+#: ``service.version`` when that distribution is not installed.
+UNKNOWN_VERSION = "unknown"
 
 _X = TypeVar("_X")
 
@@ -41,6 +58,11 @@ def build_resource(
 ) -> Resource:
     """The resource: SDK identity < ``OTEL_RESOURCE_ATTRIBUTES`` < ``extra``, then service.name.
 
+    ``service.instance.id`` is a fresh UUID4 unless ``OTEL_RESOURCE_ATTRIBUTES`` or ``extra``
+    names one, so several hubs (or a hub and its watcher) sending to one collector never
+    collide. ``service.version`` is the hub's when ``extra`` passes it, else this layer's
+    package version (:func:`layer_version`).
+
     Built directly instead of with ``Resource.create``, which would read the process
     environment again behind the config's back.
 
@@ -49,8 +71,9 @@ def build_resource(
         extra: attributes the hub adds (its version, say).
         redactor: when given, an attribute whose key or value it flags is dropped. A
             secret-looking key (``hub_token``) is always dropped. A flagged
-            ``service.name`` is replaced by the default rather than exported. Warnings
-            name the key unless the key itself is what leaks; never a value.
+            ``service.name``, ``service.instance.id`` or ``service.version`` is replaced by
+            its default rather than exported. Warnings name the key unless the key itself is
+            what leaks; never a value.
     """
     attributes: dict[str, str | int | float | bool] = {
         TELEMETRY_SDK_LANGUAGE: "python",
@@ -59,20 +82,48 @@ def build_resource(
     }
     attributes.update(config.resource_attributes)
     attributes.update(extra or {})
+    defaults: dict[str, str | int | float | bool] = {
+        SERVICE_INSTANCE_ID: str(uuid.uuid4()),
+        SERVICE_VERSION: layer_version(),
+    }
+    for key, default in defaults.items():
+        if not str(attributes.get(key, "")).strip():
+            attributes[key] = default
     attributes[SERVICE_NAME] = config.service_name
+    defaults[SERVICE_NAME] = DEFAULT_SERVICE_NAME
     for key in list(attributes):
-        key_leaks = _leaks(redactor, key)
-        if not (key_leaks or is_secret_key(key) or _leaks(redactor, str(attributes[key]))):
-            continue
-        if key == SERVICE_NAME:
-            _logger.warning("service.name looks like a secret; exporting %r instead",
-                            DEFAULT_SERVICE_NAME)
-            attributes[key] = DEFAULT_SERVICE_NAME
-            continue
-        shown = "(a key that itself looks like a secret)" if key_leaks else repr(key)
-        _logger.warning("dropping resource attribute %s: it looks like a secret", shown)
-        del attributes[key]
+        if _flagged(redactor, key, attributes[key]):
+            _screen(attributes, key, defaults.get(key), _leaks(redactor, key))
     return Resource(attributes)
+
+
+def _flagged(redactor: Redactor | None, key: str, value: str | int | float | bool) -> bool:
+    return is_secret_key(key) or _leaks(redactor, key) or _leaks(redactor, str(value))
+
+
+def _screen(
+    attributes: dict[str, str | int | float | bool],
+    key: str,
+    default: str | int | float | bool | None,
+    key_leaks: bool,
+) -> None:
+    """Replace a flagged attribute by its default, or drop it when it has none."""
+    if default is not None:
+        _logger.warning("%s looks like a secret; exporting %r instead", key, default)
+        attributes[key] = default
+        return
+    shown = "(a key that itself looks like a secret)" if key_leaks else repr(key)
+    _logger.warning("dropping resource attribute %s: it looks like a secret", shown)
+    del attributes[key]
+
+
+def layer_version() -> str:
+    """This layer's installed package version, or ``unknown`` when it is not installed
+    (run from a source tree) or its metadata cannot be read."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION_NAME)
+    except Exception:  # a missing or broken install must not stop the hub
+        return UNKNOWN_VERSION
 
 
 def _leaks(redactor: Redactor | None, text: str) -> bool:
