@@ -26,6 +26,7 @@ __all__ = [
     "build_logger_provider",
     "build_meter_provider",
     "counter",
+    "export_reader",
     "observable_gauge",
     "window_gauge",
 ]
@@ -45,19 +46,9 @@ def build_meter_provider(
     """
     reader = InMemoryMetricReader()
     readers: list[MetricReader] = [reader]
-    exporter = metric_exporter(config)
-    if exporter is not None:
-        try:
-            readers.append(
-                PeriodicExportingMetricReader(
-                    exporter,
-                    export_interval_millis=config.metric_export_interval_ms,
-                    export_timeout_millis=config.metric_export_timeout_ms,
-                )
-            )
-        except Exception as exc:  # telemetry never takes the host down
-            _logger.error("the OTLP metric reader could not be built (%s); running without it",
-                          type(exc).__name__)
+    exporting = export_reader(config)
+    if exporting is not None:
+        readers.append(exporting)
     provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
@@ -67,6 +58,24 @@ def build_meter_provider(
         shutdown_on_exit=False,
     )
     return provider, reader
+
+
+def export_reader(config: TelemetryConfig) -> MetricReader | None:
+    """The periodic OTLP reader the config asks for, or None when metric export is off or
+    cannot be built (logged as an error: telemetry never takes the host down)."""
+    exporter = metric_exporter(config)
+    if exporter is None:
+        return None
+    try:
+        return PeriodicExportingMetricReader(
+            exporter,
+            export_interval_millis=config.metric_export_interval_ms,
+            export_timeout_millis=config.metric_export_timeout_ms,
+        )
+    except Exception as exc:
+        _logger.error("the OTLP metric reader could not be built (%s); running without it",
+                      type(exc).__name__)
+        return None
 
 
 def build_logger_provider(config: TelemetryConfig, resource: Resource) -> LoggerProvider:

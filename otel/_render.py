@@ -6,6 +6,7 @@ Both read the same collect, so a ``/metrics`` answer is one consistent reading.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator
 
 # The exporter's collector class turns OTel MetricsData into prometheus_client metric
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from opentelemetry.exporter.prometheus import _CustomCollector
 from opentelemetry.sdk.metrics.export import Gauge, Metric, MetricsData, NumberDataPoint, Sum
 from prometheus_client import exposition as text_exposition
+from prometheus_client.metrics_core import Metric as PromMetric
 from prometheus_client.openmetrics import exposition as om_exposition
 from prometheus_client.registry import Collector
 
@@ -36,6 +38,8 @@ __all__ = [
     "render_prometheus",
     "snapshot_values",
 ]
+
+_logger = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = text_exposition.CONTENT_TYPE_PLAIN_0_0_4
 OPENMETRICS_CONTENT_TYPE = om_exposition.CONTENT_TYPE_LATEST
@@ -96,18 +100,47 @@ def format_generated_at(unix_s: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def render_prometheus(data: MetricsData | None, *, openmetrics: bool) -> tuple[bytes, str]:
-    """Prometheus text (0.0.4) or OpenMetrics 1.0 for one collect.
+def render_prometheus(
+    data: MetricsData | None, *, openmetrics: bool, extra: Collector | None = None
+) -> tuple[bytes, str]:
+    """Prometheus text (0.0.4) or OpenMetrics 1.0 for one collect, then ``extra``'s families.
 
-    ``target_info`` is left out: each port exposes its own plane's instruments and
-    nothing else (CONTRACT section 3), and resource attributes stay off the scrape.
+    ``target_info`` is left out: each port exposes its own plane's instruments and, through
+    ``extra``, the process metrics (CONTRACT sections 3 and 6), and resource attributes stay
+    off the scrape.
     The ``otel_scope_*`` labels are left out too: a port only ever carries its own
     plane's meter, Prometheus' ``instance`` label already tells the ports apart, and
     three labels fewer on every sample cut the render time by about a quarter.
+
+    Args:
+        data: one collect of the plane's reader.
+        openmetrics: OpenMetrics 1.0 instead of the 0.0.4 text format.
+        extra: more prometheus_client families to append (the process collectors).
     """
     collector = _CustomCollector(disable_target_info=True, scope_info_enabled=False)
     if data is not None:
         collector.add_metrics_data(data)
+    source: Collector = collector if extra is None else _Chained(collector, extra)
     if openmetrics:
-        return _openmetrics_latest(collector), OPENMETRICS_CONTENT_TYPE
-    return text_exposition.generate_latest(collector), PROMETHEUS_CONTENT_TYPE
+        return _openmetrics_latest(source), OPENMETRICS_CONTENT_TYPE
+    return text_exposition.generate_latest(source), PROMETHEUS_CONTENT_TYPE
+
+
+class _Chained:
+    """The plane's families, then ``extra``'s: what the exposition writers are given.
+
+    A failing extra collector costs its own series and a logged error, not the scrape.
+    """
+
+    def __init__(self, main: Collector, extra: Collector) -> None:
+        self._main = main
+        self._extra = extra
+
+    def collect(self) -> Iterator[PromMetric]:
+        yield from self._main.collect()
+        try:
+            extra = list(self._extra.collect())
+        except Exception:
+            _logger.exception("an extra Prometheus collector failed; its series are left out")
+            return
+        yield from extra

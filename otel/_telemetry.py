@@ -13,6 +13,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
 from opentelemetry.sdk.resources import Resource
+from prometheus_client.registry import CollectorRegistry
 
 from . import _instruments as spec
 from ._config import TelemetryConfig
@@ -20,6 +21,7 @@ from ._events import OVERFLOW, EventCounters
 from ._export import bounded_call, build_resource
 from ._instruments import LabelCache, Plane
 from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge
+from ._process import build_process_meter_provider, process_registry
 from ._redaction import Redactor
 from ._render import format_generated_at, render_prometheus, snapshot_values
 from ._request_buffer import MAX_PENDING_LIMIT, RequestBuffer
@@ -60,6 +62,13 @@ class HubTelemetry:
     ``/metrics`` request collects its own plane only, and with a periodic OTLP reader
     when export is configured. Two instances in one process are independent.
 
+    Process and runtime metrics: the Prometheus text of both planes ends with
+    prometheus_client's process, GC and platform collectors (a registry of this object's
+    own); with OTLP metric export configured, a third MeterProvider exports the process and
+    CPython runtime metrics of opentelemetry-instrumentation-system-metrics. The JSON body
+    never carries them. The resource has a fresh ``service.instance.id`` per object (one
+    per hub process) unless ``OTEL_RESOURCE_ATTRIBUTES`` names one.
+
     Thread-safety: the ``record_*`` taps run on the hub's event-loop thread; observable
     callbacks run on whichever thread collects (a ``/metrics`` request or the OTLP
     exporter's thread). Shared state (windows, label caches, the request buffer) is
@@ -70,7 +79,8 @@ class HubTelemetry:
         clock: monotonic seconds for the 60 s windows; tests inject a fake.
         wall_clock: Unix seconds for ``generated_at``.
         extra_resource_attributes: added to the resource (``service.name`` stays the
-            config's).
+            config's); a hub passes its ``service.version`` here, else the layer's
+            package version is used.
         redactor: when given, resource attributes whose key or value it flags are
             dropped (a flagged ``service.name`` becomes ``sheratan-hub``) and label
             values it flags read ``redacted``; secret-looking resource keys are always
@@ -107,14 +117,20 @@ class HubTelemetry:
         self._planes: dict[str, _PlaneMetrics] = {}
         self._buffers: dict[str, RequestBuffer] = {}
         self._logger_provider: LoggerProvider | None = None
+        self._resource: Resource | None = None
+        self._process_provider: MeterProvider | None = None
+        self._process_registry: CollectorRegistry | None = None
         if self._config.sdk_disabled:
             return
 
         resource = build_resource(self._config, extra_resource_attributes, redactor)
+        self._resource = resource
         self._logger_provider = build_logger_provider(self._config, resource)
         for plane in Plane:
             self._planes[plane.value] = self._build_plane(plane, resource, max_pending_requests)
         self._buffers = {name: plane.requests for name, plane in self._planes.items()}
+        self._process_registry = process_registry()
+        self._process_provider = build_process_meter_provider(self._config, resource)
 
     # -- construction -------------------------------------------------------------------
 
@@ -170,6 +186,11 @@ class HubTelemetry:
     def config(self) -> TelemetryConfig:
         """The config this object was built from."""
         return self._config
+
+    @property
+    def resource(self) -> Resource | None:
+        """The resource every exported signal carries, or None when telemetry is disabled."""
+        return self._resource
 
     @property
     def logger_provider(self) -> LoggerProvider | None:
@@ -264,7 +285,8 @@ class HubTelemetry:
         return body
 
     def render_prometheus(self, plane: str, *, openmetrics: bool = False) -> tuple[bytes, str]:
-        """Prometheus text (or OpenMetrics) of ``plane``'s instruments, from one collect.
+        """Prometheus text (or OpenMetrics) of ``plane``'s instruments, from one collect,
+        followed by the process, GC and platform metrics of this process.
 
         Returns:
             The body and its content type.
@@ -273,7 +295,8 @@ class HubTelemetry:
             ValueError: ``plane`` is not ``control`` or ``data``.
             TelemetryUnavailableError: as for :meth:`snapshot_json`.
         """
-        return render_prometheus(self._collect(Plane(plane)), openmetrics=openmetrics)
+        data = self._collect(Plane(plane))
+        return render_prometheus(data, openmetrics=openmetrics, extra=self._process_registry)
 
     def shutdown(self, timeout_s: float = 2.0) -> None:
         """Flush and stop exporters, returning within about ``timeout_s`` whatever the
@@ -284,13 +307,17 @@ class HubTelemetry:
             self._taps_off = True
             planes, self._planes = self._planes, {}
             logger_provider = self._logger_provider
+            process_provider, self._process_provider = self._process_provider, None
         # The SDK gets most of the budget as its own deadline, so on a dead collector it
         # still reaches exporter.shutdown() (which stops the retry loop) before we give up
         # waiting for it.
         timeout_ms = max(timeout_s, 0.0) * 1000.0 * 0.75
+        providers = [plane.provider for plane in planes.values()]
+        if process_provider is not None:
+            providers.append(process_provider)
         steps: list[Callable[[], object]] = [
-            functools.partial(plane.provider.shutdown, timeout_millis=timeout_ms)
-            for plane in planes.values()
+            functools.partial(provider.shutdown, timeout_millis=timeout_ms)
+            for provider in providers
         ]
         if logger_provider is not None:
             steps.append(logger_provider.shutdown)

@@ -30,6 +30,19 @@ DATA_FAMILIES = {
     "hub_jobs_retry_rate_1m_per_min",
 }
 HISTOGRAM = "http_server_request_duration_seconds"
+# prometheus_client's process, GC and platform collectors, on both planes (CONTRACT section 6).
+PROCESS_FAMILIES = {
+    "process_virtual_memory_bytes",
+    "process_resident_memory_bytes",
+    "process_start_time_seconds",
+    "process_cpu_seconds_total",
+    "process_open_fds",
+    "process_max_fds",
+    "python_gc_objects_collected_total",
+    "python_gc_objects_uncollectable_total",
+    "python_gc_collections_total",
+    "python_info",
+}
 
 
 def _fill(tel: HubTelemetry) -> None:
@@ -57,8 +70,8 @@ def test_each_plane_exposes_its_own_instruments_and_nothing_else(
     telemetry: HubTelemetry,
 ) -> None:
     _fill(telemetry)
-    assert _names(telemetry, "control") == CONTROL_FAMILIES | {HISTOGRAM}
-    assert _names(telemetry, "data") == DATA_FAMILIES | {HISTOGRAM}
+    assert _names(telemetry, "control") == CONTROL_FAMILIES | {HISTOGRAM} | PROCESS_FAMILIES
+    assert _names(telemetry, "data") == DATA_FAMILIES | {HISTOGRAM} | PROCESS_FAMILIES
 
 
 def test_each_plane_carries_only_its_own_request_series(telemetry: HubTelemetry) -> None:
