@@ -67,3 +67,50 @@ def test_the_dashboard_covers_every_contracted_series() -> None:
         assert re.search(rf"\b{series}\b", exprs), series
     for quantile in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({quantile}," in exprs
+
+
+PROCESS_SERIES = ("process_resident_memory_bytes", "process_cpu_seconds_total",
+                  "process_open_fds", "process_start_time_seconds",
+                  "python_gc_collections_total")
+INSTANCE_DEFINITION = re.compile(r"label_values\((\{.*\}|\w+(?:\{.*\})?),\s*instance\)")
+
+
+def instance_variable(dashboard: dict[str, Any]) -> dict[str, Any]:
+    variables: list[dict[str, Any]] = dashboard["templating"]["list"]
+    [variable] = [v for v in variables if v["name"] == "instance"]
+    return variable
+
+
+def test_the_instance_variable_lists_hub_ports_and_allows_all() -> None:
+    variable = instance_variable(load_dashboard())
+    assert variable["type"] == "query"
+    assert variable["datasource"] == DATASOURCE
+    assert variable["multi"] and variable["includeAll"] and variable["allValue"] == ".+"
+    match = INSTANCE_DEFINITION.fullmatch(variable["definition"])
+    assert match is not None, variable["definition"]
+    assert "hub_" in match.group(1) and '$job' in match.group(1)  # a hub metric of the jobs
+    assert variable["query"]["query"] == variable["definition"]
+
+
+def test_every_query_filters_on_job_and_instance() -> None:
+    for title, ref_id, expr in panel_queries(load_dashboard()):
+        selectors = re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\{([^}]*)\}", expr)
+        assert selectors, (title, ref_id)
+        for selector in selectors:
+            assert 'job=~"$job"' in selector, (title, ref_id, expr)
+            assert 'instance=~"$instance"' in selector, (title, ref_id, expr)
+
+
+def test_a_process_row_shows_rss_cpu_fds_uptime_and_gc() -> None:
+    panels = load_dashboard()["panels"]
+    [row] = [p for p in panels if p["type"] == "row" and p["title"] == "Process"]
+    below = [p for p in panels if p["gridPos"]["y"] > row["gridPos"]["y"]]
+    exprs = " ".join(t["expr"] for p in below for t in p["targets"])
+    for series in PROCESS_SERIES:
+        assert re.search(rf"\b{series}\b", exprs), series
+    assert "rate(process_cpu_seconds_total" in exprs
+    assert "time() - process_start_time_seconds" in exprs
+    # Per process: a panel that summed the instances would add up unrelated hubs.
+    for panel in below:
+        for target in panel["targets"]:
+            assert "instance" in target["legendFormat"], panel["title"]

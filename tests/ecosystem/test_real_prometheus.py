@@ -26,7 +26,13 @@ import yaml
 
 from tests.conftest import HubProcess, start_hub
 from tests.ecosystem.conftest import COLLECTOR_CONFIG, require_binary
-from tests.ecosystem.test_dashboard import load_dashboard, panel_queries
+from tests.ecosystem.test_dashboard import (
+    INSTANCE_DEFINITION,
+    PROCESS_SERIES,
+    instance_variable,
+    load_dashboard,
+    panel_queries,
+)
 from tests.otlp_receiver import free_port, wait_for
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.e2e]
@@ -34,7 +40,7 @@ pytestmark = [pytest.mark.prometheus, pytest.mark.e2e]
 # Grafana variables and the values a Prometheus API call gets instead. An unknown variable
 # fails the panel test, so a new variable must be added here on purpose.
 GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "1s", "__range": "1m",
-                     "job": "sheratan-hub"}
+                     "job": "sheratan-hub", "instance": ".+"}
 # Panel queries that may legitimately return nothing after the traffic below, with the reason.
 # None today: the 5xx ratio is written "(5xx or all * 0) / all", so it returns 0, not nothing.
 ALLOWED_EMPTY: dict[str, str] = {}
@@ -323,3 +329,50 @@ def test_the_traffic_bursts_activate_the_watcher_equivalent_alerts(live: Live) -
     expected = {"HubAuthFailureBurst", "HubPortMismatchBurst", "HubNodeDead"}
     assert wait_for(lambda: expected <= active(), 10), active()
     assert {"HubTargetDown", "HubServerErrors", "HubQueueStalled"}.isdisjoint(active())
+
+
+def test_the_dashboard_instance_variable_lists_both_ports_of_the_hub(live: Live) -> None:
+    match = INSTANCE_DEFINITION.fullmatch(instance_variable(load_dashboard())["definition"])
+    assert match is not None
+    reply = httpx.get(f"{live.api}/api/v1/label/instance/values",
+                      params={"match[]": _substitute(match.group(1))}, timeout=10)
+    assert set(reply.json()["data"]) == {_host_port(live.hub.control_url),
+                                         _host_port(live.hub.data_url)}
+
+
+def test_prometheus_scrapes_the_process_metrics_of_the_hub_on_both_ports(live: Live) -> None:
+    ports = {_host_port(live.hub.control_url), _host_port(live.hub.data_url)}
+    for name in ("process_resident_memory_bytes", "process_cpu_seconds_total",
+                 "process_start_time_seconds", "process_open_fds", "process_max_fds",
+                 "python_info"):
+        series = live.query(f'{name}{{job="sheratan-hub"}}')
+        assert {s["metric"]["instance"] for s in series} == ports, name
+    rss = live.query('process_resident_memory_bytes{job="sheratan-hub"}')
+    assert all(float(s["value"][1]) > 10e6 for s in rss)  # a Python hub holds > 10 MB
+    starts = {float(s["value"][1])
+              for s in live.query('process_start_time_seconds{job="sheratan-hub"}')}
+    assert len(starts) == 1  # both ports are the one hub process
+    [start_s] = starts
+    uptime_s = live.scalar('max(time() - process_start_time_seconds{job="sheratan-hub"})')
+    assert 0 < uptime_s < 600 and start_s > 1.7e9
+    assert live.query('process_open_fds{job="sheratan-hub"} > 5')  # sockets, the db, logs
+    assert live.query('rate(process_cpu_seconds_total{job="sheratan-hub"}[1m]) >= 0')
+    generations = {s["metric"]["generation"]
+                   for s in live.query('python_gc_collections_total{job="sheratan-hub"}')}
+    assert generations == {"0", "1", "2"}
+    # The JSON /metrics keeps its contract keys; the process series live in the text only.
+    body = httpx.get(f"{live.hub.control_url}/metrics", timeout=5).json()
+    assert not [key for key in body if key.startswith(("process", "python"))]
+
+
+def test_the_process_panels_narrow_to_the_chosen_instance(live: Live) -> None:
+    panels = load_dashboard()["panels"]
+    [row] = [p for p in panels if p["type"] == "row" and p["title"] == "Process"]
+    exprs = [t["expr"] for p in panels if p["gridPos"]["y"] > row["gridPos"]["y"]
+             for t in p["targets"]]
+    assert any(series in expr for expr in exprs for series in PROCESS_SERIES)
+    chosen = _host_port(live.hub.data_url)
+    for expr in exprs:
+        result = live.query(_substitute(expr.replace("$instance", chosen)))
+        assert result, expr
+        assert {s["metric"]["instance"] for s in result} == {chosen}, expr
