@@ -22,6 +22,7 @@ OVERFLOW: dict[str, str | int] = {"otel.metric.overflow": "true"}
 # Bound on distinct label sets per event counter; far above what a hub produces.
 _MAX_EVENT_LABEL_SETS = 64
 _WINDOW_S = 60
+UNKNOWN_PLANE = "unknown"
 
 
 class EventCounters:
@@ -73,28 +74,44 @@ class EventCounters:
         for cause in spec.RETRY_CAUSES:
             self._retry_counter.add(0, self._retry_labels.get((cause,)))
 
-    def auth_failure(self, plane: str, reason: str) -> None:
-        """Count one rejected token."""
-        self._auth_counter.add(1, self._auth_labels.get((plane, reason)))
-        self._auth_window.add()
+    def auth_failure(self, plane: str, reason: str, *, n: int = 1, at: float | None = None,
+                     counted: bool = True) -> None:
+        """Count ``n`` rejected tokens (one by default).
 
-    def port_mismatch(self, plane: str) -> None:
-        """Count one 421."""
-        self._mismatch_counter.add(1, self._mismatch_labels.get((plane,)))
-        self._mismatch_window.add()
+        Args:
+            at: when it happened (the windows' clock), for an event read back from a log;
+                default now.
+            counted: also add it to the counter. An event from before this process started
+                goes to the window only: the counter of the process that saw it already
+                has it, and Prometheus would count it twice across a restart.
+        """
+        if counted:
+            self._auth_counter.add(n, self._auth_labels.get((plane, reason)))
+        self._auth_window.add(n, at=at)
 
-    def job_retry(self, cause: str) -> None:
-        """Count one requeued job."""
-        self._retry_counter.add(1, self._retry_labels.get((cause,)))
-        self._retry_window.add()
+    def port_mismatch(self, plane: str, *, n: int = 1, at: float | None = None,
+                      counted: bool = True) -> None:
+        """Count ``n`` 421s (``at`` and ``counted`` as for :meth:`auth_failure`)."""
+        if counted:
+            self._mismatch_counter.add(n, self._mismatch_labels.get((plane,)))
+        self._mismatch_window.add(n, at=at)
+
+    def job_retry(self, cause: str, *, n: int = 1, at: float | None = None,
+                  counted: bool = True) -> None:
+        """Count ``n`` requeued jobs (``at`` and ``counted`` as for :meth:`auth_failure`)."""
+        if counted:
+            self._retry_counter.add(n, self._retry_labels.get((cause,)))
+        self._retry_window.add(n, at=at)
 
     def _label_cache(self, *keys: str) -> LabelCache:
         def build(values: tuple[object, ...]) -> dict[str, str | int]:
             labels: dict[str, str | int] = {
                 key: self._label(value) for key, value in zip(keys, values, strict=True)
             }
-            if "plane" in labels:
-                Plane(labels["plane"])  # ValueError for an unknown plane: a caller bug
+            # ValueError for an unknown plane from a tap: a caller bug. A plane read from a
+            # foreign hub's audit log that is neither is counted as "unknown".
+            if "plane" in labels and labels["plane"] != UNKNOWN_PLANE:
+                Plane(labels["plane"])
             return labels
 
         return LabelCache(build, OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS)

@@ -32,14 +32,24 @@ class WindowCounter:
         self._seconds: list[float] = [-math.inf] * window_s
         self._lock = threading.Lock()
 
-    def add(self, n: int = 1) -> None:
-        """Count ``n`` events at the clock's current time."""
-        second = math.floor(self._clock())
+    def add(self, n: int = 1, *, at: float | None = None) -> None:
+        """Count ``n`` events at the clock's current time, or at ``at`` (seconds on the same
+        clock) for an event that happened earlier: one read back from a log or a store.
+
+        An event older than the window is not counted; one stamped in the future (another
+        process' clock a little ahead) counts as now.
+        """
+        now = math.floor(self._clock())
+        second = now if at is None else min(now, math.floor(at))
+        if second <= now - self._window_s:
+            return
         index = second % self._window_s
         with self._lock:
-            if self._seconds[index] != second:
+            if self._seconds[index] < second:
                 self._seconds[index] = second
                 self._counts[index] = 0
+            elif self._seconds[index] > second:
+                return  # its bucket already holds a newer second: it left the window
             self._counts[index] += n
 
     def total(self) -> int:

@@ -17,6 +17,7 @@ from otel.auditlog._format import (
     load_audit_format,
     parse_audit_format,
 )
+from otel.auditlog._lookback import ReadBack, lookback_offset, read_back
 from otel.auditlog._record import AuditRecord, LineCounts, RecordDecoder
 from otel.auditlog._tail import (
     DEFAULT_READ_BYTES,
@@ -44,6 +45,7 @@ __all__ = [
     "Chunk",
     "Cursor",
     "LineCounts",
+    "ReadBack",
     "RecordDecoder",
     "Split",
     "TailCounts",
@@ -52,6 +54,8 @@ __all__ = [
     "is_int64",
     "iter_file_lines",
     "load_audit_format",
+    "lookback_offset",
     "parse_audit_format",
+    "read_back",
     "split_lines",
 ]

@@ -61,3 +61,35 @@ def test_total_after_long_silence_is_zero(clock: FakeClock) -> None:
 def test_rejects_a_bad_window(clock: FakeClock, bad: object) -> None:
     with pytest.raises(ValueError, match="window_s"):
         WindowCounter(clock, window_s=bad)  # type: ignore[arg-type]
+
+
+def test_an_earlier_event_counts_in_its_own_second(clock: FakeClock) -> None:
+    window = WindowCounter(clock, window_s=60)
+    clock.advance(100)
+    window.add(at=clock() - 30)
+    window.add(2, at=clock() - 59)
+    assert window.total() == 3
+    clock.advance(1)  # the second at -59 leaves
+    assert window.total() == 1
+
+
+def test_an_event_older_than_the_window_or_from_the_future(clock: FakeClock) -> None:
+    window = WindowCounter(clock, window_s=60)
+    clock.advance(100)
+    window.add(at=clock() - 60)
+    window.add(at=clock() - 3600)
+    assert window.total() == 0
+    window.add(at=clock() + 5)  # a clock a little ahead: counts as now
+    assert window.total() == 1
+    clock.advance(59)
+    assert window.total() == 1
+    clock.advance(1)
+    assert window.total() == 0
+
+
+def test_a_late_event_never_erases_a_newer_second(clock: FakeClock) -> None:
+    window = WindowCounter(clock, window_s=60)
+    clock.advance(100)
+    window.add(4)  # second 100, bucket 40
+    window.add(at=clock() - 60)  # second 40, bucket 40: outside the window
+    assert window.total() == 4
