@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["AUDIT_FORMAT", "COUNTS_SQL", "PLANES", "TOKEN", "Knobs", "SecondHub", "free_ports"]
+__all__ = ["AUDIT_FORMAT", "COUNTS_SQL", "PLANES", "STOPPED", "TOKEN", "Knobs", "SecondHub",
+           "free_ports"]
 
 REPO = Path(__file__).resolve().parents[2]
 HUB_DIR = Path(__file__).resolve().parent / "hub"
@@ -25,6 +26,8 @@ TOKEN = "second-hub-token-0123456789abcdef"
 PLANES = ("control", "data")
 _READY = re.compile(r"^secondhub (control|data) on (http://\S+)$")
 _START_TIMEOUT_S = 20.0
+#: The exit code of a plane that stopped as asked (see :meth:`SecondHub.stop`).
+STOPPED = -signal.SIGTERM if os.name != "nt" else 1
 _STOP_TIMEOUT_S = 10.0
 
 
@@ -129,7 +132,8 @@ class SecondHub:
         self._reap(running)
 
     def stop(self, plane: str) -> int:
-        """SIGTERM and wait; returns the exit code."""
+        """SIGTERM and wait; returns the exit code. After a graceful shutdown it is
+        ``-SIGTERM`` on POSIX: uvicorn re-raises the signal it caught (:data:`STOPPED`)."""
         running = self._planes.pop(plane)
         running.proc.send_signal(signal.SIGTERM)
         return self._reap(running)
