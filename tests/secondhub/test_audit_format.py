@@ -32,14 +32,13 @@ def test_the_hubs_lines_decode_to_contract_events(make_hub: MakeHub,
     drive.bad_token("control")
     drive.wrong_port("data")
     counts = _Counts()
-    decoder = RecordDecoder(("plane", "port", "method", "path", "reason", "expected_port"),
-                            counts, audit_format=load_audit_format(AUDIT_FORMAT))
+    fields = ("event", "plane", "port", "client", "method", "path", "reason", "expected_port")
+    decoder = RecordDecoder(fields[1:], counts, audit_format=load_audit_format(AUDIT_FORMAT))
     lines = hub.audit.read_bytes().splitlines()
     records = [decoder.careful(line) for line in lines]
     assert counts.parse_errors == counts.invalid_events == 0
     ports = hub.ports
-    seen = [(r.event, r.plane, r.port, r.client, r.method, r.path, r.reason, r.expected_port)
-            for r in records if r is not None]
+    seen = [tuple(getattr(r, name) for name in fields) for r in records if r is not None]
     assert seen == [
         ("AUTH_FAILURE", "data", ports["data"], "127.0.0.1", "POST", "/jobs", "missing_token",
          None),
