@@ -1,4 +1,9 @@
-"""The security audit log: one JSON object per line, flushed per event, rotated by rename."""
+"""The security audit log: one JSON object per line, flushed per event, rotated by rename.
+
+It is the hub-wide source of the security metrics for other processes (the watcher, the
+metrics layer, diagnose), so it follows its path: a file deleted, moved away or replaced
+under the running hub is reopened before the next line, as ``WatchedFileHandler`` does.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import IO
 
 import orjson
 
-from . import owneronly
+from . import filewatch, owneronly
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +29,16 @@ class AuditLog:
     The file is reopened after each rotation, so readers that follow it by name (the watcher)
     see a new file. On Windows a rename fails while another process holds the file without
     share-delete; the watcher never does, and if the rename fails anyway we keep appending
-    rather than lose events. Thread-safe.
+    rather than lose events.
+
+    Before each line the open file is compared with the one at ``path``
+    (:func:`filewatch.is_replaced`: one ``stat`` and one ``fstat``); when the file was
+    deleted, moved away or replaced, the path is opened again (created owner-only if it is
+    missing) and the line goes there; each line goes to exactly one file. Where the
+    platform reports no inode numbers only a missing path is noticed; on Windows the hub's
+    open handle keeps the file from being deleted or renamed in the first place.
+
+    Thread-safety: one lock serialises the check, the rotation and the write.
     """
 
     def __init__(
@@ -37,6 +51,7 @@ class AuditLog:
         if rotate_at_bytes <= 0 or keep < 1:
             raise ValueError(f"bad rotation settings: {rotate_at_bytes=}, {keep=}")
         self._path = path
+        self._path_str = os.fspath(path)  # stat on a str skips a pathlib conversion per line
         self._rotate_at_bytes = rotate_at_bytes
         self._keep = keep
         self._lock = threading.Lock()
@@ -50,7 +65,7 @@ class AuditLog:
     def write(self, record: dict[str, object]) -> None:
         line = orjson.dumps(record) + b"\n"
         with self._lock:
-            handle = self._open()
+            handle = self._current()
             if self._size and self._size + len(line) > self._rotate_at_bytes:
                 handle = self._rotate()
             handle.write(line)
@@ -62,6 +77,20 @@ class AuditLog:
             if self._handle is not None:
                 self._handle.close()
                 self._handle = None
+
+    def _current(self) -> IO[bytes]:
+        """The open file, reopened first when it is no longer the one at the path."""
+        handle = self._handle
+        if handle is None or handle.closed:
+            return self._open()
+        if not filewatch.is_replaced(self._path_str, handle.fileno()):
+            return handle
+        handle.close()
+        self._handle = None
+        logger.info("audit log %s was deleted or replaced; writing to the path again",
+                    self._path)
+        owneronly.tighten(self._path)  # a file put in its place may be open to others
+        return self._open()
 
     def _open(self) -> IO[bytes]:
         if self._handle is None or self._handle.closed:

@@ -1,4 +1,9 @@
-"""Each plane's own log: one line per request or event, rotated so it cannot grow unbounded."""
+"""Each plane's own log: one line per request or event, rotated so it cannot grow unbounded.
+
+Like the audit log it follows its path: a log deleted, moved away or replaced under the
+running hub is reopened before the next line (``WatchedFileHandler``'s check, on top of
+``RotatingFileHandler``'s rotation).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from io import TextIOWrapper
 from pathlib import Path
 from typing import cast
 
-from . import owneronly
+from . import filewatch, owneronly
 
 ROTATE_AT_BYTES = 10 * 1024 * 1024
 KEEP_ROTATED = 5
@@ -24,7 +29,29 @@ class _UTCFormatter(logging.Formatter):
 
 class _OwnerOnlyFileHandler(logging.handlers.RotatingFileHandler):
     """Creates the log (again after each rotation) owner-only: lines carry client addresses,
-    paths and job ids. Rotated copies keep the mode, since rotation renames."""
+    paths and job ids. Rotated copies keep the mode, since rotation renames.
+
+    Before each record the open file is compared with the one at the path, and reopened when
+    it was deleted, moved away or replaced. ``Handler.handle`` holds the handler's lock around
+    ``emit``, so the check, a rotation and the write never interleave between threads.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._follow_path()
+        except Exception:
+            self.handleError(record)
+        super().emit(record)
+
+    def _follow_path(self) -> None:
+        stream = self.stream
+        if stream is None:  # not opened yet (delay=True): the next emit opens the path
+            return
+        if filewatch.is_replaced(self.baseFilename, stream.fileno()):
+            # As WatchedFileHandler.reopenIfNeeded; the rotation check in emit opens it again.
+            self.stream = None
+            stream.close()
+            owneronly.tighten(Path(self.baseFilename))  # a file put in its place may be open
 
     def _open(self) -> TextIOWrapper:
         # Text mode ("a"), so open returns a TextIOWrapper.
