@@ -36,6 +36,7 @@ import pytest
 from otel import FINGERPRINT_FILE
 from tests.conftest import REPO, HubProcess, start_hub
 from tests.otlp_receiver import Receiver, wait_for
+from tests.scripts.conftest import checkout_env
 
 pytestmark = pytest.mark.e2e
 
@@ -128,7 +129,7 @@ def operator_env(home: Path, **extra: str) -> dict[str, str]:
            if not k.startswith(("HUB_", "OTEL_")) and k != "SOURCE_DATE_EPOCH"}
     env.update(ENV_SECRETS, SHERATAN_HOME=str(home), PYTHONUNBUFFERED="1")
     env.update(extra)
-    return env
+    return checkout_env(env)  # scripts/*.py then import this checkout's sheratan_ops
 
 
 # -- planting ------------------------------------------------------------------------------
