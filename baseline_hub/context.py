@@ -21,6 +21,7 @@ from .jobs import JobQueue, Retry
 from .observer import HubObserver, ObserverFanout, SecurityEvent, SecurityEventKind
 from .planelog import close_plane_log, open_plane_log
 from .registry import NodeRegistry
+from .retries import PastRetry
 from .timefmt import iso
 
 PlaneName = Literal["control", "data"]
@@ -174,3 +175,26 @@ class HubContext:
             "job %s retry cause=%s now=%s", retry.job_id, retry.cause, retry.state
         )
         self.observers.job_retry(retry.cause)
+
+    def sweep_leases(self) -> None:
+        """One pass of the lease sweeper: requeue (telling the observers of each retry) or
+        dead-letter every job whose lease ran out, then prune the retry history."""
+        for retry in self.jobs.expire_leases():
+            if retry.state == "queued":
+                self.job_retried(retry)
+            else:
+                self.plane_logs["data"].info("job %s dead: lease expired", retry.job_id)
+        self.jobs.prune_retries()
+
+    def retries_since(self, start: float) -> list[PastRetry]:
+        """The job retries recorded in the store at or after ``start``, oldest first.
+
+        Read-only, on this hub's own connection, so call it from the event-loop thread (an
+        observer's ``attach``, which runs before the hub serves, may). Each is a
+        ``(at, cause)`` pair: epoch seconds on the hub's wall clock, ``"failed"`` or
+        ``"lease_expired"``; together they are the ``job_retry`` calls the observers got for
+        that span, in this run and earlier ones (kept for an hour; a crash between a requeue's
+        commit and the call leaves that one retry in the table only). Without a context,
+        before the hub starts, use :func:`baseline_hub.read_retries_since`.
+        """
+        return self.jobs.retries_since(start)

@@ -1,7 +1,8 @@
-"""The hub's SQLite store (WAL mode): schema and connection.
+"""The hub's SQLite store (WAL mode): schema, connection and transactions.
 
 Thread-safety: the hub touches the connection only from its event-loop thread, one
-statement at a time, so a single connection without extra locking is enough. Other
+statement (or one short :func:`transaction`, with no ``await`` inside) at a time, so a
+single connection without extra locking is enough. Other
 processes (diagnose) may read the file concurrently; WAL keeps those readers from
 blocking the hub.
 """
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from . import owneronly
+from . import owneronly, retries
 
-SCHEMA_VERSION = 1
+#: 2 added the ``retries`` table (created on open, so an existing store simply gains it).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -68,5 +72,23 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(_SCHEMA)
+    conn.executescript(retries.SCHEMA)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block as one write transaction: committed at its end, rolled back if it raises.
+
+    For statements that must land together (a requeue and its retry row). ``conn`` must be
+    in autocommit mode (``isolation_level=None``) and not inside a transaction already.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

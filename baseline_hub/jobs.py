@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -10,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import db
+from . import db, retries
 from .observer import RetryCause
+from .retries import PastRetry
 from .timefmt import iso
 
 JobState = Literal["queued", "inflight", "done", "dead"]
@@ -73,6 +75,10 @@ class JobQueue:
 
     The counters mirror the table (this process is its only writer), so queue metrics never
     scan it. ``counts()`` may be called from an exporter thread, hence the lock.
+
+    Every requeue (a retry) also adds a row to the ``retries`` table in the same transaction,
+    so the store knows the retries of the last ``retry_history_s`` after a restart. A
+    dead-letter is not a retry and adds none.
     """
 
     def __init__(
@@ -82,8 +88,12 @@ class JobQueue:
         default_lease_s: float,
         default_max_attempts: int,
         clock: Callable[[], float],
+        retry_history_s: float = retries.RETRY_HISTORY_S,
     ) -> None:
+        if not retry_history_s > 0:
+            raise ValueError(f"retry_history_s must be positive, got {retry_history_s!r}")
         self._conn = conn
+        self._retry_history_s = retry_history_s
         self._default_lease_s = default_lease_s
         self._default_max_attempts = default_max_attempts
         self._clock = clock
@@ -138,21 +148,34 @@ class JobQueue:
             JobNotFound: no such job.
             JobConflict: not inflight, leased to another node, or its lease ran out.
         """
-        state = self._settle(job_id, node_id, f"{_GIVE_BACK}, last_error=?", error)
+        state = self._settle(job_id, node_id, f"{_GIVE_BACK}, last_error=?", error,
+                             retry_cause="failed")
         return Retry(job_id, "failed", state)
 
     def expire_leases(self) -> list[Retry]:
         """Requeue (or dead-letter) every inflight job whose lease has run out."""
         now = self._clock()
-        rows = self._conn.execute(
-            f"UPDATE jobs SET {_GIVE_BACK}, last_error='lease expired', updated_at=?"
-            " WHERE state='inflight' AND lease_expires_at < ? RETURNING job_id, state",
-            (now, now),
-        ).fetchall()
-        retries = [Retry(row["job_id"], "lease_expired", row["state"]) for row in rows]
-        for retry in retries:
+        with db.transaction(self._conn):
+            rows = self._conn.execute(
+                f"UPDATE jobs SET {_GIVE_BACK}, last_error='lease expired', updated_at=?"
+                " WHERE state='inflight' AND lease_expires_at < ? RETURNING job_id, state",
+                (now, now),
+            ).fetchall()
+            given_back = [Retry(row["job_id"], "lease_expired", row["state"]) for row in rows]
+            requeued = sum(1 for retry in given_back if retry.state == "queued")
+            if requeued:
+                retries.record(self._conn, "lease_expired", now, requeued)
+        for retry in given_back:
             self._move("inflight", retry.state)
-        return retries
+        return given_back
+
+    def prune_retries(self) -> int:
+        """Drop retry rows older than the history; returns how many went (the sweeper's)."""
+        return retries.prune(self._conn, self._clock() - self._retry_history_s)
+
+    def retries_since(self, start: float) -> list[PastRetry]:
+        """The recorded retries at or after ``start`` (epoch seconds), oldest first."""
+        return retries.since(self._conn, start)
 
     def get(self, job_id: str) -> dict[str, Any]:
         row = self._conn.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
@@ -165,19 +188,25 @@ class JobQueue:
         with self._lock:
             return {"queued": self._counts["queued"], "inflight": self._counts["inflight"]}
 
-    def _settle(self, job_id: str, node_id: str, assignments: str, value: str | None) -> JobState:
+    def _settle(self, job_id: str, node_id: str, assignments: str, value: str | None,
+                *, retry_cause: RetryCause | None = None) -> JobState:
         """Apply ``assignments`` (one ``?``, bound to ``value``) to a job ``node_id`` holds.
 
-        Returns the job's new state, or raises why the job is not held.
+        With ``retry_cause``, a job that ends up ``queued`` is recorded as a retry in the same
+        transaction. Returns the job's new state, or raises why the job is not held.
         """
         now = self._clock()
-        row = self._conn.execute(
-            f"UPDATE jobs SET {assignments}, updated_at=? WHERE {_HELD} RETURNING state",
-            (value, now, job_id, node_id, now),
-        ).fetchone()
-        if row is None:
-            raise self._refusal(job_id, node_id, now)
-        state: JobState = row["state"]
+        together = db.transaction(self._conn) if retry_cause else contextlib.nullcontext()
+        with together:
+            row = self._conn.execute(
+                f"UPDATE jobs SET {assignments}, updated_at=? WHERE {_HELD} RETURNING state",
+                (value, now, job_id, node_id, now),
+            ).fetchone()
+            if row is None:
+                raise self._refusal(job_id, node_id, now)
+            state: JobState = row["state"]
+            if retry_cause is not None and state == "queued":
+                retries.record(self._conn, retry_cause, now)
         self._move("inflight", state)
         return state
 

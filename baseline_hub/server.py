@@ -128,11 +128,7 @@ async def _sweep_leases(runtime: HubRuntime, stop: asyncio.Event) -> None:
     hub = runtime.hub
     while not stop.is_set():
         try:
-            for retry in hub.jobs.expire_leases():
-                if retry.state == "queued":
-                    hub.job_retried(retry)
-                else:
-                    hub.plane_logs["data"].info("job %s dead: lease expired", retry.job_id)
+            hub.sweep_leases()
         except Exception:  # the sweeper must outlive a locked or busy database
             logger.exception("lease sweep failed")
         with contextlib.suppress(TimeoutError):
