@@ -162,13 +162,14 @@ class SecondHub:
         drain.start()
         running = _Plane(proc, output, drain)
         # The thread reads, so a process that hangs silently cannot block the test.
-        if not ready.wait(_START_TIMEOUT_S) or proc.poll() is not None:
+        ready.wait(_START_TIMEOUT_S)
+        for line in list(output):
+            if (match := _READY.match(line.rstrip("\n"))) and match.group(1) == plane:
+                running.url = match.group(2)
+        if not running.url or proc.poll() is not None:
             proc.kill()
             self._reap(running)
             raise RuntimeError(f"secondhub {plane} did not start:\n" + "".join(output))
-        for line in output:
-            if (match := _READY.match(line.rstrip("\n"))) and match.group(1) == plane:
-                running.url = match.group(2)
         return running
 
     @staticmethod

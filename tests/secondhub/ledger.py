@@ -150,6 +150,10 @@ class Ledger:
 
     def data(self, at: Span) -> dict[str, int]:
         """The data plane's JSON values for a collect inside ``at``."""
+        for job_id, job in self.jobs.items():
+            if job.state == "inflight" and job.lease_end is not None \
+                    and job.lease_end.lo <= at.hi:
+                raise Ambiguous(f"the lease of {job_id} may have run out during {at}")
         states = Counter(job.state for job in self.jobs.values())
         return {"queue_depth": states["queued"], "inflight_jobs": states["inflight"],
                 "retry_rate_1m": self._in_window([span for span, _ in self.retries], at)}
