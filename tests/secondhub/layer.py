@@ -20,13 +20,15 @@ from .harness import AUDIT_FORMAT, COUNTS_SQL
 from .hub.store import connect
 
 
-def _config_reads(variable: str, value: str) -> bool:
+def _config_reads(variable: str, value: str, base: dict[str, str]) -> bool:
+    """``from_env`` gives another config with ``variable`` set on top of ``base``."""
     from otel import TelemetryConfig
 
-    bare = TelemetryConfig.from_env({})
-    if bare != TelemetryConfig.from_env({}):  # no value equality: compare what it shows
-        return repr(TelemetryConfig.from_env({variable: value})) != repr(bare)
-    return TelemetryConfig.from_env({variable: value}) != bare
+    without = TelemetryConfig.from_env(base)
+    with_it = TelemetryConfig.from_env({**base, variable: value})
+    if without != TelemetryConfig.from_env(base):  # no value equality: compare what it shows
+        return repr(with_it) != repr(without)
+    return with_it != without
 
 
 def _missing() -> tuple[str, ...]:
@@ -36,10 +38,13 @@ def _missing() -> tuple[str, ...]:
         counts = json.loads(COUNTS_SQL.read_text(encoding="utf-8"))
         counts["database"] = str(folder / "secondhub.db")
         (folder / "counts_sql.json").write_text(json.dumps(counts), encoding="utf-8")
-        values = {"HUB_AUDIT_LOG": str(folder / "audit.jsonl"),
-                  "HUB_AUDIT_FORMAT": str(AUDIT_FORMAT),
-                  "HUB_COUNTS_SQL": str(folder / "counts_sql.json")}
-        return tuple(name for name, value in values.items() if not _config_reads(name, value))
+        log = {"HUB_AUDIT_LOG": str(folder / "audit.jsonl")}
+        # The format may matter only with a log to read, so it is tried on top of one.
+        checks = [("HUB_AUDIT_LOG", log["HUB_AUDIT_LOG"], {}),
+                  ("HUB_AUDIT_FORMAT", str(AUDIT_FORMAT), log),
+                  ("HUB_COUNTS_SQL", str(folder / "counts_sql.json"), {})]
+        return tuple(name for name, value, base in checks
+                     if not _config_reads(name, value, base))
 
 
 #: The variables otel's ``TelemetryConfig.from_env`` does not read yet.
