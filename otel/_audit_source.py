@@ -101,6 +101,7 @@ class AuditLogSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
+        self._since = float("-inf")  # events older than the read-back window are skipped
 
     def start(self) -> None:
         """Start the reader thread (once)."""
@@ -109,6 +110,15 @@ class AuditLogSource:
         self._started_at = self._wall_clock()
         self._thread = threading.Thread(target=self._run, name="otel-audit-log", daemon=True)
         self._thread.start()
+
+    def read_back_once(self) -> int:
+        """Feed the trailing window once, without a thread, and return how many events
+        were in it (older ones are skipped). For a hub that counts with taps from now on but
+        restarted: its rates
+        then include the minute before the restart. Errors are logged, never raised."""
+        self._started_at = self._wall_clock()
+        self._guarded(self._read_back)
+        return self.counts.events
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Stop the reader and wait up to ``timeout_s`` for it. Safe to call twice."""
@@ -136,7 +146,7 @@ class AuditLogSource:
     def _read_back(self) -> Tailer:
         """Feed the trailing window from the log (and its ``.1``), and return a tailer that
         resumes right after what was read."""
-        since = self._started_at - self._lookback_s
+        since = self._since = self._started_at - self._lookback_s
         offset, previous = lookback_offset(self.path, self._ts_of, since)
         if previous is not None:
             self._feed(read_back(*previous, self.counts, final=True).lines)
@@ -159,7 +169,9 @@ class AuditLogSource:
         for lines in batches:
             self.counts.lines_read += len(lines)
             for record in self._records(lines):
-                groups[self._group(record)] += 1
+                at = record.ts.timestamp()
+                if at >= self._since:
+                    groups[self._group(record, at)] += 1
         for (event, plane, reason, second, counted), n in groups.items():
             self.counts.events += n
             if event == "AUTH_FAILURE":
@@ -174,12 +186,11 @@ class AuditLogSource:
             if record is not None and record.event in ("AUTH_FAILURE", "PORT_MISMATCH"):
                 yield record
 
-    def _group(self, record: AuditRecord) -> _Group:
+    def _group(self, record: AuditRecord, at: float) -> _Group:
         plane = getattr(record, "plane", None)
         reason = getattr(record, "reason", None)
         if not isinstance(plane, str) or plane not in _PLANES:
             plane = UNKNOWN_PLANE
-        at = record.ts.timestamp()
         return (record.event, plane, reason if isinstance(reason, str) else "unknown",
                 int(at), at >= self._started_at)
 

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -99,6 +100,12 @@ class TelemetryConfig:
             specification says (the Python SDK itself reads it as seconds).
         metric_export_interval_ms: ``OTEL_METRIC_EXPORT_INTERVAL``.
         metric_export_timeout_ms: ``OTEL_METRIC_EXPORT_TIMEOUT``.
+        audit_log: ``HUB_AUDIT_LOG``: the hub's audit log. When set, the security counters
+            and ``*_rate_1m`` gauges come from it, hub-wide, instead of the taps.
+        audit_format: ``HUB_AUDIT_FORMAT``, else ``$SHERATAN_HOME/configs/audit_format.json``
+            when it exists: how the audit lines are written (None: the contract's line).
+        counts_sql: ``HUB_COUNTS_SQL``: a file of read-only queries on the hub's SQLite for
+            the node, job and retry counts (see ``otel._sql_counts``).
     """
 
     sdk_disabled: bool = False
@@ -119,6 +126,9 @@ class TelemetryConfig:
     otlp_timeout_ms: float = 10_000.0
     metric_export_interval_ms: float = 60_000.0
     metric_export_timeout_ms: float = 30_000.0
+    audit_log: Path | None = None
+    audit_format: Path | None = None
+    counts_sql: Path | None = None
 
     def __post_init__(self) -> None:
         # Programmer errors in a hand-built config fail fast; env values never get here
@@ -244,7 +254,27 @@ class TelemetryConfig:
             metric_export_timeout_ms=_parse_ms(
                 environ, "OTEL_METRIC_EXPORT_TIMEOUT", "metric_export_timeout_ms", defaults
             ),
+            audit_log=_parse_path(environ, "HUB_AUDIT_LOG"),
+            audit_format=_audit_format_path(environ),
+            counts_sql=_parse_path(environ, "HUB_COUNTS_SQL"),
         )
+
+
+def _parse_path(environ: Mapping[str, str], name: str) -> Path | None:
+    """A file path from ``name``; blank counts as unset. Whether it exists is checked where
+    the file is read (a log may appear later)."""
+    raw = environ.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
+def _audit_format_path(environ: Mapping[str, str]) -> Path | None:
+    """``HUB_AUDIT_FORMAT``, else the home's ``configs/audit_format.json`` when present."""
+    explicit = _parse_path(environ, "HUB_AUDIT_FORMAT")
+    if explicit is not None:
+        return explicit
+    home = _parse_path(environ, "SHERATAN_HOME") or Path(".sheratan")
+    default = home / "configs" / "audit_format.json"
+    return default if default.is_file() else None
 
 
 def _warn(name: str, shown: str, default: object) -> None:

@@ -52,13 +52,15 @@ class EventCounters:
         self._auth_labels = self._label_cache("plane", "reason")
         self._mismatch_labels = self._label_cache("plane")
         self._retry_labels = self._label_cache("cause")
+        #: Reads the retry rate instead of the window, when a source knows it exactly.
+        self.retry_rate_source: Callable[[], int] | None = None
 
     def bind_control(self, meter: Meter) -> None:
         """Create the control plane's event instruments on ``meter``."""
         self._auth_counter = counter(meter, spec.AUTH_FAILURES)
-        window_gauge(meter, spec.AUTH_FAILURE_RATE, self._auth_window)
+        window_gauge(meter, spec.AUTH_FAILURE_RATE, self._auth_window.total)
         self._mismatch_counter = counter(meter, spec.PORT_MISMATCHES)
-        window_gauge(meter, spec.PORT_MISMATCH_RATE, self._mismatch_window)
+        window_gauge(meter, spec.PORT_MISMATCH_RATE, self._mismatch_window.total)
         # A counter series that first appears at 1 hides that first event from
         # Prometheus' increase() and rate(); series whose labels are known up front
         # start at 0 instead (the Prometheus instrumentation guidelines ask for this).
@@ -70,7 +72,7 @@ class EventCounters:
     def bind_data(self, meter: Meter) -> None:
         """Create the data plane's event instruments on ``meter``."""
         self._retry_counter = counter(meter, spec.JOB_RETRIES)
-        window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_window)
+        window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_rate)
         for cause in spec.RETRY_CAUSES:
             self._retry_counter.add(0, self._retry_labels.get((cause,)))
 
@@ -102,6 +104,10 @@ class EventCounters:
         if counted:
             self._retry_counter.add(n, self._retry_labels.get((cause,)))
         self._retry_window.add(n, at=at)
+
+    def _retry_rate(self) -> int:
+        source = self.retry_rate_source
+        return self._retry_window.total() if source is None else source()
 
     def _label_cache(self, *keys: str) -> LabelCache:
         def build(values: tuple[object, ...]) -> dict[str, str | int]:

@@ -19,7 +19,6 @@ from opentelemetry.sdk.resources import Resource
 from ._config import TelemetryConfig
 from ._export import log_exporter, metric_exporter
 from ._instruments import InstrumentSpec
-from ._window import WindowCounter
 
 __all__ = [
     "Callback",
@@ -112,10 +111,15 @@ def observable_gauge(
     )
 
 
-def window_gauge(meter: Meter, instrument: InstrumentSpec, window: WindowCounter) -> None:
-    """An ObservableGauge that reads a trailing-window count."""
+def window_gauge(meter: Meter, instrument: InstrumentSpec, read: Callable[[], int]) -> None:
+    """An ObservableGauge that reads a trailing-window count; a reading that fails is
+    logged and skipped (telemetry never breaks a collect)."""
 
     def observe(options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(window.total())]
+        try:
+            return [Observation(read())]
+        except Exception:
+            _logger.exception("reading %s failed; skipped", instrument.name)
+            return ()
 
     observable_gauge(meter, instrument, [observe])

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
@@ -19,6 +20,7 @@ from . import _instruments as spec
 from ._config import TelemetryConfig
 from ._events import OVERFLOW, EventCounters
 from ._export import bounded_call, build_resource
+from ._hub_sources import HubSources
 from ._instruments import LabelCache, Plane
 from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge
 from ._process import build_process_meter_provider, process_registry
@@ -26,6 +28,8 @@ from ._redaction import Redactor
 from ._render import format_generated_at, render_prometheus, snapshot_values
 from ._request_buffer import MAX_PENDING_LIMIT, RequestBuffer
 from ._sources import CountSources, CountsSource
+from ._sql_counts import SqlCountsConfig
+from .auditlog import AuditFormat
 
 __all__ = ["CountsSource", "HubTelemetry", "TelemetryUnavailableError"]
 
@@ -76,7 +80,8 @@ class HubTelemetry:
 
     Args:
         config: the parsed config; ``TelemetryConfig()`` when None.
-        clock: monotonic seconds for the 60 s windows; tests inject a fake.
+        clock: Unix seconds for the 60 s windows (events read back from a log or a store
+            carry their own Unix time); tests inject a fake.
         wall_clock: Unix seconds for ``generated_at``.
         extra_resource_attributes: added to the resource (``service.name`` stays the
             config's); a hub passes its ``service.version`` here, else the layer's
@@ -93,7 +98,7 @@ class HubTelemetry:
         self,
         config: TelemetryConfig | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], float] = time.time,
         extra_resource_attributes: Mapping[str, str | int | float | bool] | None = None,
         redactor: Redactor | None = None,
@@ -114,6 +119,7 @@ class HubTelemetry:
         self._taps_off = self._config.sdk_disabled
         self._sources = CountSources()
         self._events = EventCounters(clock, self._label)
+        self._hub_sources = HubSources(self._events, self._sources, clock)
         self._planes: dict[str, _PlaneMetrics] = {}
         self._buffers: dict[str, RequestBuffer] = {}
         self._logger_provider: LoggerProvider | None = None
@@ -131,6 +137,7 @@ class HubTelemetry:
         self._buffers = {name: plane.requests for name, plane in self._planes.items()}
         self._process_registry = process_registry()
         self._process_provider = build_process_meter_provider(self._config, resource)
+        self._hub_sources.from_config(self._config)
 
     # -- construction -------------------------------------------------------------------
 
@@ -201,25 +208,65 @@ class HubTelemetry:
         """
         return self._logger_provider
 
-    def record_auth_failure(self, plane: str, reason: str) -> None:
-        """Count a rejected token (``hub.auth.failures`` and the hub-wide 60 s rate)."""
-        self._tap(self._events.auth_failure, plane, reason)
+    def record_auth_failure(self, plane: str, reason: str, *, at: float | None = None) -> None:
+        """Count a rejected token (``hub.auth.failures`` and the hub-wide 60 s rate).
 
-    def record_port_mismatch(self, plane: str) -> None:
-        """Count a 421 port mismatch (``hub.port.mismatches`` and the 60 s rate)."""
-        self._tap(self._events.port_mismatch, plane)
+        Ignored while the audit log is the source (:meth:`count_security_events_from`).
 
-    def record_job_retry(self, cause: str) -> None:
-        """Count a requeued job, cause ``failed`` or ``lease_expired``."""
-        self._tap(self._events.job_retry, cause)
+        Args:
+            at: when it happened (Unix seconds), for an event read back after a restart;
+                one from before this object was made goes to the 60 s window only.
+        """
+        if not self._hub_sources.security_from_log:
+            self._tap(self._events.auth_failure, plane, reason, at=at,
+                      counted=not self._hub_sources.is_past(at))
 
-    def _tap(self, record: Callable[..., None], *args: str) -> None:
+    def record_port_mismatch(self, plane: str, *, at: float | None = None) -> None:
+        """Count a 421 port mismatch (``hub.port.mismatches`` and the 60 s rate); ``at``
+        and the audit log as for :meth:`record_auth_failure`."""
+        if not self._hub_sources.security_from_log:
+            self._tap(self._events.port_mismatch, plane, at=at,
+                      counted=not self._hub_sources.is_past(at))
+
+    def record_job_retry(self, cause: str, *, at: float | None = None) -> None:
+        """Count a requeued job, cause ``failed`` or ``lease_expired``; ``at`` as for
+        :meth:`record_auth_failure`. Ignored while the hub's SQLite is the source."""
+        if not self._hub_sources.retries_from_sql:
+            self._tap(self._events.job_retry, cause, at=at,
+                      counted=not self._hub_sources.is_past(at))
+
+    def count_security_events_from(self, audit_log: Path, *,
+                                   audit_format: AuditFormat | None = None) -> None:
+        """Take the security counters and ``*_rate_1m`` gauges from the hub's audit log
+        (hub-wide, the same in every process of the hub) instead of the taps.
+
+        A background thread reads the trailing minute back, then follows the log (across
+        rotation, copytruncate and deletion; never holding it open between polls); an
+        event is in the rates within about 0.25 s. ``HUB_AUDIT_LOG`` does the same.
+        """
+        if self.enabled:
+            self._hub_sources.follow_audit_log(audit_log, audit_format)
+
+    def seed_security_rates_from(self, audit_log: Path, *,
+                                 audit_format: AuditFormat | None = None) -> int:
+        """Fill the security ``*_rate_1m`` windows with the trailing minute of the audit log,
+        once, while the taps go on counting (a restarted hub's rates then include the
+        minute before the restart). Returns the number of events read back."""
+        return self._hub_sources.seed_from_audit_log(audit_log, audit_format)
+
+    def read_counts_from_sql(self, config: SqlCountsConfig) -> None:
+        """Take node, job and retry counts from the hub's SQLite with read-only queries
+        (``HUB_COUNTS_SQL`` does the same); see :mod:`otel._sql_counts`."""
+        if self.enabled:
+            self._hub_sources.read_counts_from_sql(config)
+
+    def _tap(self, record: Callable[..., None], *args: str, **kwargs: object) -> None:
         # Taps never raise into the hub. record_request keeps its own copy of this: it
         # is the per-request hot path, and one more call there is measurable.
         if self._taps_off:
             return
         try:
-            record(*args)
+            record(*args, **kwargs)
         except Exception:
             _logger.exception(
                 "record_%s(%s) failed", record.__name__, ", ".join(map(repr, args))
@@ -308,6 +355,7 @@ class HubTelemetry:
             planes, self._planes = self._planes, {}
             logger_provider = self._logger_provider
             process_provider, self._process_provider = self._process_provider, None
+        self._hub_sources.stop(timeout_s=min(0.5, timeout_s / 4))
         # The SDK gets most of the budget as its own deadline, so on a dead collector it
         # still reaches exporter.shutdown() (which stops the retry loop) before we give up
         # waiting for it.
