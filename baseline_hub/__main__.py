@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 
 from fastapi import FastAPI
@@ -16,6 +18,7 @@ from otel import HubTelemetry, Redactor, TelemetryConfig
 
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
+from .retries import read_retries_since
 from .server import HubRuntime, HubStartError, OnReady, serve
 from .sidecar import WatcherProcess
 from .token import resolve_token
@@ -25,6 +28,8 @@ EXIT_OK = 0
 EXIT_START_FAILED = 1
 #: Leaves room inside the 3 s a stopping hub may take, even with the collector down.
 TELEMETRY_SHUTDOWN_S = 2.0
+#: The trailing window of the ``*_rate_1m`` gauges, seeded after a restart.
+RATE_WINDOW_S = 60
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     telemetry = HubTelemetry(TelemetryConfig.from_env(os.environ),
                              extra_resource_attributes={"service.version": __version__},
                              redactor=Redactor([token.value]))
+    _seed_rates(telemetry, config)
     on_stop = [lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)]
     if args.watcher:
         sidecar = WatcherProcess(config.home)
@@ -93,5 +99,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _seed_rates(telemetry: HubTelemetry, config: HubConfig) -> None:
+    """Give a restarted hub's ``*_rate_1m`` the minute before the restart: the security
+    events from the audit log (unless ``HUB_AUDIT_LOG`` already makes the log the source)
+    and the retries from the store. Before serving: the sweeper's first pass, which tells
+    the taps of the leases it requeues, must not be counted twice."""
+    if telemetry.config.audit_log is None:
+        telemetry.seed_security_rates_from(config.paths.audit_log)
+    try:
+        past = read_retries_since(config.paths.db, time.time() - RATE_WINDOW_S)
+    except sqlite3.Error as exc:
+        logging.getLogger(__name__).warning("cannot read the retry history: %s", exc)
+        return
+    for retry in past:
+        telemetry.record_job_retry(retry.cause, at=retry.at)
+
+
 if __name__ == "__main__":
     sys.exit(main())
+
