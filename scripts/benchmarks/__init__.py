@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .audit_source import bench_audit_source
 from .diagnose import bench_diagnose
 from .framework import Benchmark
 from .hub import bench_health, bench_jobs
@@ -17,5 +18,6 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("replay", bench_replay),
         Benchmark("follow", bench_follow),
         Benchmark("diagnose", bench_diagnose),
+        Benchmark("audit_source", bench_audit_source),
     )
 }
