@@ -78,7 +78,16 @@ def _line(ts_prefix: str, us: int, event: str, client: str) -> str:
             f"{_EVENT_TAIL[event]}\n")
 
 
-def write_audit_log(path: Path, lines: int, *, seed: int = 4) -> AuditLog:
+def _scan_client(index: int) -> str:
+    """The ``index``-th address of a scanning botnet: public-looking IPv4, one in eight IPv6."""
+    if index % 8 == 7:
+        return f"2001:db8:{index >> 16:x}:{index & 0xFFFF:x}::{(index * 37) % 65521 + 1:x}"
+    return (f"{(index * 131) % 223 + 1}.{(index * 7919) % 256}.{(index >> 8) % 256}."
+            f"{index % 256}")
+
+
+def write_audit_log(path: Path, lines: int, *, seed: int = 4, scan_fraction: float = 0.0,
+                    scan_clients: int = 0) -> AuditLog:
     """Writes ``lines`` audit lines (CONTRACT section 2) like a hub under occasional attack.
 
     Background traffic is sparse (0 to 4 s apart) from 200 clients plus loopback tools: 60%
@@ -86,8 +95,18 @@ def write_audit_log(path: Path, lines: int, *, seed: int = 4) -> AuditLog:
     of 6 to 30 lines 2 to 60 ms apart comes from one of 20 attackers (one is 127.0.0.1):
     AUTH_FAILURE (60%) or PORT_MISMATCH, so both default rules fire and resolve. The same seed
     gives the same file, and a shorter file is a prefix of a longer one.
+
+    With ``scan_fraction``, that share of the lines (exactly, spread evenly) is a scan from a
+    botnet: each line 0 to 100 ms after the one before, from one of ``scan_clients`` addresses
+    drawn at random (a few lines each, so mostly new groups), AUTH_FAILURE (credential
+    stuffing, 70%) or PORT_MISMATCH. Its draws come from a generator of their own, so the
+    background is drawn as without a scan.
     """
+    if scan_fraction and scan_clients < 1:
+        raise ValueError("a scan needs scan_clients >= 1")
     rnd = random.Random(seed)
+    scan_rnd = random.Random(seed + 1_000_003)
+    scanned = 0
     clients = [f"10.{i // 100}.{i % 100}.{(7 * i) % 250 + 1}" for i in range(200)]
     attackers = [f"203.0.113.{i}" for i in range(1, 20)] + ["127.0.0.1"]
     # A year before the bench runs: the watcher ignores lines stamped beyond the wall clock.
@@ -113,7 +132,12 @@ def write_audit_log(path: Path, lines: int, *, seed: int = 4) -> AuditLog:
 
     with path.open("w", encoding="ascii", newline="\n") as out:
         while written < lines:
-            if rnd.random() < 0.02:
+            if scanned < scan_fraction * written:
+                t_us += scan_rnd.randrange(0, 100_000)
+                emit("AUTH_FAILURE" if scan_rnd.random() < 0.7 else "PORT_MISMATCH",
+                     _scan_client(scan_rnd.randrange(scan_clients)))
+                scanned += 1
+            elif rnd.random() < 0.02:
                 client = rnd.choice(attackers)
                 event = "AUTH_FAILURE" if rnd.random() < 0.6 else "PORT_MISMATCH"
                 for _ in range(min(rnd.randint(6, 30), lines - written)):
