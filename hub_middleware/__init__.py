@@ -1,6 +1,6 @@
 """FastAPI/ASGI integration of the telemetry core: ``GET /metrics``, HTTP metrics, taps.
 
-Any FastAPI hub is instrumented in a few lines::
+Any FastAPI (or Starlette) hub is instrumented in a few lines::
 
     from otel import HubTelemetry, TelemetryConfig
     from hub_middleware import HubTaps, instrument_app
@@ -12,17 +12,23 @@ Any FastAPI hub is instrumented in a few lines::
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
-from otel import HubTelemetry
+from otel import HubTelemetry, Plane
 
-from ._http_metrics import DEFAULT_EXCLUDED_PATHS, UNMATCHED_ROUTE, HttpMetricsMiddleware
-from ._metrics_route import MetricsFormat, mount_metrics, negotiate
+from ._http_metrics import (
+    DEFAULT_EXCLUDED_PATHS,
+    UNMATCHED_ROUTE,
+    EndpointRoutes,
+    HttpMetricsMiddleware,
+)
+from ._metrics_route import MetricsFormat, mount_metrics, negotiate, parse_plane
 from ._taps import HubTaps, SecurityEventLike, StateViewLike
 
 __all__ = [
     "DEFAULT_EXCLUDED_PATHS",
     "UNMATCHED_ROUTE",
+    "EndpointRoutes",
     "HttpMetricsMiddleware",
     "HubTaps",
     "MetricsFormat",
@@ -31,21 +37,32 @@ __all__ = [
     "instrument_app",
     "mount_metrics",
     "negotiate",
+    "parse_plane",
 ]
 
 
-def instrument_app(app: FastAPI, telemetry: HubTelemetry, *, plane: str, server_port: int) -> None:
+def instrument_app(app: Starlette, telemetry: HubTelemetry, *, plane: Plane | str,
+                   server_port: int) -> None:
     """Mount ``GET /metrics`` and the HTTP metrics middleware on one plane's app.
 
     Call it after adding the app's own middleware, so that the metrics middleware is the
     outermost and records the final status of every answer (401, 421 and 500 included).
+    A FastAPI app or a plain Starlette app.
 
     Args:
-        app: the plane's FastAPI app.
+        app: the plane's app.
         telemetry: the hub's telemetry object (one per process, shared by both planes).
-        plane: ``"control"`` or ``"data"``.
+        plane: ``Plane.CONTROL`` or ``Plane.DATA`` (or their values).
         server_port: the port the app is served on.
+
+    Raises:
+        ValueError: an unknown plane or a port outside 1..65535, at once, not on the
+            first request.
     """
-    mount_metrics(app, telemetry, plane=plane)
-    app.add_middleware(HttpMetricsMiddleware, telemetry=telemetry, plane=plane,
-                       server_port=server_port)
+    which = parse_plane(plane)
+    if not 0 < server_port < 65536:  # checked here too: Starlette builds middleware lazily
+        raise ValueError(f"server_port must be 1..65535, got {server_port!r}")
+    route_of = None if hasattr(app, "add_api_route") else EndpointRoutes(lambda: app.routes)
+    mount_metrics(app, telemetry, plane=which)
+    app.add_middleware(HttpMetricsMiddleware, telemetry=telemetry, plane=which.value,
+                       server_port=server_port, route_of=route_of)

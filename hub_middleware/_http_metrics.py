@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,9 +21,10 @@ DEFAULT_EXCLUDED_PATHS = ("/metrics", "/health")
 class HttpMetricsMiddleware:
     """Times each HTTP request and records it once, after the response, on ``telemetry``.
 
-    The route template is read from ``scope["route"]``, which the router sets while routing,
-    so nothing is matched twice. An exception from the app is recorded as 500 and re-raised.
-    No per-request state is kept on the instance.
+    The route template is read from ``scope["route"]``, which FastAPI's router sets while
+    routing, so nothing is matched twice; ``route_of`` reads it otherwise (a plain Starlette
+    app, see :class:`EndpointRoutes`). An exception from the app is recorded as 500 and
+    re-raised. No per-request state is kept on the instance.
 
     Args:
         app: the ASGI app to wrap.
@@ -31,6 +32,8 @@ class HttpMetricsMiddleware:
         plane: the plane this app serves (``"control"`` or ``"data"``).
         server_port: the port this app is served on.
         excluded_paths: exact paths not to record (scrapes and health checks).
+        route_of: the route template of a routed request's scope, None when it matched no
+            route; default: FastAPI's ``scope["route"].path``.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class HttpMetricsMiddleware:
         plane: str,
         server_port: int,
         excluded_paths: Iterable[str] = DEFAULT_EXCLUDED_PATHS,
+        route_of: Callable[[Scope], str | None] | None = None,
     ) -> None:
         if not 0 < server_port < 65536:
             raise ValueError(f"server_port must be 1..65535, got {server_port!r}")
@@ -49,6 +53,7 @@ class HttpMetricsMiddleware:
         self._plane = plane
         self._server_port = server_port
         self._excluded = frozenset(excluded_paths)
+        self._route_of = route_of or _fastapi_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self._excluded:
@@ -66,13 +71,57 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = scope.get("route")
             method = scope["method"]
             self._telemetry.record_request(
                 self._plane,
                 method if method in KNOWN_METHODS else "_OTHER",
-                getattr(route, "path", None) or UNMATCHED_ROUTE,
+                self._route_of(scope) or UNMATCHED_ROUTE,
                 status,
                 self._server_port,
                 time.perf_counter() - started,
             )
+
+
+def _fastapi_route(scope: Scope) -> str | None:
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else None
+
+
+class EndpointRoutes:
+    """The route template of a request routed by a plain Starlette app, whose router puts
+    the matched ``endpoint`` in the scope but not the route.
+
+    The map from endpoint to template is built from ``routes`` when first needed and again
+    when an endpoint is not in it (routes added later); an endpoint still not found reads as
+    unmatched. ``Mount`` prefixes are joined to their routes' paths. One endpoint serving
+    two routes is recorded under the later one.
+
+    Thread-safety: the map is replaced whole, never changed in place.
+    """
+
+    def __init__(self, routes: Callable[[], Iterable[object]]) -> None:
+        self._routes = routes
+        self._by_endpoint: dict[object, str] = {}
+
+    def __call__(self, scope: Scope) -> str | None:
+        endpoint = scope.get("endpoint")
+        if endpoint is None:
+            return _fastapi_route(scope)
+        path = self._by_endpoint.get(endpoint)
+        if path is None:
+            self._by_endpoint = dict(_templates(self._routes(), ""))
+            path = self._by_endpoint.get(endpoint)
+        return path
+
+
+def _templates(routes: Iterable[object], prefix: str) -> Iterable[tuple[object, str]]:
+    for route in routes:
+        path = getattr(route, "path", None)
+        if not isinstance(path, str):
+            continue
+        nested = getattr(route, "routes", None)
+        if nested:
+            yield from _templates(nested, prefix + path)
+        endpoint = getattr(route, "endpoint", None)
+        if endpoint is not None:
+            yield endpoint, prefix + path

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from otel import HubTelemetry, TelemetryUnavailableError
+from otel import HubTelemetry, Plane, TelemetryUnavailableError
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -58,14 +59,31 @@ def negotiate(accept: str | None, query_format: str | None) -> MetricsFormat | N
     return best
 
 
-def mount_metrics(app: FastAPI, telemetry: HubTelemetry, *, plane: str) -> None:
-    """Add ``GET /metrics`` for ``plane`` to ``app``. It needs no token and changes nothing.
+def parse_plane(plane: Plane | str) -> Plane:
+    """``plane`` as a :class:`otel.Plane`.
+
+    Raises:
+        ValueError: naming the valid planes and the bad value.
+    """
+    try:
+        return Plane(plane)
+    except ValueError:
+        valid = ", ".join(p.value for p in Plane)
+        raise ValueError(f"plane must be one of {valid}; got {plane!r}") from None
+
+
+def mount_metrics(app: Starlette, telemetry: HubTelemetry, *, plane: Plane | str) -> None:
+    """Add ``GET /metrics`` for ``plane`` to ``app`` (FastAPI or Starlette). It needs no
+    token and changes nothing.
 
     Answers 400 for an unknown ``?format=``, and 503 with a JSON reason when telemetry is
     disabled (``OTEL_SDK_DISABLED=true``) or cannot be read.
-    """
 
-    @app.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
+    Raises:
+        ValueError: ``plane`` is not a plane.
+    """
+    plane = parse_plane(plane).value
+
     async def metrics(request: Request) -> Response:
         query_format = request.query_params.get("format")
         chosen = negotiate(request.headers.get("accept"), query_format)
@@ -83,3 +101,5 @@ def mount_metrics(app: FastAPI, telemetry: HubTelemetry, *, plane: str) -> None:
             return JSONResponse({"error": "metrics_unavailable", "reason": exc.reason},
                                 status_code=503, headers=_NO_STORE)
         return Response(body, media_type=content_type, headers=_NO_STORE)
+
+    app.add_route("/metrics", metrics, methods=["GET", "HEAD"], include_in_schema=False)
