@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         write_fingerprint,
     )
     from ._instruments import Plane, json_keys
+    from ._logs import LogPipeline, build_log_pipeline
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
     from ._secrets import (
         FINGERPRINT_FILE,
@@ -77,6 +78,8 @@ _LAZY = {
     "ValueGuard": "._values",
     "canonical_ip": "._values",
     "Plane": "._instruments",
+    "LogPipeline": "._logs",
+    "build_log_pipeline": "._logs",
     "json_keys": "._instruments",
     "OPENMETRICS_CONTENT_TYPE": "._render",
     "PROMETHEUS_CONTENT_TYPE": "._render",
@@ -108,6 +111,7 @@ __all__ = [
     "FingerprintError",
     "HubTelemetry",
     "KnownSecrets",
+    "LogPipeline",
     "NotRegularFile",
     "OtlpCompression",
     "OtlpProtocol",
@@ -119,6 +123,7 @@ __all__ = [
     "TelemetryUnavailableError",
     "TokenFingerprint",
     "ValueGuard",
+    "build_log_pipeline",
     "can_hold_secret",
     "canonical_ip",
     "is_secret_key",

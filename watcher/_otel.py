@@ -1,7 +1,7 @@
 """Wiring of the OTel LoggerProvider for alert records, from the ``OTEL_*`` environment.
 
-The telemetry core (``otel``) parses the environment and builds the provider. Only log export
-is wired: the watcher must not export hub metrics of its own.
+The telemetry core (``otel``) parses the environment and builds a logs-only pipeline: the
+watcher builds no meter provider and no hub instrument.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from otel import DEFAULT_SERVICE_NAME, HubTelemetry, TelemetryConfig
+from otel import DEFAULT_SERVICE_NAME, TelemetryConfig, build_log_pipeline
 
 WATCHER_SERVICE_NAME = "sheratan-watcher"
 _SHUTDOWN_TIMEOUT_S = 2.0
@@ -45,8 +45,5 @@ def build_alert_log_provider(env: Mapping[str, str]) -> AlertLogWiring | None:
         otlp_logs_endpoint=config.logs_endpoint_url,
         service_name=service_name,
     )
-    telemetry = HubTelemetry(config)
-    provider = telemetry.logger_provider
-    if provider is None:
-        return None
-    return AlertLogWiring(provider, lambda: telemetry.shutdown(_SHUTDOWN_TIMEOUT_S))
+    pipeline = build_log_pipeline(config)
+    return AlertLogWiring(pipeline.provider, lambda: pipeline.shutdown(_SHUTDOWN_TIMEOUT_S))
