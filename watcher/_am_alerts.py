@@ -1,0 +1,177 @@
+"""Watcher alerts as Alertmanager API v2 alerts: labels and annotations from an allow-list.
+
+An Alertmanager alert is identified by its label set, so the labels are exactly what tells
+one episode's group from another's: ``alertname`` (the rule), ``severity``, ``event``,
+``source="sheratan-watcher"``, ``instance`` and the rule's ``group_by`` fields. Nothing else
+goes in, never a raw audit line. The group values were made safe by the engine (``otel``'s
+ValueGuard); the values taken from the rules file and the instance go through a guard of the
+known secrets here. Every label value is made terminal-safe, so it is valid UTF-8 without
+control characters, as a chat or mail receiver will show it. The annotations are built only
+from those label values, numbers, times and the alert id.
+
+``startsAt`` is the episode's first event; a resolved alert carries ``endsAt``, the moment it
+resolved. A firing alert has no ``endsAt``: Alertmanager then resolves it by itself after its
+``resolve_timeout`` unless it is sent again, which the sender does well before that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from otel import terminal_safe
+from watcher._alert import Alert, AlertState, GroupValue
+from watcher._timefmt import EPOCH, ONE_US, US_PER_S, format_us
+
+#: The ``source`` label of every alert this watcher sends.
+SOURCE = "sheratan-watcher"
+#: Labels the watcher sets itself; a group field of the same name could never override them.
+FIXED_LABELS = frozenset({"alertname", "severity", "event", "source", "instance"})
+#: Alerts files are read from at most this many bytes before their end when the sender
+#: rebuilds what is firing after a restart (a firing episode repeats its line every
+#: ``repeat_after_s``, so its newest line is near the end).
+REBUILD_TAIL_BYTES = 64 << 20
+
+
+def label_value(text: str) -> str:
+    """A valid Alertmanager label value: UTF-8 without controls, bidi overrides or lone
+    surrogates (each shown as a visible escape, as on the console)."""
+    return terminal_safe(text)
+
+
+def _group_text(value: GroupValue) -> str | None:
+    if value is None:
+        return None
+    text = label_value(str(value))
+    return text or None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLabeler:
+    """Turns watcher alerts into Alertmanager's JSON.
+
+    Args:
+        instance: the ``instance`` label (by default the hub's control-plane address, the
+            instance Prometheus scrapes the hub-wide security series from).
+        guard: judges the values taken from the rules file and the instance (a known secret
+            or credential becomes ``[redacted]``). Thread-safe; called from the sender.
+    """
+
+    instance: str
+    guard: Callable[[str], str]
+
+    def labels(self, alert: Alert) -> dict[str, str]:
+        labels = {
+            "alertname": label_value(self.guard(alert.rule)),
+            "severity": label_value(self.guard(alert.severity)),
+            "event": label_value(self.guard(alert.event)),
+            "source": SOURCE,
+            "instance": label_value(self.guard(self.instance)),
+        }
+        for name, value in alert.group:
+            text = _group_text(value)
+            if text is not None and name not in FIXED_LABELS:
+                labels[name] = text
+        return labels
+
+    def to_api(self, alert: Alert) -> dict[str, object]:
+        """One element of the ``POST /api/v2/alerts`` list."""
+        labels = self.labels(alert)
+        group = ", ".join(f"{k}={v}" for k, v in labels.items() if k not in FIXED_LABELS)
+        window = _seconds_text(alert.window_us)
+        where = f" from {group}" if group else " hub-wide"
+        body: dict[str, object] = {
+            "labels": labels,
+            "annotations": {
+                "summary": (f"{labels['alertname']}: more than {alert.threshold} "
+                            f"{labels['event']} in {window} s{where}"),
+                "description": (
+                    f"{alert.count} {labels['event']} events in the last {window} s{where} "
+                    f"on {labels['instance']} (threshold {alert.threshold}, window {window} s); "
+                    f"first {format_us(alert.first_seen_us)}, last "
+                    f"{format_us(alert.last_seen_us)}. The watcher's alerts.jsonl has the "
+                    f"episode as alert_id {alert.alert_id}."),
+                "alert_id": alert.alert_id,
+                "count": str(alert.count),
+                "threshold": str(alert.threshold),
+                "window_s": window,
+            },
+            "startsAt": format_us(alert.first_seen_us),
+        }
+        if alert.state is AlertState.RESOLVED:
+            body["endsAt"] = format_us(max(alert.ts_us, alert.first_seen_us))
+        return body
+
+
+def _seconds_text(window_us: int) -> str:
+    if window_us % US_PER_S == 0:
+        return str(window_us // US_PER_S)
+    return f"{window_us / US_PER_S:g}"
+
+
+class _AlertLine(msgspec.Struct):
+    """An ``alerts.jsonl`` line as this watcher writes it (unknown fields are ignored)."""
+
+    ts: datetime
+    alert_id: str
+    rule: str
+    event: str
+    state: AlertState
+    severity: str
+    count: int
+    threshold: int
+    window_s: int | float
+    group: dict[str, str | int | None]
+    first_seen: datetime
+    last_seen: datetime
+
+
+def _us(moment: datetime) -> int:
+    return (moment - EPOCH) // ONE_US
+
+
+_DECODER = msgspec.json.Decoder(_AlertLine)
+
+
+def parse_alert_line(line: bytes) -> Alert | None:
+    """The :class:`Alert` of one ``alerts.jsonl`` line, or None for anything else."""
+    try:
+        raw = _DECODER.decode(line)
+        return Alert(
+            ts_us=_us(raw.ts), alert_id=raw.alert_id, rule=raw.rule, event=raw.event,
+            state=raw.state, severity=raw.severity, count=raw.count, threshold=raw.threshold,
+            window_us=round(raw.window_s * US_PER_S), group=tuple(raw.group.items()),
+            first_seen_us=_us(raw.first_seen), last_seen_us=_us(raw.last_seen))
+    except (msgspec.DecodeError, ValueError, TypeError, OverflowError):
+        return None
+
+
+def read_alert_lines(path: Path, *, tail_bytes: int | None = None) -> Iterator[Alert]:
+    """The alerts of an ``alerts.jsonl`` file in file order; other lines are skipped.
+
+    Args:
+        tail_bytes: read only this many bytes before the end (the first, partial line of
+            that tail is skipped); None reads the whole file.
+
+    Raises:
+        OSError: the file cannot be read (a missing file yields nothing).
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        if tail_bytes is not None:
+            size = handle.seek(0, 2)
+            start = max(0, size - tail_bytes)
+            handle.seek(start)
+            if start > 0:
+                handle.readline()  # the rest of a line that began before the tail
+        for line in handle:
+            alert = parse_alert_line(line.rstrip(b"\r\n"))
+            if alert is not None:
+                yield alert

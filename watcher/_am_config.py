@@ -1,0 +1,192 @@
+"""Where the watcher's alerts go in Alertmanager: URLs, the ``instance`` label, the re-send.
+
+Parsed once at the edge into a frozen :class:`AlertmanagerConfig`:
+
+- ``--alertmanager URL`` (repeatable), else ``HUB_ALERTMANAGER_URL`` (comma-separated). With
+  ``--replay`` only the option counts: a replay sends history only when asked on its own
+  command line, never because the environment of a running watcher names an Alertmanager.
+- ``--alertmanager-instance NAME``, else ``HUB_ALERTMANAGER_INSTANCE``, else the hub's
+  control-plane address ``HUB_HOST:HUB_CONTROL_PORT`` (``127.0.0.1:8787`` by default): the
+  ``instance`` Prometheus gives the hub-wide security series, so that an inhibition with
+  ``equal: [instance]`` pairs the watcher's alert with the Prometheus rule's of the same hub.
+- ``--alertmanager-resend-s S`` (default 60): firing alerts are sent again this often. Keep it
+  well below Alertmanager's ``resolve_timeout`` (default 5 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from otel import Redactor, ValueGuard, load_known_secrets
+from watcher._alert import REDACTED
+
+logger = logging.getLogger(__name__)
+
+URL_ENV = "HUB_ALERTMANAGER_URL"
+INSTANCE_ENV = "HUB_ALERTMANAGER_INSTANCE"
+DEFAULT_RESEND_INTERVAL_S = 60.0
+MIN_RESEND_INTERVAL_S = 0.1
+MAX_RESEND_INTERVAL_S = 3600.0
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+class AlertmanagerConfigError(ValueError):
+    """A bad Alertmanager option or variable; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertmanagerConfig:
+    """Alertmanager delivery, parsed once.
+
+    Attributes:
+        urls: base URLs (``http://host:9093``, or with a route prefix); the alerts go to
+            ``<url>/api/v2/alerts`` on each.
+        instance: the ``instance`` label of every alert.
+        resend_interval_s: how often firing alerts are sent again.
+    """
+
+    urls: tuple[str, ...]
+    instance: str
+    resend_interval_s: float = DEFAULT_RESEND_INTERVAL_S
+
+
+def add_alertmanager_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--alertmanager``, ``--alertmanager-instance`` and ``--alertmanager-resend-s``."""
+    parser.add_argument("--alertmanager", metavar="URL", action="append", default=[],
+                        help=f"post alerts to this Alertmanager's API v2 (repeatable; default: "
+                        f"${URL_ENV}, comma-separated; with --replay only this option, and "
+                        f"the alerts keep the events' times)")
+    parser.add_argument("--alertmanager-instance", metavar="NAME",
+                        help=f"the alerts' instance label (default: ${INSTANCE_ENV}, else "
+                        f"$HUB_HOST:$HUB_CONTROL_PORT, the hub's control plane)")
+    parser.add_argument("--alertmanager-resend-s", metavar="S", type=float,
+                        default=DEFAULT_RESEND_INTERVAL_S,
+                        help=f"send firing alerts again this often, below Alertmanager's "
+                        f"resolve_timeout (default {DEFAULT_RESEND_INTERVAL_S:g})")
+
+
+def alertmanager_config(args: argparse.Namespace, env: Mapping[str, str], *,
+                        replay: bool) -> AlertmanagerConfig | None:
+    """The Alertmanager config from parsed arguments and the environment, or None (off).
+
+    Raises:
+        AlertmanagerConfigError: a URL or the re-send interval is invalid.
+    """
+    options: list[str] = list(args.alertmanager)
+    if options:
+        urls = parse_urls(options, "--alertmanager")
+    elif replay:
+        return None
+    else:
+        urls = parse_urls(_split(env.get(URL_ENV, "")), URL_ENV)
+    if not urls:
+        return None
+    resend_s = float(args.alertmanager_resend_s)
+    if not MIN_RESEND_INTERVAL_S <= resend_s <= MAX_RESEND_INTERVAL_S:
+        raise AlertmanagerConfigError(
+            f"--alertmanager-resend-s must be between {MIN_RESEND_INTERVAL_S:g} and "
+            f"{MAX_RESEND_INTERVAL_S:g}, got {resend_s:g}")
+    instance = args.alertmanager_instance or env.get(INSTANCE_ENV, "").strip()
+    return AlertmanagerConfig(urls=urls, instance=instance or default_instance(env),
+                              resend_interval_s=resend_s)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_urls(values: Iterable[str], source: str) -> tuple[str, ...]:
+    """Checks each URL (http or https, with a host); duplicates are dropped.
+
+    Raises:
+        AlertmanagerConfigError: naming ``source`` and the URL without its credentials.
+    """
+    urls: list[str] = []
+    for value in values:
+        text = value.strip()
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise AlertmanagerConfigError(f"{source}: not a URL: {display_url(text)!r}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise AlertmanagerConfigError(
+                f"{source}: must be an http:// or https:// URL with a host, got "
+                f"{display_url(text)!r}")
+        if parts.query or parts.fragment:
+            raise AlertmanagerConfigError(
+                f"{source}: must not have a query or fragment, got {display_url(text)!r}")
+        url = text.rstrip("/")
+        if url not in urls:
+            urls.append(url)
+    return tuple(urls)
+
+
+def display_url(url: str) -> str:
+    """``url`` without user name, password, query or fragment: safe to log and to show."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "<invalid URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def alerts_endpoint(url: str) -> str:
+    """The API v2 alerts endpoint under an Alertmanager base URL."""
+    return url.rstrip("/") + "/api/v2/alerts"
+
+
+def default_instance(env: Mapping[str, str]) -> str:
+    """The hub's control-plane address, as Prometheus' scrape target names it."""
+    host = env.get("HUB_HOST", "").strip() or "127.0.0.1"
+    port = env.get("HUB_CONTROL_PORT", "").strip() or "8787"
+    if host in _WILDCARD_HOSTS:
+        host = socket.gethostname()
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return f"{host}:{port}"
+
+
+def label_guard(env: Mapping[str, str], *, home: Path,
+                token_files: Sequence[Path] = ()) -> Callable[[str], str]:
+    """Judges the label values taken from the rules file and the instance.
+
+    A known secret (``HUB_TOKEN``, the token files, the hub's fingerprint), a credential
+    pattern or an e-mail address becomes ``[redacted]``. Unlike the group-value guard it
+    does not judge by name: a rule called ``invalid_token_burst`` is the operator's word,
+    not a secret. The secrets are gathered on first use, in the sender's thread; if that
+    fails, every value judged is ``[redacted]`` (fail closed).
+    """
+
+    def redactor() -> Redactor:
+        known = load_known_secrets(env, home=home, token_files=token_files)
+        return known.redactor(mask_emails=True)
+
+    guard = ValueGuard(redactor, replacement=REDACTED)
+    failed: list[bool] = []
+
+    def judge(value: str) -> str:
+        try:
+            return guard(value)
+        except Exception:
+            if not failed:
+                failed.append(True)
+                logger.warning("could not gather the known secrets; Alertmanager labels from "
+                               "the rules are sent as %s", REDACTED, exc_info=True)
+            return REDACTED
+
+    return judge
