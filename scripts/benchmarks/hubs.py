@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,15 @@ def in_process_hub() -> Iterator[InProcessHub]:
             hub.close()
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``pid``; None without ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True, slots=True)
 class LoopbackHub:
     control_url: str
@@ -129,11 +138,7 @@ class LoopbackHub:
 
     def cpu_s(self) -> float | None:
         """The hub process' CPU seconds so far (Linux ``/proc`` only; None elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_s(self.pid)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -151,12 +156,15 @@ WIRED_HUB = ("-m", "baseline_hub")
 
 @contextlib.contextmanager
 def loopback_hub(args: Sequence[str] = ("-c", BARE_HUB), *,
-                 home: Path | None = None) -> Iterator[LoopbackHub]:
+                 home: Path | None = None,
+                 extra_env: Mapping[str, str] | None = None) -> Iterator[LoopbackHub]:
     """Run a hub process (by default the bare hub) on ephemeral loopback ports; stop it on exit.
 
     Args:
         args: the Python arguments that start it: ``("-c", BARE_HUB)`` or ``WIRED_HUB``.
         home: its ``SHERATAN_HOME``; by default a fresh one, removed afterwards.
+        extra_env: variables set on top (``OTEL_*`` for an exporting hub, say); the
+            caller's own ``HUB_*`` and ``OTEL_*`` never reach the hub.
     """
     token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
@@ -167,6 +175,7 @@ def loopback_hub(args: Sequence[str] = ("-c", BARE_HUB), *,
                    HUB_DATA_PORT="0", HUB_TOKEN=token, PYTHONUNBUFFERED="1",
                    PYTHONPATH=os.pathsep.join(
                        p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p))
+        env.update(extra_env or {})
         out = work / "hub.out"
         with out.open("wb") as sink:
             # Output to a file, not a pipe: nothing has to drain it while we measure.

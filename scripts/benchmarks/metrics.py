@@ -2,10 +2,25 @@
 
 ``overhead``: one small FastAPI app called by direct ASGI calls, bare and with each of four
 instrumentations: this layer, prometheus-fastapi-instrumentator, starlette_exporter and
-opentelemetry-instrumentation-fastapi (metrics only, tracing off). The layer queues each
-request's duration and records it into the SDK histogram when metrics are collected, so it
-is measured twice: the request path alone, and with that recording (a collect after every
-run) counted in the time, which is its real total cost.
+opentelemetry-instrumentation-fastapi (metrics only, tracing off). Then, when ``wrk`` is
+installed, the same app served by uvicorn in its own process, bare and with this layer,
+under ``wrk`` over loopback.
+
+The layer queues each request's duration and records it into the SDK histogram later (a
+batch on the request path once the queue is full, the rest when metrics are collected), so
+it is measured twice, each variant with its own app and its own telemetry object:
+
+* ``append only``: a queue large enough for a whole run, so the timed requests only queue;
+  a collect after each run records them, outside the timed region and the CPU count. This
+  is the latency the layer adds to a request's own path.
+* ``with recording``: the default queue, and a collect at the end of each run inside the
+  timed region: every measurement of the run is recorded in its timing, and only those.
+  This is the layer's total cost, the number to compare with the peers, which record
+  inline.
+
+After every run of every variant, a full garbage collection runs outside the timed region
+and the CPU count, so no variant pays for another's garbage; the framework's warm-up run
+goes through the same steps, so it leaves nothing queued either.
 
 ``scrape``: the instrumented hub's control-plane ``GET /metrics`` (JSON and Prometheus
 text) at 10,000 registered nodes against its ``GET /health``, and at 100 against 100,000
@@ -16,6 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -32,31 +50,23 @@ from otel import HubTelemetry, TelemetryConfig
 
 from .framework import BenchError, Row, Settings, Variant, measure
 from .hubs import AsgiCaller
+from .small_server import small_app
+from .wrk import WrkResult, run_wrk, small_server, wrk_path
+
+__all__ = ["bench_overhead", "bench_scrape", "small_app"]
 
 _PLANE = PlaneInfo("control", 8787, 8788)
 _TOKEN = "bench-token-0123456789"
+#: A queue that holds a whole run of the ``append only`` variant (at most 65,536).
+_WHOLE_RUN_PENDING = 65_536
 
 
-def small_app() -> FastAPI:
-    """The app every variant instruments: two routes, one with a path parameter."""
-    app = FastAPI()
-
-    @app.get("/items/{item_id}")
-    async def item(item_id: str) -> dict[str, str]:
-        return {"item_id": item_id}
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
-
-
-def _with_layer() -> tuple[FastAPI, Callable[[], object]]:
-    telemetry = HubTelemetry(TelemetryConfig())
+def _with_layer(max_pending: int | None = None) -> tuple[FastAPI, HubTelemetry]:
+    telemetry = (HubTelemetry(TelemetryConfig()) if max_pending is None
+                 else HubTelemetry(TelemetryConfig(), max_pending_requests=max_pending))
     app = small_app()
     instrument_app(app, telemetry, plane="control", server_port=8787)
-    return app, lambda: telemetry.snapshot_json("control")
+    return app, telemetry
 
 
 def _with_instrumentator() -> FastAPI:
@@ -91,43 +101,111 @@ def _with_otel_contrib() -> FastAPI:
     return app
 
 
+class _AsgiVariant:
+    """Times ``n`` direct ASGI calls of one app; ``timed_after`` runs inside the timing,
+    ``untimed_after`` (and a full GC) outside it and outside the CPU count."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app: Any, *,
+                 timed_after: Callable[[], object] | None = None,
+                 untimed_after: Callable[[], object] | None = None) -> None:
+        self._loop = loop
+        self._caller = AsgiCaller(app, _PLANE, _TOKEN)
+        self._timed_after = timed_after
+        self._untimed_after = untimed_after
+        self._excluded_cpu_s = 0.0
+
+    async def _calls(self, n: int) -> None:
+        for i in range(n):
+            await self._caller.call("GET", f"/items/{i % 50}")
+
+    def run(self, n: int) -> float:
+        start = time.perf_counter()
+        self._loop.run_until_complete(self._calls(n))
+        if self._timed_after is not None:
+            self._timed_after()
+        elapsed_s = time.perf_counter() - start
+        cpu_start_s = time.process_time()
+        if self._untimed_after is not None:
+            self._untimed_after()
+        gc.collect()
+        self._excluded_cpu_s += time.process_time() - cpu_start_s
+        return elapsed_s
+
+    def cpu_s(self) -> float:
+        """This process' CPU seconds, less what the untimed steps used."""
+        return time.process_time() - self._excluded_cpu_s
+
+
 def bench_overhead(settings: Settings) -> list[Row]:
-    """Request overhead of this layer and three peers on one small app (direct ASGI calls)."""
+    """Request overhead of this layer and three peers on one small app (direct ASGI calls),
+    and of this layer over HTTP with wrk when it is installed."""
     try:
         peers = {"prometheus-fastapi-instrumentator": _with_instrumentator(),
                  "starlette_exporter": _with_starlette_exporter(),
                  "otel-instrumentation-fastapi": _with_otel_contrib()}
     except ImportError as exc:
         raise BenchError(f"{exc.name} is missing: pip install '.[bench]'") from None
-    layer_app, collect = _with_layer()
+    append_app, append_tel = _with_layer(_WHOLE_RUN_PENDING)
+    recording_app, recording_tel = _with_layer()
     loop = asyncio.new_event_loop()
     ops = settings.ops(5000)
+    if ops > _WHOLE_RUN_PENDING:
+        raise BenchError(f"{ops} operations per run do not fit the append-only queue")
 
-    def variant(mode: str, app: Any, after: Callable[[], object] | None = None) -> Variant:
-        caller = AsgiCaller(app, _PLANE, _TOKEN)
+    def variant(mode: str, runner: _AsgiVariant) -> Variant:
+        return Variant(mode, ops, runner.run, None if mode == "bare" else "bare",
+                       cpu_s=runner.cpu_s)
 
-        async def calls(n: int) -> None:
-            for i in range(n):
-                await caller.call("GET", f"/items/{i % 50}")
-
-        def run(n: int) -> float:
-            start = time.perf_counter()
-            loop.run_until_complete(calls(n))
-            if after is not None:
-                after()
-            return time.perf_counter() - start
-
-        return Variant(mode, ops, run, None if mode == "bare" else "bare",
-                       cpu_s=time.process_time)
-
-    variants = [variant("bare", small_app()),
-                variant("this layer, request path", layer_app),
-                variant("this layer, with recording", layer_app, collect)]
-    variants += [variant(name, app) for name, app in peers.items()]
+    variants = [
+        variant("bare", _AsgiVariant(loop, small_app())),
+        variant("this layer, append only", _AsgiVariant(
+            loop, append_app, untimed_after=lambda: append_tel.snapshot_json("control"))),
+        variant("this layer, with recording", _AsgiVariant(
+            loop, recording_app, timed_after=lambda: recording_tel.snapshot_json("control"))),
+    ]
+    variants += [variant(name, _AsgiVariant(loop, app)) for name, app in peers.items()]
     try:
         rows = measure("overhead", "GET /items/{id}", "req/s", variants, settings)
     finally:
         loop.close()
+        append_tel.shutdown()
+        recording_tel.shutdown()
+    return rows + _overhead_over_http(settings)
+
+
+def _overhead_over_http(settings: Settings) -> list[Row]:
+    """Bare vs this layer, each served by uvicorn in its own process, under wrk (8
+    connections, one thread) for interleaved runs; CPU per request is the server's."""
+    try:
+        wrk_path()
+    except BenchError as exc:
+        print(f"overhead: no HTTP rows ({exc})", file=sys.stderr)
+        return []
+    duration_s = max(1.0, 5.0 * settings.scale)
+    modes = {"bare": "bare, over HTTP (wrk)", "layer": "this layer, over HTTP (wrk)"}
+    samples: dict[str, list[WrkResult]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}
+    with contextlib.ExitStack() as stack:
+        servers = {mode: stack.enter_context(small_server(mode)) for mode in modes}
+        for server in servers.values():  # warm-up: imports, first routes, caches
+            run_wrk(f"{server.url}/items/1", duration_s=1)
+        for _ in range(settings.runs):
+            for mode, server in servers.items():
+                cpu_before = server.cpu_s()
+                result = run_wrk(f"{server.url}/items/1", duration_s=duration_s)
+                cpu_after = server.cpu_s()
+                samples[mode].append(result)
+                if cpu_before is not None and cpu_after is not None:
+                    cpu[mode].append((cpu_after - cpu_before) * 1e6 / result.requests)
+    bare = [r.rate for r in samples["bare"]]
+    rows = []
+    for mode, label in modes.items():
+        rates = [r.rate for r in samples[mode]]
+        ratios = () if mode == "bare" else tuple(a / b for a, b in zip(rates, bare, strict=True))
+        rows.append(Row("overhead", "GET /items/{id}", label, "req/s",
+                        round(statistics.median(r.requests for r in samples[mode])),
+                        tuple(rates), None if mode == "bare" else modes["bare"], ratios,
+                        tuple(cpu[mode])))
     return rows
 
 
