@@ -7,6 +7,7 @@ from .diagnose import bench_diagnose
 from .framework import Benchmark
 from .hub import bench_health, bench_jobs
 from .metrics import bench_overhead, bench_scrape
+from .stall import bench_stall
 from .watcher import bench_follow, bench_replay
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -15,6 +16,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         Benchmark("jobs", bench_jobs),
         Benchmark("overhead", bench_overhead),
         Benchmark("scrape", bench_scrape),
+        Benchmark("stall", bench_stall),
         Benchmark("replay", bench_replay),
         Benchmark("follow", bench_follow),
         Benchmark("diagnose", bench_diagnose),

@@ -63,7 +63,10 @@ class Row:
 
     @property
     def spread(self) -> float:
-        return (max(self.samples) - min(self.samples)) / self.median
+        low, high = min(self.samples), max(self.samples)
+        if high == low:
+            return 0.0  # a count that was 0 in every run has no spread, not 0/0
+        return (high - low) / self.median if self.median else float("inf")
 
     @property
     def ratio(self) -> float | None:
