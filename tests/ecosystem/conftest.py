@@ -1,7 +1,9 @@
-"""Shared helpers for the ecosystem tests: the Prometheus binaries and the collector-config folder.
+"""Shared helpers for the ecosystem tests: the Prometheus and Alertmanager binaries and the
+collector-config folder.
 
 The binaries come from ``tests.conftest.require_binary``: skipped on a developer machine
-without Debian's ``prometheus`` package, a loud failure under ``CI=true``.
+without Debian's ``prometheus`` or ``prometheus-alertmanager`` package, a loud failure under
+``CI=true``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ def promtool() -> str:
 @pytest.fixture(scope="session")
 def prometheus_bin() -> str:
     return require_binary("prometheus")
+
+
+@pytest.fixture(scope="session")
+def amtool() -> str:
+    return require_binary("amtool", "prometheus-alertmanager")
+
+
+@pytest.fixture(scope="session")
+def alertmanager_bin() -> str:
+    return require_binary("prometheus-alertmanager", "prometheus-alertmanager")
 
 
 @pytest.fixture
