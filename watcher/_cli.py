@@ -17,10 +17,11 @@ from otel import SecretSourceError, ValueGuard
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
 from watcher._console import TerminalSafeFormatter, say
 from watcher._guard import known_secrets_guard
+from watcher._lifeline import watch_stdin
 from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
 from watcher._private import UnsafeFile
 from watcher._rules import RulesError, RuleSet, default_rules, load_rules
-from watcher._runner import Watcher, WatchPaths, replay
+from watcher._runner import STATUS_NAME, Watcher, WatchPaths, replay
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink
 from watcher._status import Counters, StatusFile
@@ -89,6 +90,8 @@ class WatcherConfig:
     #: How the audit lines are written: --audit-format, else $HUB_AUDIT_FORMAT, else
     #: $SHERATAN_HOME/configs/audit_format.json when present; None: the contract's line.
     audit_format_path: Path | None = None
+    #: --stop-on-stdin-eof: stop (exit 0) once standard input reaches end of file.
+    stop_on_stdin_eof: bool = False
 
     @property
     def state_dir(self) -> Path:
@@ -135,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"poll interval in follow mode (default {DEFAULT_INTERVAL_MS})")
     parser.add_argument("--status-interval-s", type=float, default=DEFAULT_STATUS_INTERVAL_S,
                         help="seconds between console status lines in follow mode")
+    parser.add_argument("--stop-on-stdin-eof", action="store_true",
+                        help="stop as on SIGTERM (checkpoint, exit 0) once standard input "
+                        "reaches end of file: for a parent that holds a pipe to it, so the "
+                        "watcher ends with the parent however the parent ends (the hub's "
+                        "--watcher uses it)")
     return parser
 
 
@@ -180,6 +188,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         env=MappingProxyType(dict(env)),
         alerts_from_option=args.alerts is not None,
         audit_format_path=_audit_format_path(args.audit_format, env, home),
+        stop_on_stdin_eof=args.stop_on_stdin_eof,
     )
 
 
@@ -233,9 +242,17 @@ class _Loaded:
 def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, flags: StopFlags) -> int:
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
     with InstanceLock(config.state_dir / LOCK_NAME):
+        follow = config.mode is Mode.FOLLOW
+        status = StatusFile(config.state_dir / STATUS_NAME, mode=config.mode.value,
+                            log_path=config.log_path, alerts_path=config.alerts_path,
+                            interval_ms=config.interval_ms if follow else None)
+        if follow:
+            # At once, before the state is loaded: this process holds the lock and its
+            # signal handlers are in, which is what a parent (or a test) waits for.
+            status.starting()
         sinks, wiring = _alert_sinks(config, stdout)
         try:
-            return _follow(config, loaded, sinks, stdout, flags)
+            return _follow(config, loaded, sinks, status, stdout, flags)
         finally:
             if wiring is not None and not flags.force_exit:
                 wiring.shutdown()
@@ -262,21 +279,27 @@ def _alert_sinks(config: WatcherConfig,
     return sinks, wiring
 
 
-def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink], stdout: TextIO,
-            flags: StopFlags) -> int:
-    """Follow mode until a signal, or one round for --once."""
+def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
+            status: StatusFile, stdout: TextIO, flags: StopFlags) -> int:
+    """Follow mode until a signal (or the parent's end), or one round for --once.
+
+    After every poll that read up to the end of the log, the wall clock may move time
+    (``Watcher.idle``): on a live log an alert resolves on time even if no line ever comes.
+    ``--once`` does the same once at its end: it is a check of the live home, whose
+    checkpoint follow mode resumes, so it reports what is over as over (a log of old events
+    stays purely event-time either way).
+    """
     follow = config.mode is Mode.FOLLOW
     paths = WatchPaths(log=config.log_path, alerts=config.alerts_path, state_dir=config.state_dir)
-    watcher = Watcher(loaded.rules, paths, sinks=sinks, idle_advance=follow,
+    watcher = Watcher(loaded.rules, paths, sinks=sinks, idle_advance=True,
                       value_guard=loaded.guard, audit_format=loaded.audit_format)
-    status = StatusFile(paths.status, mode=config.mode.value, log_path=paths.log,
-                        alerts_path=paths.alerts)
     if follow:
         say(stdout, f"watcher: following {paths.log}, {len(loaded.rules.rules)} rules, alerts to "
                     f"{paths.alerts}")
     next_line = time.monotonic() + config.status_interval_s
     while True:
-        if watcher.poll(lambda: flags.should_exit) == 0:
+        watcher.poll(lambda: flags.should_exit)
+        if not flags.should_exit:  # a poll cut short left lines unread: no wall clock then
             watcher.idle()
         if not follow:
             break  # --once: the "stopped" status below is its only write
@@ -293,7 +316,7 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink], stdo
         return EXIT_FORCED
     watcher.close()
     status.update(watcher.counters, state="stopped", lag_bytes=watcher.lag_bytes,
-                  last_poll_s=time.time(), force=True)
+                  last_poll_s=time.time(), force=True, stop_reason=flags.reason)
     say(stdout, _status_line(watcher.counters, watcher.lag_bytes, watcher.waiting))
     return EXIT_FORCED if flags.force_exit else EXIT_OK
 
@@ -322,6 +345,8 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     try:
         # Handlers only set flags: follow mode and replay poll them, --check-rules at its end.
         with stop_on_signals(flags):
+            if config.stop_on_stdin_eof:
+                watch_stdin(flags.stop_for_parent)
             return _run(config, out, err, flags)
     except (Interrupted, KeyboardInterrupt):  # KeyboardInterrupt: before the handlers were in
         say(err, "python -m watcher: interrupted")

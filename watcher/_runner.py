@@ -32,10 +32,16 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "watcher_checkpoint.json"
 STATUS_NAME = "watcher_status.json"
-#: A log counts as live when its newest event was at most this far from the wall clock.
+#: A log counts as live when its lines are stamped when they are written: its newest event
+#: was at most this far from the wall clock when it was read, or the file was last written
+#: at most this long after the event clock (a live log in a quiet period, also right after
+#: a restart). A log of old events written now (a copy, a test) is not live.
 LIVE_LAG_S = 5.0
-#: On an idle live log the clock advances to wall time minus this grace, for late writers.
-IDLE_GRACE_S = 2.0
+#: On a live log the clock advances to wall time minus this grace after each poll, so a
+#: line stamped just before a poll but appended just after it still finds its window as it
+#: was. The hub stamps and appends within milliseconds; a resolve is noticed at most this
+#: plus one poll interval after it was due.
+IDLE_GRACE_S = 0.25
 #: The longest time between checkpoints that save only an idle clock advance. Losing one costs
 #: nothing: a restart advances the clock again and reaches the same alerts, and any advance
 #: that produces alerts is checkpointed at once.
@@ -66,9 +72,10 @@ class Watcher:
         rules: the validated rules.
         paths: log, alerts file and state directory.
         sinks: extra sinks (OTel, console), served after ``alerts.jsonl`` is durable.
-        wall_clock: seconds since the epoch; resolves alerts on an idle live log, and bounds
-            how far in the future a line may be stamped.
-        idle_advance: whether :meth:`idle` may move event time forward by the wall clock.
+        wall_clock: seconds since the epoch; resolves and repeats alerts on a live log
+            between its lines, and bounds how far in the future a line may be stamped.
+        idle_advance: whether :meth:`idle` may move event time forward by the wall clock
+            (follow mode and ``--once``).
         checkpoint_interval_s: the longest time between checkpoints while lines flow.
         value_guard: makes group values safe (see :class:`Engine`); default: one that knows
             no secret values.
@@ -185,20 +192,37 @@ class Watcher:
             self.checkpoint()
 
     def idle(self) -> None:
-        """Called when a poll found nothing: on a live log, let wall time resolve alerts.
+        """Called after a poll read up to the end of the log: on a live log, let wall time
+        resolve and repeat alerts, whether or not another line ever comes.
 
-        Only when the log's own timestamps track the wall clock (the hub is writing now) does
-        the event-time clock move to ``now - IDLE_GRACE_S``; a log of old events stays purely
-        event-time, as in ``--replay``.
+        The event-time clock moves to ``now - IDLE_GRACE_S``, and what fell due meanwhile is
+        emitted (stamped with the moment it was due) to every sink. Lines stamped before the
+        clock are handled as always: counted while inside their window, late after it. A
+        log of old events stays purely event-time, as in ``--replay``.
         """
         clock = self._engine.clock_us
-        if not (self._idle_advance and self._live) or clock is None:
+        if not self._idle_advance or clock is None:
             return
+        if not self._live:
+            self._live = self._written_live(clock)  # kept until a chunk judges again
+            if not self._live:
+                return
         target = int((self._wall_clock() - IDLE_GRACE_S) * US_PER_S)
         if target > clock:
             self._engine.advance_to(target)
             self._dirty = True
             self._deliver(self._engine.take_alerts(), interval_s=IDLE_CHECKPOINT_INTERVAL_S)
+
+    def _written_live(self, clock_us: int) -> bool:
+        """Whether the log was last written no later than its event clock (plus the lag):
+        its lines were appended as they happened, and nothing came since. True in a quiet
+        period of a live log, also for a watcher restarted in one, which never saw a line
+        arrive; false for old events written now. One stat, only while not known live."""
+        try:
+            written_s = self._paths.log.stat().st_mtime
+        except OSError:  # missing or unreadable now: the next poll looks again
+            return False
+        return written_s <= clock_us / US_PER_S + LIVE_LAG_S
 
     def _deliver(self, alerts: list[Alert], *, interval_s: float | None = None) -> None:
         """Writes new alerts durably, then checkpoints if any were written or ``interval_s``

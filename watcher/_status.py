@@ -94,10 +94,20 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
 
 
 class StatusFile:
-    """Writes ``watcher_status.json`` atomically, at most every ``min_interval_s``."""
+    """Writes ``watcher_status.json`` atomically, at most every ``min_interval_s``.
+
+    Readers (``hub_top``, the hub's ``--watcher``) judge from it whether a watcher runs: its
+    ``pid`` (with ``started_at`` against pid reuse), ``state`` (``starting`` once the lock is
+    held, ``following``, ``waiting_for_log``, ``stopped`` with a ``stop_reason``) and how old
+    ``updated_at`` is against ``interval_ms``.
+
+    Args:
+        interval_ms: the poll interval in follow mode (the file is rewritten about every
+            ``max(interval_ms, min_interval_s)``); None for ``--once``.
+    """
 
     def __init__(self, path: Path, *, mode: str, log_path: Path, alerts_path: Path,
-                 min_interval_s: float = 1.0) -> None:
+                 min_interval_s: float = 1.0, interval_ms: int | None = None) -> None:
         self._path = path
         self._static: dict[str, object] = {
             "pid": os.getpid(),
@@ -106,11 +116,21 @@ class StatusFile:
             "alerts": str(alerts_path),
             "started_at": format_us(int(time.time() * US_PER_S)),
         }
+        if interval_ms is not None:
+            self._static["interval_ms"] = interval_ms
+            self._static["status_interval_ms"] = int(min_interval_s * 1000)
         self._min_interval_s = min_interval_s
         self._last_write = float("-inf")
 
+    def starting(self) -> None:
+        """Says that this process holds the lock and is loading its state (no counters
+        yet): the first write, at once, which is what a parent waits for."""
+        self._last_write = time.monotonic()
+        now = format_us(int(time.time() * US_PER_S))
+        self._write({**self._static, "state": "starting", "updated_at": now})
+
     def update(self, counters: Counters, *, state: str, lag_bytes: int, last_poll_s: float,
-               force: bool = False) -> None:
+               force: bool = False, stop_reason: str | None = None) -> None:
         now = time.monotonic()
         if not force and now - self._last_write < self._min_interval_s:
             return
@@ -123,6 +143,11 @@ class StatusFile:
             last_poll=format_us(int(last_poll_s * US_PER_S)),
             updated_at=format_us(int(time.time() * US_PER_S)),
         )
+        if stop_reason is not None:
+            payload["stop_reason"] = stop_reason
+        self._write(payload)
+
+    def _write(self, payload: dict[str, object]) -> None:
         try:
             write_json_atomic(self._path, payload, durable=False)
         except OSError as exc:  # diagnostics only: never worth stopping the watcher for

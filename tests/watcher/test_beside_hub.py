@@ -28,6 +28,20 @@ def _watcher(home: Path, env: dict[str, str] | None = None) -> subprocess.Popen[
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _wait_ready(home: Path, watcher: subprocess.Popen[bytes], timeout_s: float = 20) -> None:
+    """Until the watcher's status names it: it holds the lock and its signal handlers are
+    in (a fixed sleep lost that race on a busy machine, and SIGTERM then killed it)."""
+    status = home / "state" / "watcher_status.json"
+
+    def ready() -> bool:
+        try:
+            return bool(json.loads(status.read_text()).get("pid") == watcher.pid)
+        except (OSError, ValueError):
+            return False
+
+    assert wait_for(ready, timeout_s), f"watcher {watcher.pid} never said it was running"
+
+
 def _alerts(home: Path) -> list[dict[str, object]]:
     path = home / "logs" / "alerts.jsonl"
     if not path.exists():
@@ -56,7 +70,8 @@ def test_hub_answers_and_audit_are_unaffected_while_the_watcher_is_killed_and_re
     try:
         for round_ in range(3):
             watcher = _watcher(hub_home)
-            time.sleep(0.6)
+            _wait_ready(hub_home, watcher)
+            time.sleep(0.2)  # let it read some of the traffic
             watcher.send_signal(signal.SIGKILL if round_ < 2 else signal.SIGTERM)
             assert watcher.wait(timeout=10) in (0, -signal.SIGKILL)
         stop.set()

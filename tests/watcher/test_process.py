@@ -46,8 +46,10 @@ def test_follow_mode_alerts_and_exits_0_on_sigterm(home: Home) -> None:
     proc = start(home, "--interval-ms", "50", "--status-interval-s", "0.2")
     try:
         status = home.state / "watcher_status.json"
-        wait_for(status.exists)  # the log does not exist yet: it is waited for
-        assert orjson.loads(status.read_bytes())["state"] == "waiting_for_log"
+        # "starting" comes first (the lock is held); then the log, which does not exist yet,
+        # is waited for.
+        wait_for(lambda: status.exists()
+                 and orjson.loads(status.read_bytes())["state"] == "waiting_for_log")
         write_lines(home.log, burst(0, 11, client="10.0.0.9"))
         wait_for(lambda: len(read_alerts(home.alerts)) == 1)
         proc.send_signal(signal.SIGTERM)

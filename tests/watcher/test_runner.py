@@ -26,7 +26,7 @@ from tests.watcher.conftest import (
     write_lines,
 )
 from watcher import MAX_LINE_BYTES, Checkpoint, Watcher, WatchPaths, default_rules
-from watcher._runner import IDLE_CHECKPOINT_INTERVAL_S
+from watcher._runner import IDLE_CHECKPOINT_INTERVAL_S, IDLE_GRACE_S
 
 
 def _count_log_io(monkeypatch: pytest.MonkeyPatch, log: Path) -> Counter[str]:
@@ -159,7 +159,7 @@ def test_close_saves_only_what_no_checkpoint_holds_yet(
     watcher.close()
     watcher.close()
     assert len(saves) == 2
-    assert _clock_us(saves[-1]) == round((clocks.wall_s - 2.0) * 1_000_000)
+    assert _clock_us(saves[-1]) == round((clocks.wall_s - IDLE_GRACE_S) * 1_000_000)
 
 
 def test_an_unsaved_idle_advance_lost_to_a_crash_keeps_alerts_exactly_once(
