@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from otel import SecretSourceError, ValueGuard
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
+from watcher._am_config import (
+    AlertmanagerConfig,
+    AlertmanagerConfigError,
+    add_alertmanager_arguments,
+    alertmanager_config,
+)
 from watcher._console import TerminalSafeFormatter, say
 from watcher._guard import known_secrets_guard
 from watcher._lifeline import watch_stdin
@@ -92,6 +98,9 @@ class WatcherConfig:
     audit_format_path: Path | None = None
     #: --stop-on-stdin-eof: stop (exit 0) once standard input reaches end of file.
     stop_on_stdin_eof: bool = False
+    #: --alertmanager (else $HUB_ALERTMANAGER_URL, but not for --replay) and its options;
+    #: None: no Alertmanager.
+    alertmanager: AlertmanagerConfig | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -134,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                         default=[], help="a file holding the hub token (repeatable): kept "
                         "out of alerts, like $HUB_TOKEN, $SHERATAN_HOME/secrets/hub_token and "
                         "the token the hub's fingerprint finds")
+    add_alertmanager_arguments(parser)
     parser.add_argument("--interval-ms", type=int, default=DEFAULT_INTERVAL_MS,
                         help=f"poll interval in follow mode (default {DEFAULT_INTERVAL_MS})")
     parser.add_argument("--status-interval-s", type=float, default=DEFAULT_STATUS_INTERVAL_S,
@@ -189,7 +199,16 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         alerts_from_option=args.alerts is not None,
         audit_format_path=_audit_format_path(args.audit_format, env, home),
         stop_on_stdin_eof=args.stop_on_stdin_eof,
+        alertmanager=_alertmanager(args, env, mode),
     )
+
+
+def _alertmanager(args: argparse.Namespace, env: Mapping[str, str],
+                  mode: Mode) -> AlertmanagerConfig | None:
+    try:
+        return alertmanager_config(args, env, replay=mode is Mode.REPLAY)
+    except AlertmanagerConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _audit_format_path(option: Path | None, env: Mapping[str, str], home: Path) -> Path | None:
@@ -250,7 +269,7 @@ def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, flags: StopFl
             # At once, before the state is loaded: this process holds the lock and its
             # signal handlers are in, which is what a parent (or a test) waits for.
             status.starting()
-        sinks, wiring = _alert_sinks(config, stdout)
+        sinks, wiring = _alert_sinks(config, stdout, status)
         try:
             return _follow(config, loaded, sinks, status, stdout, flags)
         finally:
@@ -258,11 +277,20 @@ def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, flags: StopFl
                 wiring.shutdown()
 
 
-def _alert_sinks(config: WatcherConfig,
-                 stdout: TextIO) -> tuple[list[AlertSink], AlertLogWiring | None]:
-    """The sinks besides alerts.jsonl: OTel log records when exported, the console in follow
-    mode; and the OTel wiring, to shut down at the end."""
+def _alert_sinks(config: WatcherConfig, stdout: TextIO,
+                 status: StatusFile) -> tuple[list[AlertSink], AlertLogWiring | None]:
+    """The sinks besides alerts.jsonl: Alertmanager when configured (its delivery counters
+    in the status file), OTel log records when exported, the console in follow mode; and
+    the OTel wiring, to shut down at the end."""
     sinks: list[AlertSink] = []
+    if config.alertmanager is not None:
+        from watcher._alertmanager import build_alertmanager_sink
+
+        sink = build_alertmanager_sink(config.alertmanager, alerts_path=config.alerts_path,
+                                       env=config.env, home=config.home,
+                                       token_files=config.token_files)
+        status.add_section("alertmanager", sink.status)
+        sinks.append(sink)
     from watcher._otel import build_alert_log_provider
 
     wiring: AlertLogWiring | None = None
@@ -381,6 +409,14 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
                       should_stop=lambda: flags.should_exit, value_guard=loaded.guard,
                       audit_format=loaded.audit_format)
     say(out, _status_line(counters, 0, False).replace("following", "replayed"))
+    if config.alertmanager is not None:  # asked on the command line: a backtest
+        from watcher._am_replay import replay_to_alertmanager
+
+        posted = replay_to_alertmanager(config.alertmanager, config.alerts_path,
+                                        env=config.env, home=config.home,
+                                        token_files=config.token_files)
+        say(out, f"alertmanager: posted {posted} alerts with their events' times to "
+                 f"{len(config.alertmanager.urls)} Alertmanager(s)")
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +121,11 @@ class StatusFile:
             self._static["status_interval_ms"] = int(min_interval_s * 1000)
         self._min_interval_s = min_interval_s
         self._last_write = float("-inf")
+        self._sections: dict[str, Callable[[], object]] = {}
+
+    def add_section(self, name: str, read: Callable[[], object]) -> None:
+        """Adds ``name`` to every later write, its value read then (a sink's counters)."""
+        self._sections[name] = read
 
     def starting(self) -> None:
         """Says that this process holds the lock and is loading its state (no counters
@@ -145,6 +150,8 @@ class StatusFile:
         )
         if stop_reason is not None:
             payload["stop_reason"] = stop_reason
+        for name, read in self._sections.items():
+            payload[name] = read()
         self._write(payload)
 
     def _write(self, payload: dict[str, object]) -> None:
