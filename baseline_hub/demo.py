@@ -72,6 +72,14 @@ async def _tick(
     data: httpx.AsyncClient,
     intruder: httpx.AsyncClient,
 ) -> None:
+    await _heartbeats(tick, control)
+    await _jobs(runtime, tick, rng, data)
+    if tick % BURST_EVERY_TICKS == 5:
+        await _burst(runtime, intruder)
+
+
+async def _heartbeats(tick: int, control: httpx.AsyncClient) -> None:
+    """Registers the fleet on the first tick; then each node but the silent one beats."""
     for node in NODES:
         if tick == 0:
             await control.post("/nodes/register", json={"node_id": node, "name": node,
@@ -79,6 +87,10 @@ async def _tick(
         elif node != SILENT_NODE or tick < SILENT_AFTER_TICKS:
             await control.post(f"/nodes/{node}/heartbeat")
 
+
+async def _jobs(runtime: HubRuntime, tick: int, rng: random.Random,
+                data: httpx.AsyncClient) -> None:
+    """Queues a few jobs (unless the queue is full); one worker claims two and settles them."""
     if runtime.hub.jobs.counts()["queued"] < MAX_QUEUE:
         for _ in range(rng.randint(1, 3)):
             await data.post("/jobs", json={"kind": rng.choice(["render", "index", "sync"]),
@@ -98,9 +110,11 @@ async def _tick(
                                                             "error": "simulated failure"})
         # else: abandoned; the sweeper requeues it when the lease runs out
 
-    if tick % BURST_EVERY_TICKS == 5:
-        for i in range(BURST_AUTH_FAILURES):
-            headers = {"Authorization": "Bearer not-the-token-0000"} if i % 2 else {}
-            await intruder.get(f"{runtime.control_url}/nodes", headers=headers)
-        for _ in range(BURST_PORT_MISMATCHES):
-            await intruder.post(f"{runtime.data_url}/nodes/register", json={"node_id": "x"})
+
+async def _burst(runtime: HubRuntime, intruder: httpx.AsyncClient) -> None:
+    """The intruder: bad or missing tokens, then requests on the wrong plane's port."""
+    for i in range(BURST_AUTH_FAILURES):
+        headers = {"Authorization": "Bearer not-the-token-0000"} if i % 2 else {}
+        await intruder.get(f"{runtime.control_url}/nodes", headers=headers)
+    for _ in range(BURST_PORT_MISMATCHES):
+        await intruder.post(f"{runtime.data_url}/nodes/register", json={"node_id": "x"})
