@@ -310,15 +310,9 @@ class Tailer:
                     return index if copy is None else copy
                 rewritten = index
                 break
-        if cursor.fp_len:
-            for index in range(len(chain) - 1, -1, -1):
-                path, st = chain[index]
-                if index != rewritten and st.st_size >= cursor.offset and \
-                        self._head_matches(path, cursor):
-                    # A copy of our file (copytruncate): finish it under its new identity;
-                    # moving on from it to the newer file counts as the rotation.
-                    self._cursor = replace(cursor, dev=st.st_dev, ino=st.st_ino)
-                    return index
+        copied = self._copy_of_ours(chain, cursor, rewritten)
+        if copied is not None:
+            return copied
         if rewritten is not None:
             self._counters.truncations += 1
             st = chain[rewritten][1]
@@ -334,6 +328,21 @@ class Tailer:
                               prev_fp_len=cursor.prev_fp_len, prev_fp=cursor.prev_fp)
         copy = self._unread_copy(chain, len(chain) - 1)
         return len(chain) - 1 if copy is None else copy
+
+    def _copy_of_ours(self, chain: list[_Entry], cursor: Cursor,
+                      rewritten: int | None) -> int | None:
+        """The newest file in the chain, but ``rewritten``, that starts with our content."""
+        if not cursor.fp_len:
+            return None
+        for index in range(len(chain) - 1, -1, -1):
+            path, st = chain[index]
+            if index != rewritten and st.st_size >= cursor.offset and \
+                    self._head_matches(path, cursor):
+                # A copy of our file (copytruncate): finish it under its new identity;
+                # moving on from it to the newer file counts as the rotation.
+                self._cursor = replace(cursor, dev=st.st_dev, ino=st.st_ino)
+                return index
+        return None
 
     def _first_cursor(self, chain: list[_Entry]) -> Cursor:
         """Start at the current file; an existing ``.1`` counts as already read."""
