@@ -10,7 +10,7 @@ that changed twice before a post are sent once: the queue is a set of episodes, 
 the book), and every ``resend_interval_s`` all of the book, so that a restarted Alertmanager
 learns within one interval what is still firing (Alertmanager resolves a firing alert it is
 not told about again within its ``resolve_timeout``). A failed post is retried with
-exponential backoff, capped at the re-send interval; the first post that succeeds after a
+exponential backoff, capped at half the re-send interval; the first post that succeeds after a
 failure sends the whole book, since the Alertmanager may have restarted meanwhile. An
 answer of 400 means Alertmanager rejected alerts as invalid: counted, not retried.
 
@@ -137,7 +137,9 @@ class _Target:
         self._labeler = labeler
         self._resend_s = resend_interval_s
         self._timeout_s = timeout_s
-        self._max_backoff_s = min(MAX_BACKOFF_S, resend_interval_s)
+        # Half the re-send interval: an Alertmanager back from an outage has every firing
+        # alert again well within one interval.
+        self._max_backoff_s = min(MAX_BACKOFF_S, resend_interval_s / 2)
         self._clock = clock
         self._transport = transport
         self._cond = threading.Condition()

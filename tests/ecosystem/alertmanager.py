@@ -8,7 +8,10 @@ as shipped, so the tests exercise them).
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.conftest import REPO
 from tests.ecosystem.conftest import COLLECTOR_CONFIG
 from tests.otlp_receiver import free_port, wait_for
 
@@ -161,3 +165,51 @@ class Alertmanager:
     def log(self) -> str:
         path = self.workdir / "alertmanager.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+
+def watcher_rules(window_s: int) -> dict[str, Any]:
+    """The watcher's default rules with a short window and no ignored clients (the tests'
+    traffic comes from 127.0.0.1), never repeating within a test."""
+    return {"ignore_clients": [], "rules": [
+        {"name": "auth_failure_burst", "event": "AUTH_FAILURE", "threshold": 10,
+         "window_s": window_s, "severity": "warning", "repeat_after_s": 3600},
+        {"name": "port_mismatch_burst", "event": "PORT_MISMATCH", "threshold": 5,
+         "window_s": window_s, "severity": "warning", "group_by": ["client"],
+         "repeat_after_s": 3600}]}
+
+
+def start_watcher(home: Path, *args: str, env: dict[str, str] | None = None,
+                  log: Path) -> subprocess.Popen[bytes]:
+    """``python -m watcher`` in follow mode on ``home``, its output in ``log``."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
+    full_env.update({"SHERATAN_HOME": str(home), "PYTHONUNBUFFERED": "1", **(env or {})})
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "watcher", "--interval-ms", "50", *args],
+                                cwd=REPO, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def watcher_status(home: Path) -> dict[str, Any]:
+    """The watcher's status file, or {} while there is none (it is replaced atomically)."""
+    path = home / "state" / "watcher_status.json"
+    try:
+        status: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return status
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)
+
+
+def firing_from_watcher(alertmanager: Alertmanager) -> dict[str, dict[str, Any]]:
+    """The watcher's alerts Alertmanager holds as firing, by their ``client`` label (or
+    alertname when they have none)."""
+    return {alert["labels"].get("client", alert["labels"]["alertname"]): alert
+            for alert in alertmanager.alerts(filter='source="sheratan-watcher"')}
