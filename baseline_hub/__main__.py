@@ -20,7 +20,7 @@ from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
 from .retries import read_retries_since
 from .server import HubRuntime, HubStartError, OnReady, serve
-from .sidecar import WatcherProcess
+from .sidecar import WatcherSupervisor
 from .token import resolve_token
 from .version import __version__
 
@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also run a small simulated fleet against the hub's real API")
     parser.add_argument("--watcher", action="store_true",
                         help="also run the audit watcher (python -m watcher) as a separate "
-                             "process; it stops with the hub")
+                             "process: it stops with the hub (also when the hub is killed), "
+                             "and is restarted with backoff when it exits on its own")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,13 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _seed_rates(telemetry, config)
     on_stop = [lambda: telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)]
     if args.watcher:
-        sidecar = WatcherProcess(config.home)
-
-        async def start_watcher(runtime: HubRuntime) -> None:
-            sidecar.start()
-
-        on_ready.append(start_watcher)
-        on_stop.insert(0, sidecar.stop)
+        supervisor = WatcherSupervisor(config.home, env=os.environ)
+        on_ready.append(_supervise_watcher(supervisor))
+        # One budget, not two in a row: the watcher flushes while the hub shuts its own
+        # telemetry down, and is waited for (or killed) after.
+        on_stop.insert(0, supervisor.request_stop)
+        on_stop.append(supervisor.wait_stopped)
 
     def instrument(app: FastAPI, plane: PlaneInfo) -> None:
         instrument_app(app, telemetry, plane=plane.name, server_port=plane.port)
@@ -97,6 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)  # idempotent
     return EXIT_OK
+
+
+def _supervise_watcher(supervisor: WatcherSupervisor) -> OnReady:
+    """Starts the watcher once the hub serves, and asks it to stop as soon as the hub is
+    asked to, so that its shutdown overlaps the servers' own."""
+
+    async def supervise(runtime: HubRuntime) -> None:
+        supervisor.start()
+        while not any(server.should_exit for server in runtime.servers):
+            await asyncio.sleep(0.05)
+        supervisor.request_stop()
+
+    return supervise
 
 
 def _seed_rates(telemetry: HubTelemetry, config: HubConfig) -> None:

@@ -1,63 +1,340 @@
-"""``--watcher``: the audit watcher as a separate process beside the hub.
+"""``--watcher``: the audit watcher as a supervised process beside the hub.
 
-The hub only starts and stops it; it imports nothing of it. A watcher that crashes, hangs or
-is killed never affects the hub, and stopping the hub stops the watcher (it then saves its
-checkpoint and exits 0).
+The hub only starts, watches and stops it; it imports nothing of it (the few names below
+mirror ``python -m watcher``'s). A watcher that crashes, hangs or is killed never affects the
+hub, and:
+
+- **It lives and dies with the hub.** Its standard input is a pipe whose other end only the
+  hub holds (``--stop-on-stdin-eof``). The operating system closes that end when the hub
+  exits, however it exits (``kill -9`` and ``TerminateProcess`` included), and the watcher
+  then checkpoints and exits 0. A normal stop closes the pipe too: on Windows, where a child
+  without a console gets no SIGTERM, that is still a clean stop.
+- **The console tells the truth.** "watcher: started" is printed only once the watcher's
+  ``state/watcher_status.json`` names its pid as following the log, which it writes once it
+  holds the home's watcher lock and has opened its files and state; a watcher that exits
+  first is reported with its exit code (3, another watcher runs, in so many words).
+- **Alerting never stops silently.** A watcher that exits on its own is started again after
+  1 s, doubling up to 30 s, back to 1 s once one ran for a minute; each restart is logged and
+  counted in ``state/watcher_supervisor.json``, which ``hub_top`` shows. Exit code 3 (another
+  watcher holds the lock) is not a failure to retry quickly: that other watcher is alerting.
+  It is said once, and tried again every minute only, so this hub takes over when it goes.
+- **Stopping shares the hub's budget.** The watcher is asked to stop as soon as the hub is;
+  it flushes while the hub shuts its own telemetry down, and is killed if it is not gone
+  ``STOP_TIMEOUT_S`` after the request (its checkpoints survive that).
+
+Thread-safety: one supervisor thread starts and reaps the process; ``request_stop`` and
+``wait_stopped`` may be called from any thread, and ``_lock`` keeps a process from being
+started after a stop was requested.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
-import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 5.0
+#: From the stop request to a killed watcher: inside the 3 s a stopping hub may take, with the
+#: hub's own 2 s telemetry shutdown running meanwhile.
+STOP_TIMEOUT_S = 2.5
+#: How long a started watcher has to say it holds its lock before the console says it has not.
+READY_TIMEOUT_S = 10.0
+RESTART_INITIAL_S = 1.0
+RESTART_MAX_S = 30.0
+#: A watcher that ran this long was fine: the next restart waits the initial delay again.
+RESTART_STABLE_S = 60.0
+#: While another watcher holds the lock, how often this hub tries again.
+LOCKED_RETRY_S = 60.0
+#: ``python -m watcher``'s exit code when another watcher holds ``state/watcher.lock``.
+WATCHER_EXIT_LOCKED = 3
+WATCHER_STATUS_NAME = "watcher_status.json"
+SUPERVISOR_STATUS_NAME = "watcher_supervisor.json"
+_POLL_S = 0.05
+#: What the watcher's status says once it has the lock, its files and its state.
+_RUNNING_STATES = ("following", "waiting_for_log")
 
 
-class WatcherProcess:
-    """``python -m watcher --home HOME`` started beside the hub, its output on the hub's console."""
+class RestartBackoff:
+    """The delay before each restart: ``initial_s``, doubling up to ``max_s``, and back to
+    ``initial_s`` after a run of at least ``stable_s``. Not thread-safe (one supervisor)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, initial_s: float = RESTART_INITIAL_S, max_s: float = RESTART_MAX_S,
+                 stable_s: float = RESTART_STABLE_S) -> None:
+        if not 0 < initial_s <= max_s:
+            raise ValueError(f"need 0 < initial_s <= max_s, got {initial_s} and {max_s}")
+        self._initial_s = initial_s
+        self._max_s = max_s
+        self._stable_s = stable_s
+        self._next_s = initial_s
+
+    def next_delay(self, uptime_s: float) -> float:
+        """The wait before restarting a watcher that ran ``uptime_s`` seconds."""
+        if uptime_s >= self._stable_s:
+            self._next_s = self._initial_s
+        delay = self._next_s
+        self._next_s = min(self._next_s * 2, self._max_s)
+        return delay
+
+
+def _utc(epoch_s: float | None) -> str | None:
+    if epoch_s is None:
+        return None
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _write_json_atomic(path: Path, payload: Mapping[str, object]) -> None:
+    """A temp file beside ``path`` (0600, from ``mkstemp``), renamed over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _describe_exit(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+
+
+class WatcherSupervisor:
+    """Runs ``python -m watcher --home HOME --stop-on-stdin-eof`` beside the hub, restarting it.
+
+    Args:
+        home: the hub's ``SHERATAN_HOME``.
+        env: the watcher's environment (the hub's, read once by ``__main__``).
+        say: prints one line on the hub's console.
+        backoff: restart delays (default 1 s doubling to 30 s, reset after a minute).
+        ready_timeout_s: how long a new watcher has to confirm that it holds its lock.
+        locked_retry_s: the retry interval while another watcher holds the lock.
+    """
+
+    def __init__(self, home: Path, *, env: Mapping[str, str],
+                 say: Callable[[str], None] | None = None,
+                 backoff: RestartBackoff | None = None,
+                 ready_timeout_s: float = READY_TIMEOUT_S,
+                 locked_retry_s: float = LOCKED_RETRY_S) -> None:
         self._home = home
+        self._env = dict(env)
+        self._say = say if say is not None else (lambda line: print(line, flush=True))
+        self._backoff = backoff if backoff is not None else RestartBackoff()
+        self._ready_timeout_s = ready_timeout_s
+        self._locked_retry_s = locked_retry_s
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._stop_deadline = float("inf")
         self._proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self._locked_said = False
+        #: Watchers started after the first; read by tests and written to the status file.
+        self.restarts = 0
+        self._last_exit: tuple[int, float] | None = None
+
+    @property
+    def status_path(self) -> Path:
+        return self._home / "state" / SUPERVISOR_STATUS_NAME
+
+    @property
+    def pid(self) -> int | None:
+        """The running watcher's pid, if one is running."""
+        proc = self._proc
+        return None if proc is None or proc.poll() is not None else proc.pid
 
     def start(self) -> None:
+        """Starts the supervisor thread, which starts the watcher. Returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("the watcher supervisor was started already")
+        self._thread = threading.Thread(target=self._supervise, name="watcher-supervisor",
+                                        daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Asks the watcher to stop (closes its stdin) and ends the restarts. Returns at once;
+        idempotent. The stop budget ``STOP_TIMEOUT_S`` starts at the first call."""
+        with self._lock:
+            if not self._stopping.is_set():
+                self._stop_deadline = time.monotonic() + STOP_TIMEOUT_S
+                self._stopping.set()
+            proc = self._proc
+        if proc is not None:
+            _close_stdin(proc)
+
+    def wait_stopped(self) -> None:
+        """Waits for the watcher to exit until the stop budget is spent, then kills it."""
+        self.request_stop()
+        proc = self._proc
+        if proc is not None:
+            try:
+                proc.wait(timeout=max(0.0, self._stop_deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("the audit watcher did not stop within %.1f s; killing it",
+                               STOP_TIMEOUT_S)
+                proc.kill()
+                proc.wait(timeout=STOP_TIMEOUT_S)
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+    def stop(self) -> None:
+        """``request_stop`` and ``wait_stopped``."""
+        self.request_stop()
+        self.wait_stopped()
+
+    def _supervise(self) -> None:
         try:
-            # Its own process group: a Ctrl+C in the terminal reaches only the hub, which then
-            # stops the watcher with one signal (a second one would force the watcher out).
-            windows = sys.platform == "win32"
+            while not self._stopping.is_set():
+                delay = self._run_one()
+                if delay is None or self._stopping.wait(delay):
+                    break
+        except Exception:  # a supervisor bug must not take the hub down; say so loudly
+            logger.exception("the audit watcher supervisor failed; alerting has stopped")
+            self._write_status("failed", None)
+            return
+        self._write_status("stopped", None)
+
+    def _spawn(self) -> subprocess.Popen[bytes] | None:
+        windows = sys.platform == "win32"
+        with self._lock:
+            if self._stopping.is_set():
+                return None
+            # Its own process group: a Ctrl+C in the terminal reaches only the hub, which
+            # then stops the watcher once.
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "watcher", "--home", str(self._home)],
-                env=dict(os.environ),
+                [sys.executable, "-m", "watcher", "--home", str(self._home),
+                 "--stop-on-stdin-eof"],
+                env=self._env, stdin=subprocess.PIPE,
                 start_new_session=not windows,
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) if windows else 0,
             )
-        except OSError as exc:  # the hub runs on without it
-            logger.error("could not start the audit watcher: %s", exc)
-            return
-        print(f"watcher: started (pid {self._proc.pid}), alerts go to "
-              f"{(self._home / 'logs' / 'alerts.jsonl').resolve()}", flush=True)
+            return self._proc
 
-    def stop(self) -> None:
-        """Ask the watcher to stop, wait up to ``STOP_TIMEOUT_S``, then kill it. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        # Windows has no SIGTERM for a child without a console group: terminate() is a hard
-        # stop there, which the watcher's checkpoints are built to survive.
-        if sys.platform == "win32":
-            proc.terminate()
-        else:
-            proc.send_signal(signal.SIGTERM)
+    def _run_one(self) -> float | None:
+        """Starts one watcher and waits for it to end. Returns the delay before the next one,
+        or None when the hub is stopping."""
         try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            logger.warning("the audit watcher did not stop within %.0f s; killing it",
-                           STOP_TIMEOUT_S)
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
+            proc = self._spawn()
+        except OSError as exc:
+            self._say(f"watcher: could not start: {exc}")
+            return self._retry_later(None, 0.0)
+        if proc is None:
+            return None
+        started = time.monotonic()
+        self._write_status("starting", proc.pid)
+        confirmed = self._await_ready(proc, started)
+        code = self._await_exit(proc)
+        _close_stdin(proc)
+        if code is None:
+            return None
+        return self._after_exit(proc.pid, code, time.monotonic() - started, confirmed)
+
+    def _await_ready(self, proc: subprocess.Popen[bytes], started: float) -> bool:
+        """Until the watcher's status names its pid (it holds the lock), it exits, the hub
+        stops, or ``ready_timeout_s`` passes. Says which on the console."""
+        while proc.poll() is None and not self._stopping.is_set():
+            if self._status_pid_running() == proc.pid:
+                self._locked_said = False
+                first = self.restarts == 0
+                what = (f"started (pid {proc.pid})" if first
+                        else f"restarted (pid {proc.pid}, restart {self.restarts})")
+                self._say(f"watcher: {what}, alerts go to "
+                          f"{(self._home / 'logs' / 'alerts.jsonl').resolve()}")
+                self._write_status("running", proc.pid)
+                return True
+            if time.monotonic() - started > self._ready_timeout_s:
+                self._say(f"watcher: pid {proc.pid} has not said within "
+                          f"{self._ready_timeout_s:.0f} s that it is running; not counted as "
+                          f"started")
+                return False
+            time.sleep(_POLL_S)
+        return False
+
+    def _await_exit(self, proc: subprocess.Popen[bytes]) -> int | None:
+        """The watcher's exit code (reaped: no zombie is left), or None once the hub stops."""
+        while True:
+            try:
+                return proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                if self._stopping.is_set():
+                    return None
+
+    def _after_exit(self, pid: int, code: int, uptime_s: float, confirmed: bool) -> float | None:
+        if self._stopping.is_set():
+            return None
+        if code == WATCHER_EXIT_LOCKED and not confirmed:
+            if not self._locked_said:  # said once, not every minute
+                self._say(f"watcher: not started: another watcher is already running on "
+                          f"{self._home.resolve()} (it holds state/watcher.lock); it does the "
+                          f"alerting, and this hub tries again every "
+                          f"{self._locked_retry_s:.0f} s")
+                self._locked_said = True
+            self._last_exit = (code, time.time())
+            self._write_status("locked", None, next_in_s=self._locked_retry_s)
+            return self._locked_retry_s
+        return self._retry_later((pid, code), uptime_s, confirmed)
+
+    def _retry_later(self, exited: tuple[int, int] | None, uptime_s: float,
+                     confirmed: bool = False) -> float:
+        delay = self._backoff.next_delay(uptime_s)
+        self.restarts += 1
+        if exited is None:
+            why = "could not be started"
+        else:
+            pid, code = exited
+            self._last_exit = (code, time.time())
+            stage = "" if confirmed else " before it said it was running"
+            why = f"(pid {pid}) {_describe_exit(code)} after {uptime_s:.1f} s{stage}"
+        logger.warning("the audit watcher %s; restarting it in %.0f s (restart %d)", why,
+                       delay, self.restarts)
+        self._write_status("restarting", None, next_in_s=delay)
+        return delay
+
+    def _status_pid_running(self) -> int | None:
+        """The pid in the watcher's status once it says it follows the log: it holds the
+        lock and its files and state are usable (``starting`` means only the lock)."""
+        try:
+            body = json.loads((self._home / "state" / WATCHER_STATUS_NAME).read_bytes())
+        except (OSError, ValueError):  # not there yet, or being replaced
+            return None
+        if not isinstance(body, dict) or body.get("state") not in _RUNNING_STATES:
+            return None
+        pid = body.get("pid")
+        return pid if isinstance(pid, int) else None
+
+    def _write_status(self, state: str, pid: int | None, *,
+                      next_in_s: float | None = None) -> None:
+        """``state/watcher_supervisor.json``: what ``hub_top`` shows besides the watcher's own
+        status. Diagnostics only: a failed write is logged, never fatal."""
+        now = time.time()
+        code, at = self._last_exit if self._last_exit is not None else (None, None)
+        payload = {
+            "hub_pid": os.getpid(),
+            "state": state,
+            "watcher_pid": pid,
+            "restarts": self.restarts,
+            "last_exit_code": code,
+            "last_exit_at": _utc(at),
+            "next_start_at": _utc(None if next_in_s is None else now + next_in_s),
+            "updated_at": _utc(now),
+        }
+        try:
+            _write_json_atomic(self.status_path, payload)
+        except OSError as exc:
+            logger.warning("could not write %s: %s", self.status_path, exc)
+
+
+def _close_stdin(proc: subprocess.Popen[bytes]) -> None:
+    """Closes our end of the watcher's lifeline: it sees end of file and stops."""
+    if proc.stdin is not None:
+        # Already broken (the watcher is gone), or closed by the other thread just now.
+        with contextlib.suppress(OSError, ValueError):
+            proc.stdin.close()

@@ -322,6 +322,9 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
     watcher = Watcher(loaded.rules, paths, sinks=sinks, idle_advance=True,
                       value_guard=loaded.guard, audit_format=loaded.audit_format)
     if follow:
+        # Its files and state are usable: what a parent waits for before it says "started".
+        status.update(watcher.counters, state=_state(watcher), lag_bytes=watcher.lag_bytes,
+                      last_poll_s=time.time(), force=True)
         say(stdout, f"watcher: following {paths.log}, {len(loaded.rules.rules)} rules, alerts to "
                     f"{paths.alerts}")
     next_line = time.monotonic() + config.status_interval_s
@@ -331,8 +334,7 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
             watcher.idle()
         if not follow:
             break  # --once: the "stopped" status below is its only write
-        state = "waiting_for_log" if watcher.waiting else "following"
-        status.update(watcher.counters, state=state, lag_bytes=watcher.lag_bytes,
+        status.update(watcher.counters, state=_state(watcher), lag_bytes=watcher.lag_bytes,
                       last_poll_s=time.time())
         if flags.should_exit:
             break
@@ -347,6 +349,10 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
                   last_poll_s=time.time(), force=True, stop_reason=flags.reason)
     say(stdout, _status_line(watcher.counters, watcher.lag_bytes, watcher.waiting))
     return EXIT_FORCED if flags.force_exit else EXIT_OK
+
+
+def _state(watcher: Watcher) -> str:
+    return "waiting_for_log" if watcher.waiting else "following"
 
 
 def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None = None,
