@@ -26,7 +26,7 @@ from ._pipeline import build_logger_provider, build_meter_provider, observable_g
 from ._process import build_process_meter_provider, process_registry
 from ._redaction import Redactor
 from ._render import format_generated_at, render_prometheus, snapshot_values
-from ._request_buffer import MAX_PENDING_LIMIT, RequestBuffer
+from ._request_buffer import DEFAULT_MAX_PENDING, MAX_PENDING_LIMIT, RequestBuffer
 from ._sources import CountSources, CountsSource
 from ._sql_counts import SqlCountsConfig
 from .auditlog import AuditFormat
@@ -90,8 +90,9 @@ class HubTelemetry:
             dropped (a flagged ``service.name`` becomes ``sheratan-hub``) and label
             values it flags read ``redacted``; secret-looking resource keys are always
             dropped.
-        max_pending_requests: the most request durations buffered per plane before the
-            request path drains a batch itself.
+        max_pending_requests: the most request durations queued per plane before the
+            request path records a batch itself; also the most one scrape or export
+            records, which bounds how long it holds the event loop (256: about 2 ms).
     """
 
     def __init__(
@@ -102,7 +103,7 @@ class HubTelemetry:
         wall_clock: Callable[[], float] = time.time,
         extra_resource_attributes: Mapping[str, str | int | float | bool] | None = None,
         redactor: Redactor | None = None,
-        max_pending_requests: int = 4096,
+        max_pending_requests: int = DEFAULT_MAX_PENDING,
     ) -> None:
         if not 1 <= max_pending_requests <= MAX_PENDING_LIMIT:
             raise ValueError(
@@ -153,8 +154,9 @@ class HubTelemetry:
         labels = LabelCache(self._request_labels, OVERFLOW, max_keys=_MAX_REQUEST_LABEL_SETS)
         requests = RequestBuffer(histogram, labels, max_pending=max_pending)
         sources = self._sources
-        # The drain rides on the plane's first gauge: the SDK runs every callback of a
-        # provider before it collects the histogram, for every reader.
+        # The drain also rides on the plane's first gauge, so the OTLP exporter's collects
+        # record the queue too: in that export or the next, whatever order the SDK runs
+        # callbacks in. Pull collects and shutdown drain explicitly first.
         if plane is Plane.CONTROL:
             observable_gauge(meter, spec.NODES, [requests.drain_callback, sources.observe_nodes])
             self._events.bind_control(meter)
@@ -356,6 +358,9 @@ class HubTelemetry:
             logger_provider = self._logger_provider
             process_provider, self._process_provider = self._process_provider, None
         self._hub_sources.stop(timeout_s=min(0.5, timeout_s / 4))
+        for plane in planes.values():
+            # Before the final export's collect, without relying on the SDK's callback order.
+            _drain_all(plane.requests)
         # The SDK gets most of the budget as its own deadline, so on a dead collector it
         # still reaches exporter.shutdown() (which stops the retry loop) before we give up
         # waiting for it.
@@ -385,11 +390,20 @@ class HubTelemetry:
         if state is None or self._taps_off:
             raise TelemetryUnavailableError("shut_down")
         try:
+            # Record what the requests queued before the collect reads the histogram, so a
+            # scrape sees every request that finished before it (at most max_pending).
+            state.requests.drain()
             return state.reader.get_metrics_data()
         except Exception as exc:
             _logger.exception("collecting the %s plane failed", plane.value)
             raise TelemetryUnavailableError("collect_failed") from exc
 
+
+
+def _drain_all(requests: RequestBuffer) -> None:
+    # Bounded batches until empty; taps are off by now, so nothing refills the queue.
+    while requests.drain():
+        pass
 
 
 def _as_int(value: object) -> int:
