@@ -119,11 +119,16 @@ def render_table(rows: Sequence[Row]) -> str:
     for row in rows:
         ratio = f"{row.ratio:.3f}x" if row.ratio is not None else ""
         cpu = f"{row.cpu_us:,.0f} µs" if row.cpu_us is not None else ""
-        cells = (row.benchmark, row.case, row.mode, f"{row.median:,.0f} {row.unit}",
-                 f"{min(row.samples):,.0f}", f"{max(row.samples):,.0f}",
+        cells = (row.benchmark, row.case, row.mode, f"{_number(row.median)} {row.unit}",
+                 _number(min(row.samples)), _number(max(row.samples)),
                  f"{row.spread:.0%}", row.baseline or "", ratio, cpu)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    # Small values (a stall of 2.4 ms) keep a decimal; whole numbers and rates do not.
+    return f"{value:,.1f}" if abs(value) < 100 and value != int(value) else f"{value:,.0f}"
 
 
 def machine() -> dict[str, Any]:
