@@ -167,14 +167,14 @@ class Alertmanager:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
-def watcher_rules(window_s: int) -> dict[str, Any]:
-    """The watcher's default rules with a short window and no ignored clients (the tests'
+def watcher_rules(auth_window_s: int, mismatch_window_s: int) -> dict[str, Any]:
+    """The watcher's default rules with short windows and no ignored clients (the tests'
     traffic comes from 127.0.0.1), never repeating within a test."""
     return {"ignore_clients": [], "rules": [
         {"name": "auth_failure_burst", "event": "AUTH_FAILURE", "threshold": 10,
-         "window_s": window_s, "severity": "warning", "repeat_after_s": 3600},
+         "window_s": auth_window_s, "severity": "warning", "repeat_after_s": 3600},
         {"name": "port_mismatch_burst", "event": "PORT_MISMATCH", "threshold": 5,
-         "window_s": window_s, "severity": "warning", "group_by": ["client"],
+         "window_s": mismatch_window_s, "severity": "warning", "group_by": ["client"],
          "repeat_after_s": 3600}]}
 
 
