@@ -5,7 +5,8 @@ Run it as ``python -m watcher``. It knows nothing about FastAPI or about the hub
 
 Pipeline, one module per stage: ``_tail`` (poll, complete lines, rotations) -> ``_engine``
 (event-time windows and alert state, ``_groups``) -> ``_runner`` (write alerts durably, then
-checkpoint via ``_checkpoint``) -> sinks (``_sinks``, ``_otel_sink``). ``_cli`` is the edge.
+checkpoint via ``_checkpoint``) -> sinks (``_sinks``, ``_otel_sink``, ``_alertmanager``).
+``_cli`` is the edge.
 
 - Time is the lines' own ``ts``. A resolve or repeat is stamped with the exact moment it
   happened and emitted once a later line moves the clock past it; ``--replay`` and ``--once``
@@ -34,6 +35,8 @@ from typing import TYPE_CHECKING
 from otel import NotRegularFile, open_regular, open_shared
 from otel.auditlog import MAX_LINE_BYTES, Cursor, Tailer, split_lines
 from watcher._alert import Alert, AlertState
+from watcher._am_alerts import AlertLabeler
+from watcher._am_config import AlertmanagerConfig, AlertmanagerConfigError
 from watcher._checkpoint import Checkpoint, load_checkpoint
 from watcher._cli import (
     EXIT_FAILURE,
@@ -64,6 +67,7 @@ from watcher._sinks import AlertSink, ConsoleAlertSink, JsonlAlertSink
 from watcher._status import Counters
 
 if TYPE_CHECKING:
+    from watcher._alertmanager import AlertmanagerSink, build_alertmanager_sink
     from watcher._otel_sink import OTelAlertSink
 
 __all__ = [
@@ -76,8 +80,12 @@ __all__ = [
     "GROUPABLE_FIELDS",
     "MAX_LINE_BYTES",
     "Alert",
+    "AlertLabeler",
     "AlertSink",
     "AlertState",
+    "AlertmanagerConfig",
+    "AlertmanagerConfigError",
+    "AlertmanagerSink",
     "Checkpoint",
     "ClientFilter",
     "ConsoleAlertSink",
@@ -97,6 +105,7 @@ __all__ = [
     "WatchPaths",
     "Watcher",
     "WatcherConfig",
+    "build_alertmanager_sink",
     "default_rules",
     "load_checkpoint",
     "load_rules",
@@ -112,9 +121,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The OTel sink pulls in the SDK; importing it lazily keeps --replay lean.
+    # The OTel sink pulls in the SDK, the Alertmanager sink httpx; importing them lazily
+    # keeps --replay lean.
     if name == "OTelAlertSink":
         from watcher._otel_sink import OTelAlertSink
 
         return OTelAlertSink
+    if name in ("AlertmanagerSink", "build_alertmanager_sink"):
+        from watcher import _alertmanager
+
+        return getattr(_alertmanager, name)
     raise AttributeError(f"module 'watcher' has no attribute {name!r}")
