@@ -6,7 +6,7 @@ import hashlib
 import ipaddress
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -50,14 +50,24 @@ class RulesError(ValueError):
 class ClientFilter:
     """Matches a client address against IPs and CIDRs (IPv4-mapped IPv6 included).
 
-    ``ipaddress`` parsing is slow; callers on a hot path cache results per client string.
-    Immutable, so thread-safe.
+    The common cases need no ``ipaddress``: a client spelled as one of the ignored hosts is
+    in; a client without ``:`` or brackets can only be an IPv4 dotted quad (or no address),
+    and a dotted quad has one spelling, so it is out unless an IPv4 network is wider than
+    a host, when its octets are compared as an integer. Other spellings (IPv6, brackets,
+    IPv4-mapped) are parsed with ``ipaddress``. Immutable, so thread-safe.
     """
 
-    __slots__ = ("_networks",)
+    __slots__ = ("_hosts", "_networks", "_v4", "_v4_wide", "_v6")
 
     def __init__(self, networks: Sequence[IpNetwork]) -> None:
         self._networks = tuple(networks)
+        self._hosts = frozenset(str(net.network_address) for net in self._networks
+                                if net.num_addresses == 1)
+        self._v4 = _ranges(net for net in self._networks if net.version == 4)
+        self._v6 = _ranges(net for net in self._networks if net.version == 6)
+        #: Only then can a dotted quad that is no ignored host's spelling be ignored.
+        self._v4_wide = any(net.version == 4 and net.num_addresses > 1
+                            for net in self._networks)
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -66,16 +76,38 @@ class ClientFilter:
         """True if ``client`` is an IP inside one of the networks."""
         if not isinstance(client, str) or len(client) > 64:
             return False
+        if client in self._hosts:
+            return True
+        if ":" in client or "[" in client or "]" in client:
+            return self._matches_parsed(client.strip("[]"))
+        if not self._v4_wide or _IPV4.fullmatch(client) is None:
+            return False
+        a, b, c, d = client.split(".")
+        return _within((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d), self._v4)
+
+    def _matches_parsed(self, text: str) -> bool:
         try:
-            address = ipaddress.ip_address(client.strip("[]"))
+            address = ipaddress.ip_address(text)
         except ValueError:
             return False
-        candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [address]
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            candidates.append(address.ipv4_mapped)
-        return any(
-            a in net for a in candidates for net in self._networks if a.version == net.version
-        )
+        if isinstance(address, ipaddress.IPv4Address):
+            return _within(int(address), self._v4)
+        mapped = address.ipv4_mapped
+        return _within(int(address), self._v6) or (
+            mapped is not None and _within(int(mapped), self._v4))
+
+
+#: An IPv4 address as ``ipaddress`` reads it: four decimal octets up to 255, no leading zero.
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
+
+
+def _ranges(networks: Iterable[IpNetwork]) -> tuple[tuple[int, int], ...]:
+    return tuple((int(net.network_address), int(net.broadcast_address)) for net in networks)
+
+
+def _within(value: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(first <= value <= last for first, last in ranges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,48 +180,68 @@ def _ip_list(value: object, field: str) -> tuple[str, ...]:
     return tuple(specs)
 
 
-def _parse_rule(raw: object, field: str) -> Rule:
-    if not isinstance(raw, dict):
-        raise RulesError(field, "must be an object")
+def _check_keys(raw: dict[str, object], field: str) -> None:
     for key in raw:
         if key not in _RULE_KEYS:
             raise RulesError(f"{field}.{key}", "unknown field")
     for key in ("name", "event", "threshold", "window_s", "severity"):
         if key not in raw:
             raise RulesError(f"{field}.{key}", "is required")
-    name = raw["name"]
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise RulesError(f"{field}.name",
-                         f"must be 1-64 characters of [A-Za-z0-9_.:-], got {name!r}")
-    event = raw["event"]
-    if not isinstance(event, str) or not event or len(event) > 64:
-        raise RulesError(f"{field}.event", f"must be a non-empty event name, got {event!r}")
-    threshold = raw["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or \
-            not 0 <= threshold <= MAX_THRESHOLD:
+
+
+def _name(value: object, field: str) -> str:
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+        raise RulesError(field, f"must be 1-64 characters of [A-Za-z0-9_.:-], got {value!r}")
+    return value
+
+
+def _event(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise RulesError(field, f"must be a non-empty event name, got {value!r}")
+    return value
+
+
+def _threshold(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_THRESHOLD:
         # A JSON number with a fraction or an exponent (1e20) arrives as a float.
-        raise RulesError(f"{field}.threshold",
-                         f"must be an integer between 0 and {MAX_THRESHOLD}, got {threshold!r}")
-    window_s = _seconds(raw["window_s"], f"{field}.window_s", MIN_WINDOW_S, MAX_WINDOW_S)
-    severity = raw["severity"]
-    if severity not in SEVERITIES:
-        raise RulesError(f"{field}.severity", f"must be one of {', '.join(SEVERITIES)}")
-    group_by_raw = raw.get("group_by", [])
-    if not isinstance(group_by_raw, list):
-        raise RulesError(f"{field}.group_by", "must be a list of field names")
-    for index, item in enumerate(group_by_raw):
+        raise RulesError(field, f"must be an integer between 0 and {MAX_THRESHOLD}, got {value!r}")
+    return value
+
+
+def _severity(value: object, field: str) -> str:
+    if value not in SEVERITIES:
+        raise RulesError(field, f"must be one of {', '.join(SEVERITIES)}")
+    return str(value)
+
+
+def _group_by(value: object, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise RulesError(field, "must be a list of field names")
+    for index, item in enumerate(value):
         if item not in GROUPABLE_FIELDS:
             allowed = ", ".join(sorted(GROUPABLE_FIELDS))
-            raise RulesError(f"{field}.group_by[{index}]",
-                             f"must be one of {allowed}, got {item!r}")
-    if len(set(group_by_raw)) != len(group_by_raw):
-        raise RulesError(f"{field}.group_by", "has duplicate fields")
-    repeat_after_s = _seconds(raw.get("repeat_after_s", DEFAULT_REPEAT_AFTER_S),
-                              f"{field}.repeat_after_s", MIN_REPEAT_AFTER_S, MAX_REPEAT_AFTER_S)
-    ignore = _ip_list(raw.get("ignore_clients", []), f"{field}.ignore_clients")
+            raise RulesError(f"{field}[{index}]", f"must be one of {allowed}, got {item!r}")
+    if len(set(value)) != len(value):
+        raise RulesError(field, "has duplicate fields")
+    return tuple(value)
+
+
+def _parse_rule(raw: object, field: str) -> Rule:
+    if not isinstance(raw, dict):
+        raise RulesError(field, "must be an object")
+    _check_keys(raw, field)
+    # Checked in this order, so the first bad field named is the one it always was.
     return Rule(
-        name=name, event=event, threshold=threshold, window_s=window_s, severity=severity,
-        group_by=tuple(group_by_raw), repeat_after_s=repeat_after_s, ignore_clients=ignore,
+        name=_name(raw["name"], f"{field}.name"),
+        event=_event(raw["event"], f"{field}.event"),
+        threshold=_threshold(raw["threshold"], f"{field}.threshold"),
+        window_s=_seconds(raw["window_s"], f"{field}.window_s", MIN_WINDOW_S, MAX_WINDOW_S),
+        severity=_severity(raw["severity"], f"{field}.severity"),
+        group_by=_group_by(raw.get("group_by", []), f"{field}.group_by"),
+        repeat_after_s=_seconds(raw.get("repeat_after_s", DEFAULT_REPEAT_AFTER_S),
+                                f"{field}.repeat_after_s", MIN_REPEAT_AFTER_S,
+                                MAX_REPEAT_AFTER_S),
+        ignore_clients=_ip_list(raw.get("ignore_clients", []), f"{field}.ignore_clients"),
     )
 
 
