@@ -98,6 +98,8 @@ class WatcherStatus:
         updated_at: ``updated_at`` parsed, when it was a valid timestamp.
         error: Why the file is unusable (malformed JSON, not an object, unreadable).
         missing: The file does not exist: no watcher has run with this home.
+        pid_alive: Whether the process that wrote it still runs (its ``pid``, not reused
+            since ``started_at``); None when that cannot be told (no pid, another host).
     """
 
     path: str
@@ -105,6 +107,22 @@ class WatcherStatus:
     updated_at: datetime | None = None
     error: str | None = None
     missing: bool = False
+    pid_alive: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorStatus:
+    """``watcher_supervisor.json``: how the hub's ``--watcher`` keeps its watcher running
+    (see ``baseline_hub/sidecar.py``). Absent when no hub ran with ``--watcher`` here.
+
+    Attributes:
+        fields: Its scalar fields (``state``, ``restarts``, ``last_exit_code``, ...).
+        hub_alive: Whether the hub that wrote it still runs (None: cannot be told).
+    """
+
+    path: str
+    fields: Mapping[str, str | int] = field(default_factory=dict)
+    hub_alive: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +134,54 @@ class Snapshot:
     data: PlaneReading
     alerts: AlertsTail
     watcher: WatcherStatus
+    supervisor: SupervisorStatus | None = None
 
     @property
     def planes(self) -> tuple[PlaneReading, PlaneReading]:
         return (self.control, self.data)
+
+
+#: A status not rewritten for this many of its write intervals means its watcher is gone.
+SILENT_INTERVALS = 5
+#: The least silence that counts, whatever the intervals (the watcher writes about every
+#: second in follow mode).
+WATCHER_SILENT_S = 10.0
+
+
+def silent_after_s(status: WatcherStatus) -> float:
+    """How long the status may go unwritten before its watcher counts as gone: a few of its
+    own poll and write intervals, at least ``WATCHER_SILENT_S``."""
+    intervals_ms = [v for key in ("interval_ms", "status_interval_ms")
+                    if isinstance(v := status.fields.get(key), int) and v > 0]
+    longest_s = max(intervals_ms, default=0) / 1000
+    return max(WATCHER_SILENT_S, SILENT_INTERVALS * longest_s)
+
+
+def watcher_down(status: WatcherStatus, now: datetime) -> str | None:
+    """Why no watcher is running on this home, or None when one is (or it cannot be told:
+    an unreadable status). Alerts that were firing are then stale, not firing."""
+    if status.missing:
+        return "no watcher status"
+    if status.error is not None:
+        return None
+    if status.fields.get("state") == "stopped":
+        return "watcher stopped"
+    if status.pid_alive is False:
+        return f"watcher pid {status.fields.get('pid', '?')} gone"
+    if status.updated_at is not None:
+        age_s = (now - status.updated_at).total_seconds()
+        if age_s > silent_after_s(status):
+            return f"watcher silent for {duration(age_s)}"
+    return None
+
+
+def duration(seconds: float) -> str:
+    """``42s``, ``5m``, ``3h``, ``2d``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"

@@ -30,15 +30,13 @@ from .model import (
     AlertState,
     PlaneReading,
     Snapshot,
-    WatcherStatus,
+    watcher_down,
 )
+from .watcher_panel import watcher_panel, watcher_trouble
 
 #: The watcher's default rule thresholds (CONTRACT section 4): a ``*_rate_1m`` above its
 #: limit is what would make the watcher fire (its windows are 60 s too).
 RATE_LIMITS = {"auth_fail_rate_1m": 10, "port_mismatch_rate_1m": 5}
-#: A watcher status older than this, while the watcher says it is running, means it is gone
-#: (it rewrites the file about every second).
-WATCHER_SILENT_S = 10.0
 #: Below this width the plane panels are stacked instead of side by side.
 SIDE_BY_SIDE_MIN_WIDTH = 70
 #: From this width the alerts show their window and severity too.
@@ -98,8 +96,12 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
         if reading.error is not None:
             what = "unreachable" if reading.error.startswith(_UNREACHABLE) else "no metrics"
             found.append((f"{reading.plane} plane {what}", _BAD))
+    down = watcher_down(snapshot.watcher, snapshot.taken_at)
     if snapshot.alerts.firing:
-        found.append((_plural(snapshot.alerts.firing, "alert") + " firing", _BAD))
+        if down is None:
+            found.append((_plural(snapshot.alerts.firing, "alert") + " firing", _BAD))
+        else:  # nobody evaluates them: what was firing may long be over
+            found.append((_plural(snapshot.alerts.firing, "alert") + f" stale ({down})", _WARN))
     values = snapshot.control.values
     if values.get("nodes_dead", 0) > 0:
         found.append((_plural(values["nodes_dead"], "node") + " dead", _BAD))
@@ -110,8 +112,8 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
         found.append((_plural(values["nodes_stale"], "node") + " stale", _WARN))
     if snapshot.alerts.error is not None:
         found.append(("alerts unreadable", _WARN))  # firing alerts could be missed
-    watcher = _watcher_trouble(snapshot.watcher, snapshot.taken_at)
-    if watcher:
+    watcher = watcher_trouble(snapshot.watcher, snapshot.taken_at)
+    if watcher and not (snapshot.alerts.firing and down is not None):  # said above if so
         found.append((f"watcher: {watcher}", _WARN))
     return found
 
@@ -130,7 +132,7 @@ class _Frame:
         child_options = options.update(height=None)
         width = options.max_width
         top = Group(_header(snap, self._hint, width), _planes(snap, self._previous, width),
-                    _watcher_panel(snap.watcher, snap.taken_at))
+                    watcher_panel(snap.watcher, snap.supervisor, snap.taken_at))
         top_lines = console.render_lines(top, child_options, pad=False)
         room = None
         height = self._height if self._height is not None else options.height
@@ -138,7 +140,8 @@ class _Frame:
             room = max(0, height - len(top_lines) - 3)  # borders and the table header
         yield from _lines(top_lines)
         alerts = _alerts_panel(snap.alerts, snap.taken_at, room,
-                               wide=options.max_width >= WIDE_MIN_WIDTH)
+                               wide=options.max_width >= WIDE_MIN_WIDTH,
+                               stale=watcher_down(snap.watcher, snap.taken_at))
         yield from console.render(alerts, child_options)
 
 
@@ -246,72 +249,17 @@ def _arrow(spec: _Spec, value: int, before: int | None) -> Text:
     return Text(arrow, style="bold red" if rising == spec.rising_bad else "green")
 
 
-def _watcher_trouble(status: WatcherStatus, now: datetime) -> str | None:
-    if status.missing:
-        return "no status file"
-    if status.error is not None:
-        return "status unreadable"
-    state = status.fields.get("state")
-    if state == "stopped":
-        return "stopped"
-    age_s = _age_s(status, now)
-    if age_s is not None and age_s > WATCHER_SILENT_S:
-        return "not updating"
-    return None
-
-
-def _age_s(status: WatcherStatus, now: datetime) -> float | None:
-    if status.updated_at is None:
-        return None
-    return (now - status.updated_at).total_seconds()
-
-
-def _watcher_panel(status: WatcherStatus, now: datetime) -> Panel:
-    title = Text("watcher", style="bold")
-    if status.missing:
-        body = Text.assemble(("no watcher status yet", _WARN),
-                             (" (start the hub with --watcher, or python -m watcher)", "dim"))
-        return Panel(body, title=title, border_style="yellow", subtitle=_dim(status.path))
-    if status.error is not None:
-        body = Text.assemble(("watcher status unreadable: ", _WARN), (status.error, "yellow"))
-        return Panel(body, title=title, border_style="yellow", subtitle=_dim(status.path))
-    fields = status.fields
-    trouble = _watcher_trouble(status, now)
-    state = str(fields.get("state", "?"))
-    first = Text.assemble(
-        (state, "bold green" if trouble is None and state == "following" else _WARN))
-    if "pid" in fields:
-        first.append(f"  pid {fields['pid']}")
-    age_s = _age_s(status, now)
-    if age_s is not None:
-        silent = trouble == "not updating"
-        first.append(f"  updated {_duration(age_s)} ago", style=_WARN if silent else "dim")
-        if silent:
-            first.append(" (is the watcher running?)", style="yellow")
-    if isinstance(fields.get("alerts"), int):
-        first.append("  alerts ", style="dim")
-        first.append(str(fields["alerts"]))
-    counters = Text()
-    for key, warn_above in (("lines_read", None), ("lag_bytes", 1 << 20), ("parse_errors", 0),
-                            ("invalid_events", 0), ("rotations", None)):
-        value = fields.get(key)
-        if not isinstance(value, int):
-            continue
-        if counters:
-            counters.append("  ")
-        counters.append(f"{key} ", style="dim")
-        warn = warn_above is not None and value > warn_above
-        counters.append(str(value), style="yellow" if warn else "")
-    border = "blue" if trouble is None else "yellow"
-    return Panel(Group(first, counters) if counters else first, title=title,
-                 border_style=border)
-
-
 def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
-                  wide: bool) -> Panel:
+                  wide: bool, stale: str | None = None) -> Panel:
+    """``stale``: why no watcher runs (its episodes' firing lines are then only the last
+    thing known of them), or None."""
     # Full screen: the panel reaches the bottom, so the frame keeps its shape as rows come.
     height = None if room is None else room + 3
-    if alerts.firing:
+    if alerts.firing and stale is not None:
+        title = Text(f"alerts: {alerts.firing} stale ({stale}; last known firing)",
+                     style=_WARN)
+        border = "yellow"
+    elif alerts.firing:
         title = Text(f"alerts: {alerts.firing} firing", style=_BAD)
         border = "red"
     else:
@@ -343,16 +291,18 @@ def _alerts_panel(alerts: AlertsTail, now: datetime, room: int | None, *,
         table.add_column("window", no_wrap=True, justify="right")
         table.add_column("severity", no_wrap=True, overflow="ellipsis")
     for row in rows:
-        cells = _alert_cells(row, now)
+        cells = _alert_cells(row, now, stale=stale is not None)
         table.add_row(*(cells if wide else cells[:5]),
-                      style="bold" if row.still_firing else None)
+                      style="bold" if row.still_firing and stale is None else None)
     subtitle = _dim(" · ".join(["newest first", *notes]))
     return Panel(table, title=title, border_style=border, subtitle=subtitle, height=height)
 
 
-def _alert_cells(row: AlertRow, now: datetime) -> tuple[Text, ...]:
+def _alert_cells(row: AlertRow, now: datetime, *, stale: bool) -> tuple[Text, ...]:
     if row.state is AlertState.RESOLVED:
         state = Text("✓ resolved", style="green")
+    elif row.still_firing and stale:
+        state = Text("◌ stale", style="yellow")
     elif row.still_firing:
         state = Text("● FIRING", style=_BAD)
     else:
@@ -377,17 +327,6 @@ def _clock(ts: str, now: datetime) -> str:
     if when.date() == now.date():
         return when.strftime("%H:%M:%S")
     return when.strftime("%m-%d %H:%M")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f}h"
-    return f"{seconds / 86400:.0f}d"
 
 
 def _plural(count: int, noun: str) -> str:

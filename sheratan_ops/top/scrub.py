@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 from otel import Redactor, ValueGuard, terminal_safe
 
-from .model import AlertRow, AlertsTail, PlaneReading, Snapshot, WatcherStatus
+from .model import AlertRow, AlertsTail, PlaneReading, Snapshot, SupervisorStatus, WatcherStatus
 
 #: Distinct strings whose safe form is remembered (per kind: free text and single values).
 DEFAULT_CACHE_SIZE = 4096
@@ -58,7 +58,8 @@ class Scrubber:
         """``snap`` with every string it carries made safe to show."""
         return dataclasses.replace(
             snap, control=self.plane(snap.control), data=self.plane(snap.data),
-            alerts=self.alerts(snap.alerts), watcher=self.watcher(snap.watcher))
+            alerts=self.alerts(snap.alerts), watcher=self.watcher(snap.watcher),
+            supervisor=None if snap.supervisor is None else self.supervisor(snap.supervisor))
 
     def plane(self, reading: PlaneReading) -> PlaneReading:
         """A plane's URL, error and ``generated_at`` (its values are integers; its name is
@@ -84,10 +85,18 @@ class Scrubber:
     def watcher(self, status: WatcherStatus) -> WatcherStatus:
         """The watcher status' path, error and string fields (``updated_at`` is already
         parsed; the keys are looked up by name and never drawn)."""
-        fields = {key: self.text(value) if isinstance(value, str) else value
-                  for key, value in status.fields.items()}
-        return dataclasses.replace(status, path=self.text(status.path), fields=fields,
+        return dataclasses.replace(status, path=self.text(status.path),
+                                   fields=self._fields(status.fields),
                                    error=self._optional(status.error))
+
+    def supervisor(self, status: SupervisorStatus) -> SupervisorStatus:
+        """The hub supervisor's path and string fields."""
+        return dataclasses.replace(status, path=self.text(status.path),
+                                   fields=self._fields(status.fields))
+
+    def _fields(self, fields: Mapping[str, str | int]) -> dict[str, str | int]:
+        return {key: self.text(value) if isinstance(value, str) else value
+                for key, value in fields.items()}
 
     def _group(self, group: Mapping[str, str]) -> dict[str, str]:
         return {self.text(key): self.value(value) for key, value in group.items()}

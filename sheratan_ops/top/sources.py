@@ -25,6 +25,7 @@ import orjson
 from sheratan_ops import hubenv
 from watcher import NotRegularFile, open_regular
 
+from .liveness import writer_alive
 from .model import (
     PLANE_KEYS,
     AlertRow,
@@ -32,6 +33,7 @@ from .model import (
     AlertState,
     PlaneReading,
     Snapshot,
+    SupervisorStatus,
     WatcherStatus,
 )
 from .scrub import Scrubber
@@ -42,6 +44,9 @@ from .scrub import Scrubber
 SCAN_MAX_BYTES = 512 * 1024
 #: ``watcher_status.json`` is about 600 bytes; anything this big is not one.
 STATUS_MAX_BYTES = 64 * 1024
+#: What the hub's ``--watcher`` writes beside the watcher's status
+#: (``baseline_hub.sidecar.SUPERVISOR_STATUS_NAME``; the ops tools import no hub code).
+SUPERVISOR_STATUS_NAME = "watcher_supervisor.json"
 _REASON_MAX_CHARS = 120
 
 
@@ -74,6 +79,8 @@ def fetch(
         data=fetch_plane(client, "data", data_url),
         alerts=read_alerts(hubenv.alerts_file(home), alerts),
         watcher=read_watcher_status(hubenv.watcher_status_file(home)),
+        supervisor=read_supervisor_status(
+            hubenv.watcher_status_file(home).with_name(SUPERVISOR_STATUS_NAME)),
     ))
 
 
@@ -158,39 +165,78 @@ def read_alerts(path: Path, limit: int) -> AlertsTail:
 
 
 def read_watcher_status(path: Path) -> WatcherStatus:
-    """``watcher_status.json``, tolerating a missing, oversized or malformed file.
+    """``watcher_status.json``, tolerating a missing, oversized or malformed file, and
+    whether the watcher that wrote it still runs.
 
     Args:
         path: The status file.
     """
     shown = str(path)
     try:
+        fields = _read_status_fields(path)
+    except FileNotFoundError:
+        return WatcherStatus(shown, missing=True)
+    except _Unusable as exc:
+        return WatcherStatus(shown, error=str(exc))
+    updated = fields.get("updated_at")
+    # A stopped watcher's pid is not worth a look (and may be anyone's by now).
+    alive = None if fields.get("state") == "stopped" else writer_alive(fields)
+    return WatcherStatus(shown, fields=fields,
+                         updated_at=_parse_ts(updated) if isinstance(updated, str) else None,
+                         pid_alive=alive)
+
+
+def read_supervisor_status(path: Path) -> SupervisorStatus | None:
+    """The hub's ``watcher_supervisor.json``; None when absent or unusable (it only adds
+    to the watcher's own status).
+
+    Args:
+        path: The supervisor status file.
+    """
+    try:
+        fields = _read_status_fields(path)
+    except (FileNotFoundError, _Unusable):
+        return None
+    alive = None if fields.get("state") == "stopped" else writer_alive(fields, pid_key="hub_pid")
+    return SupervisorStatus(str(path), fields=fields, hub_alive=alive)
+
+
+class _Unusable(Exception):
+    """A status file that is there but cannot be used; the message says why."""
+
+
+def _read_status_fields(path: Path) -> dict[str, str | int]:
+    """A small JSON status object's scalar fields (strings and integers; the rest dropped).
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        _Unusable: it is not a regular file, unreadable, too large, or not a JSON object.
+    """
+    try:
         with open_regular(path) as handle:
             raw = handle.read(STATUS_MAX_BYTES + 1)
     except FileNotFoundError:
-        return WatcherStatus(shown, missing=True)
+        raise
     except NotRegularFile as exc:
-        return WatcherStatus(shown, error=str(exc))
+        raise _Unusable(str(exc)) from None
     except OSError as exc:
-        return WatcherStatus(shown, error=_short(exc.strerror or str(exc), "unreadable"))
+        raise _Unusable(_short(exc.strerror or str(exc), "unreadable")) from None
     if len(raw) > STATUS_MAX_BYTES:
-        return WatcherStatus(shown, error="too large to be a watcher status")
+        raise _Unusable("too large to be a watcher status")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         # Also what a reader sees of a non-atomic writer mid-write; the next refresh retries.
-        return WatcherStatus(shown, error="not valid JSON")
+        raise _Unusable("not valid JSON") from None
     if not isinstance(body, dict):
-        return WatcherStatus(shown, error="not a JSON object")
+        raise _Unusable("not a JSON object")
     fields: dict[str, str | int] = {}
     for key, value in body.items():
         if isinstance(value, str):
             fields[key] = value
         elif (number := _as_int(value)) is not None:
             fields[key] = number
-    updated = fields.get("updated_at")
-    return WatcherStatus(shown, fields=fields,
-                         updated_at=_parse_ts(updated) if isinstance(updated, str) else None)
+    return fields
 
 
 def _tail_bytes(path: Path, max_bytes: int) -> bytes:

@@ -17,6 +17,7 @@ from sheratan_ops.top.model import (
     AlertState,
     PlaneReading,
     Snapshot,
+    SupervisorStatus,
     WatcherStatus,
 )
 from sheratan_ops.top.scrub import Scrubber
@@ -44,7 +45,7 @@ def watcher_ok(**extra: str | int) -> WatcherStatus:
 def snap(control: Mapping[str, int] | str = CALM_CONTROL,
          data: Mapping[str, int] | str = CALM_DATA, *,
          alerts: AlertsTail | None = None, watcher: WatcherStatus | None = None,
-         taken_at: datetime = NOW) -> Snapshot:
+         supervisor: SupervisorStatus | None = None, taken_at: datetime = NOW) -> Snapshot:
     """A snapshot; a plane given as a string is that error."""
     def reading(plane: str, url: str, value: Mapping[str, int] | str) -> PlaneReading:
         if isinstance(value, str):
@@ -54,7 +55,7 @@ def snap(control: Mapping[str, int] | str = CALM_CONTROL,
     return Snapshot(taken_at, reading("control", CONTROL_URL, control),
                     reading("data", DATA_URL, data),
                     alerts or AlertsTail("home/logs/alerts.jsonl", missing=True),
-                    watcher or watcher_ok())
+                    watcher or watcher_ok(), supervisor)
 
 
 def alert(alert_id: str, state: AlertState, *, rule: str = "auth_failure_burst",
