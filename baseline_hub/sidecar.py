@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,7 @@ class WatcherSupervisor:
         #: Watchers started after the first; read by tests and written to the status file.
         self.restarts = 0
         self._last_exit: tuple[int, float] | None = None
+        self._started_at = _utc(time.time())
 
     @property
     def status_path(self) -> Path:
@@ -318,6 +320,8 @@ class WatcherSupervisor:
         code, at = self._last_exit if self._last_exit is not None else (None, None)
         payload = {
             "hub_pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": self._started_at,
             "state": state,
             "watcher_pid": pid,
             "restarts": self.restarts,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -111,6 +112,7 @@ class StatusFile:
         self._path = path
         self._static: dict[str, object] = {
             "pid": os.getpid(),
+            "host": socket.gethostname(),  # where the pid means something
             "mode": mode,
             "log": str(log_path),
             "alerts": str(alerts_path),

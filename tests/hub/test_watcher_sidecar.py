@@ -1,0 +1,249 @@
+"""``python -m baseline_hub --watcher``: a watcher that lives and dies with its hub, is
+restarted when it dies alone, is never claimed started when it is not, and stops within the
+hub's budget (real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+from baseline_hub.sidecar import (
+    RESTART_INITIAL_S,
+    RESTART_MAX_S,
+    SUPERVISOR_STATUS_NAME,
+    RestartBackoff,
+)
+from tests.conftest import REPO, HubProcess, start_hub
+from tests.otlp_receiver import wait_for
+from tests.scripts.conftest import checkout_env
+
+pytestmark = pytest.mark.e2e
+
+
+def _json(path: Path) -> dict[str, object]:
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _watcher_status(home: Path) -> dict[str, object]:
+    return _json(home / "state" / "watcher_status.json")
+
+
+def _supervisor(home: Path) -> dict[str, object]:
+    return _json(home / "state" / SUPERVISOR_STATUS_NAME)
+
+
+def _running_watcher(hub: HubProcess) -> int:
+    """The pid of the hub's watcher, once it said it runs (its status names it and the hub's
+    supervisor agrees)."""
+    def ready() -> bool:
+        status, supervisor = _watcher_status(hub.home), _supervisor(hub.home)
+        return (status.get("state") in ("following", "waiting_for_log")
+                and supervisor.get("state") == "running"
+                and supervisor.get("watcher_pid") == status.get("pid"))
+
+    assert wait_for(ready, 20), "".join(hub.output)
+    pid = _watcher_status(hub.home)["pid"]
+    assert isinstance(pid, int)
+    return pid
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its new parent to reap it has exited too)."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _kill(pid: int) -> None:
+    if sys.platform == "win32":
+        psutil.Process(pid).kill()
+    else:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_the_backoff_doubles_to_its_cap_and_resets_after_a_stable_run() -> None:
+    backoff = RestartBackoff()
+    delays = [backoff.next_delay(uptime_s=0.5) for _ in range(7)]
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    assert (RESTART_INITIAL_S, RESTART_MAX_S) == (1, 30)
+    assert backoff.next_delay(uptime_s=59) == 30
+    assert backoff.next_delay(uptime_s=61) == 1  # it ran a stable minute
+    assert backoff.next_delay(uptime_s=0.1) == 2
+    with pytest.raises(ValueError, match="initial_s"):
+        RestartBackoff(initial_s=0)
+
+
+def test_a_hub_killed_hard_takes_its_watcher_with_it_within_2_s(hub_home: Path) -> None:
+    hub = start_hub(hub_home, args=("--watcher",))
+    try:
+        watcher = _running_watcher(hub)
+        hub.proc.kill()  # kill -9: the hub runs no code at all
+        hub.proc.wait(timeout=10)
+        killed = time.monotonic()
+        assert wait_for(lambda: _gone(watcher), 5)
+        took_s = time.monotonic() - killed
+    finally:
+        hub.stop()
+    assert took_s < 2.0
+    status = _watcher_status(hub_home)
+    assert (status["pid"], status["state"], status["stop_reason"]) == (
+        watcher, "stopped", "parent exited or closed standard input")
+    print(f"watcher gone {took_s:.2f} s after kill -9 of its hub")
+
+
+def test_a_watcher_killed_alone_is_restarted_and_the_restart_is_shown(hub_home: Path) -> None:
+    hub = start_hub(hub_home, args=("--watcher",))
+    try:
+        first = _running_watcher(hub)
+        _kill(first)
+        killed = time.monotonic()
+        assert wait_for(lambda: _watcher_status(hub_home).get("pid") not in (None, first), 15)
+        second = _running_watcher(hub)
+        took_s = time.monotonic() - killed
+        assert _gone(first)  # reaped by the hub: no <defunct> left behind
+        supervisor = _supervisor(hub_home)
+        assert supervisor["restarts"] == 1
+        assert supervisor["state"] == "running"
+        assert supervisor["watcher_pid"] == second
+        assert supervisor["last_exit_code"] in (-signal.SIGKILL, 1)  # 1: TerminateProcess
+        top = subprocess.run(
+            [sys.executable, "scripts/hub_top.py", "--once",
+             "--control-url", hub.control_url, "--data-url", hub.data_url],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+            env=checkout_env({**{k: v for k, v in os.environ.items()
+                                 if not k.startswith("HUB_")},
+                              "SHERATAN_HOME": str(hub_home), "COLUMNS": "120"}))
+    finally:
+        assert hub.stop() == 0
+    output = "".join(hub.output)
+    assert f"watcher: started (pid {first})" in output
+    assert f"watcher: restarted (pid {second}, restart 1)" in output
+    assert f"the audit watcher (pid {first}) was killed by signal 9" in output or \
+        f"the audit watcher (pid {first}) exited with code 1" in output
+    assert "restarting it in 1 s (restart 1)" in output
+    assert took_s < RESTART_INITIAL_S + 10
+    assert top.returncode == 0, top.stderr
+    assert "restarts 1" in top.stdout
+    assert _supervisor(hub_home)["state"] == "stopped"
+
+
+def test_a_watcher_that_keeps_failing_backs_off_and_comes_back(hub_home: Path) -> None:
+    alerts = hub_home / "logs" / "alerts.jsonl"
+    alerts.mkdir(parents=True)  # the watcher refuses it and exits 1, as on a full disk
+    hub = start_hub(hub_home, args=("--watcher",))
+    try:
+        assert wait_for(lambda: _supervisor(hub_home).get("restarts") == 2, 15)
+        assert _supervisor(hub_home)["last_exit_code"] == 1
+        alerts.rmdir()
+        _running_watcher(hub)
+        supervisor = _supervisor(hub_home)
+    finally:
+        assert hub.stop() == 0
+    output = "".join(hub.output)
+    assert "watcher: started" not in output  # it never was, until it came back
+    assert "exited with code 1 after" in output
+    assert "restarting it in 1 s (restart 1)" in output
+    assert "restarting it in 2 s (restart 2)" in output
+    assert f"watcher: restarted (pid {supervisor['watcher_pid']}, restart " in output
+    assert supervisor["restarts"] in (2, 3)  # 3 if it looked once more before the fix
+
+
+def test_a_hub_beside_a_running_watcher_says_so_and_does_not_retry_in_a_loop(
+    hub_home: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
+    other = subprocess.Popen([sys.executable, "-m", "watcher", "--home", str(hub_home)],
+                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: _watcher_status(hub_home).get("pid") == other.pid, 20)
+        hub = start_hub(hub_home, args=("--watcher",))
+        try:
+            assert wait_for(lambda: _supervisor(hub_home).get("state") == "locked", 15)
+            time.sleep(3)  # several fast restarts' worth
+            supervisor = _supervisor(hub_home)
+            assert other.poll() is None
+        finally:
+            assert hub.stop() == 0
+    finally:
+        other.kill()
+        other.wait(timeout=10)
+    output = "".join(hub.output)
+    assert "watcher: started" not in output
+    assert "watcher: not started: another watcher is already running on" in output
+    assert output.count("another watcher is already running") == 2  # its own, and ours
+    assert (supervisor["restarts"], supervisor["last_exit_code"]) == (0, 3)
+
+
+@pytest.fixture
+def hanging_collector() -> Iterator[str]:
+    """An OTLP endpoint that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            held.append(conn)  # never read, never answered
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to the hub")
+def test_stopping_with_a_hanging_collector_and_an_alert_takes_under_3_s(
+    hub_home: Path, hanging_collector: str,
+) -> None:
+    hub = start_hub(hub_home, args=("--watcher",),
+                    env={"OTEL_EXPORTER_OTLP_ENDPOINT": hanging_collector,
+                         "OTEL_BLRP_SCHEDULE_DELAY": "100",
+                         "OTEL_METRIC_EXPORT_INTERVAL": "500"})
+    try:
+        watcher = _running_watcher(hub)
+        transport = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(transport=transport, timeout=5) as intruder:
+            for _ in range(12):
+                intruder.get(f"{hub.control_url}/nodes")
+        alerts = hub_home / "logs" / "alerts.jsonl"
+        assert wait_for(lambda: alerts.exists() and b'"firing"' in alerts.read_bytes(), 15)
+        time.sleep(0.5)  # the alert's record and the hub's metrics are stuck in export
+        started = time.monotonic()
+        hub.proc.send_signal(signal.SIGTERM)
+        code = hub.proc.wait(timeout=10)
+        took_s = time.monotonic() - started
+    finally:
+        hub.stop()
+    assert code == 0
+    assert _gone(watcher)
+    print(f"hub with --watcher stopped in {took_s:.2f} s")
+    assert took_s < 3.0, "".join(hub.output)
