@@ -16,6 +16,7 @@ resolved. A firing alert has no ``endsAt``: Alertmanager then resolves it by its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,14 @@ FIXED_LABELS = frozenset({"alertname", "severity", "event", "source", "instance"
 #: rebuilds what is firing after a restart (a firing episode repeats its line every
 #: ``repeat_after_s``, so its newest line is near the end).
 REBUILD_TAIL_BYTES = 64 << 20
+_NOT_IN_LABEL_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def label_name(field: str) -> str:
+    """A valid Alertmanager label name for a group field (``[A-Za-z_][A-Za-z0-9_]*``); the
+    groupable fields are such names already."""
+    name = _NOT_IN_LABEL_NAME.sub("_", field)
+    return name if name and not name[0].isdigit() else f"_{name}"
 
 
 def label_value(text: str) -> str:
@@ -72,8 +81,8 @@ class AlertLabeler:
             "source": SOURCE,
             "instance": label_value(self.guard(self.instance)),
         }
-        for name, value in alert.group:
-            text = _group_text(value)
+        for field, value in alert.group:
+            text, name = _group_text(value), label_name(field)
             if text is not None and name not in FIXED_LABELS:
                 labels[name] = text
         return labels

@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,14 +47,19 @@ class AlertmanagerConfig:
 
     Attributes:
         urls: base URLs (``http://host:9093``, or with a route prefix); the alerts go to
-            ``<url>/api/v2/alerts`` on each.
+            ``<url>/api/v2/alerts`` on each. Left out of the repr: a URL may carry a password
+            (``display_urls`` has them without).
         instance: the ``instance`` label of every alert.
         resend_interval_s: how often firing alerts are sent again.
     """
 
-    urls: tuple[str, ...]
+    urls: tuple[str, ...] = field(repr=False)
     instance: str
     resend_interval_s: float = DEFAULT_RESEND_INTERVAL_S
+
+    @property
+    def display_urls(self) -> tuple[str, ...]:
+        return tuple(display_url(url) for url in self.urls)
 
 
 def add_alertmanager_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
 from tests.watcher.fake_alertmanager import FakeAlertmanager
 from watcher import Alert, AlertState, Watcher, WatchPaths, default_rules
 from watcher._alertmanager import CLOSE_TIMEOUT_S, AlertmanagerSink
-from watcher._am_alerts import SOURCE, AlertLabeler, parse_alert_line
+from watcher._am_alerts import SOURCE, AlertLabeler, label_name, parse_alert_line
 from watcher._am_config import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
@@ -81,6 +81,12 @@ def test_label_values_are_valid_utf8_without_controls() -> None:
     labels = _labeler().labels(alert)
     labels["client"].encode("utf-8")  # no lone surrogate left
     assert labels["client"] == "evil\\x1b[2J\\x0a\\u202e\\ud800"
+
+
+def test_group_fields_become_valid_label_names() -> None:
+    assert label_name("expected_port") == "expected_port"
+    assert label_name("x-y.z") == "x_y_z"
+    assert label_name("1st") == "_1st"
 
 
 def test_starts_at_is_the_first_event_and_ends_at_only_once_resolved() -> None:
@@ -304,6 +310,12 @@ def test_a_bad_url_is_shown_without_its_password() -> None:
     with pytest.raises(AlertmanagerConfigError, match="--alertmanager") as caught:
         _parse("--alertmanager", "gopher://admin:hunter2@am:9093")
     assert "hunter2" not in str(caught.value)
+
+
+def test_the_config_never_shows_a_password_of_a_url() -> None:
+    config = AlertmanagerConfig(("http://ops:hunter2@am:9093/am",), INSTANCE)
+    assert "hunter2" not in repr(config)
+    assert config.display_urls == ("http://am:9093/am",)
 
 
 def test_the_resend_interval_is_bounded() -> None:
