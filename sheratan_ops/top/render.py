@@ -97,11 +97,7 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
             what = "unreachable" if reading.error.startswith(_UNREACHABLE) else "no metrics"
             found.append((f"{reading.plane} plane {what}", _BAD))
     down = watcher_down(snapshot.watcher, snapshot.taken_at)
-    if snapshot.alerts.firing:
-        if down is None:
-            found.append((_plural(snapshot.alerts.firing, "alert") + " firing", _BAD))
-        else:  # nobody evaluates them: what was firing may long be over
-            found.append((_plural(snapshot.alerts.firing, "alert") + f" stale ({down})", _WARN))
+    found.extend(_firing_problem(snapshot.alerts.firing, down))
     values = snapshot.control.values
     if values.get("nodes_dead", 0) > 0:
         found.append((_plural(values["nodes_dead"], "node") + " dead", _BAD))
@@ -116,6 +112,15 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
     if watcher and not (snapshot.alerts.firing and down is not None):  # said above if so
         found.append((f"watcher: {watcher}", _WARN))
     return found
+
+
+def _firing_problem(firing: int, down: str | None) -> list[tuple[str, str]]:
+    if not firing:
+        return []
+    if down is None:
+        return [(_plural(firing, "alert") + " firing", _BAD)]
+    # Nobody evaluates them: what was firing may long be over.
+    return [(_plural(firing, "alert") + f" stale ({down})", _WARN)]
 
 
 class _Frame:
