@@ -9,9 +9,12 @@ checkpoint via ``_checkpoint``) -> sinks (``_sinks``, ``_otel_sink``, ``_alertma
 ``_cli`` is the edge.
 
 - Time is the lines' own ``ts``. A resolve or repeat is stamped with the exact moment it
-  happened and emitted once a later line moves the clock past it; ``--replay`` and ``--once``
-  are therefore deterministic. Only follow mode on a live log (timestamps within 5 s of the
-  wall clock) lets the wall clock, less 2 s of grace, move time while the log is idle.
+  happened and emitted once the clock moves past it; ``--replay`` is therefore
+  deterministic. On a live log (lines read within 5 s of the wall clock, or a file last
+  written no later than its newest line: a quiet period, also across a restart) follow mode
+  after every poll and ``--once`` at its end let the wall clock, less 0.25 s of grace, move
+  time: a firing alert resolves on time whether or not another line comes. A log of old
+  events written now stays purely event-time.
 - Lines stamped more than 5 minutes beyond the wall clock are counted (``future_events``)
   and ignored: they never move the clock, in any mode.
 - Follow mode and ``--once`` hold ``state/watcher.lock``: one watcher per home.
