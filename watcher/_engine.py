@@ -2,12 +2,22 @@
 
 Time is the audit lines' own ``ts`` (kept as a ``timedelta`` since the epoch, see
 ``_timefmt``), never the wall clock, so the same log always yields the same alerts. The clock
-is the highest ``ts`` seen so far. When a line moves the clock past them, due state changes
-are applied first, in time order (a change due at t waits until every line stamped t is in):
-a firing group resolves at the exact moment its windowed count drops back to the threshold,
-and repeats at ``last emit + repeat_after_s``. Both are stamped with the time they happened,
-not the time they were noticed. A line older than the clock but inside the window still
-counts; one older than the window is counted as late and dropped. A group's count is checked
+is the highest ``ts`` seen so far.
+
+How a line flows: it is decoded into a record of the fields the rules read; if it moves the
+clock past a due change (a resolve or a repeat) or a sweep, those run first, in time order (a
+change due at t waits until every line stamped t is in). Then each rule of its event counts
+it: an ignored client is skipped, a line older than the window is late (counted, dropped),
+and otherwise its time goes into its group's window, which forgets what left the window; a
+quiet group with more events than the threshold fires.
+
+Each group's episode is a small state machine: quiet -> firing (on a line, when the count
+exceeds the threshold) -> firing again every ``repeat_after_s`` while it stays over ->
+resolved, back to quiet, at the exact moment the windowed count drops to the threshold. A
+resolve or repeat is stamped with the time it happened, not the time it was noticed; a heap
+of due times (one entry per firing episode, checked when it comes up) says what is next.
+
+A line older than the clock but inside the window still counts. A group's count is checked
 when a line arrives, against the window ending at the clock: a burst whose lines arrive out
 of order, so that it peaked before the clock, may not fire (the hub writes in order). A line
 stamped more than ``MAX_FUTURE_SKEW_S`` beyond the wall clock is counted as a future event
@@ -20,19 +30,17 @@ Not thread-safe: one engine per reader thread.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from operator import itemgetter
 from typing import Any
 
 import msgspec
 
 from otel import ValueGuard
 from otel.auditlog import AuditFormat, AuditRecord, RecordDecoder
-from watcher._alert import Alert, AlertState, GroupKey, GroupValue, make_alert_id, safe_group_value
+from watcher._alert import Alert, AlertState, GroupKey, make_alert_id
 from watcher._groups import Group, RuleState
 from watcher._guard import default_value_guard
 from watcher._rules import MAX_WINDOW_S, RuleSet
@@ -44,8 +52,6 @@ DEFAULT_MAX_GROUPS_PER_RULE = 10_000
 #: A line stamped further than this beyond the wall clock is counted and ignored: it would
 #: otherwise move the clock and make every real line after it late.
 MAX_FUTURE_SKEW_S = 300.0
-#: Bound on the per-rule caches of client routes and ignore verdicts (cleared when full).
-_MAX_CACHE = 4096
 #: Idle groups are swept out every this many (longest) windows of event time. A sweep costs
 #: a look at every group; with one window between sweeps, each group of a sparse log (one
 #: event, then idle) was looked at twice, now about once. Memory stays bounded by
@@ -56,15 +62,11 @@ _NEVER = from_us(NEVER_US)
 #: a datetime holds (0001-01-01 UTC), so every time an alert can name is one it can print.
 #: Once the clock is set, anything before this is older than every window and so late.
 _EARLIEST = MIN_TIME + from_us(round(MAX_WINDOW_S * US_PER_S))
+#: What the fast decoder raises on a line it cannot take (a ValidationError is a
+#: DecodeError too): such a line goes to the careful decoder, which counts it.
+_DECODE_FAILURES = (msgspec.DecodeError, RecursionError)
 
-
-def _key_order(key: GroupKey) -> tuple[tuple[int, int, str], ...]:
-    """A total order on group keys, whose values may mix None, ints and strings."""
-    return tuple((0, 0, "") if v is None else (1, v, "") if type(v) is int else (2, 0, str(v))
-                 for v in key)
-
-
-# (due time, episode seq, rule index, group key); may be outdated, checked when popped.
+#: A due change: (when, episode seq, rule index, group key). Outdated ones are skipped.
 _Due = tuple[timedelta, int, int, GroupKey]
 
 
@@ -96,12 +98,11 @@ class Engine:
         if max_groups_per_rule < 1:
             raise ValueError(f"max_groups_per_rule must be >= 1, got {max_groups_per_rule}")
         self.counters = counters
-        #: The guard's cached verdict function, called directly on the hot path.
-        self._guard = (value_guard if value_guard is not None else default_value_guard()).guard
         self._wall_clock = wall_clock
-        self._states = tuple(
-            RuleState(i, rule, rules.client_filter(rule)) for i, rule in enumerate(rules.rules)
-        )
+        self._max_groups = max_groups_per_rule
+        guard = (value_guard if value_guard is not None else default_value_guard()).guard
+        self._states = tuple(RuleState(i, rule, rules.client_filter(rule), guard)
+                             for i, rule in enumerate(rules.rules))
         for state in self._states:
             # A zero window never fires and a zero repeat re-arms at the same instant forever.
             if state.window_us < 1 or state.repeat_us < 1:
@@ -111,32 +112,21 @@ class Engine:
         by_event: dict[str, list[RuleState]] = {}
         for state in self._states:
             by_event.setdefault(state.rule.event, []).append(state)
-        # A global rule has one group for good; the hot loop holds it directly.
-        for state in self._states:
-            if not state.fields:
-                state.groups[()] = Group()
-        # Per event, the rules it feeds, unpacked for the hot loop: (state, client routes or
-        # None, ignore-cache lookup or None, window, single group_by field reader or None, groups,
-        # threshold, global group). A rule with routes needs neither of the next two.
-        self._plans = {
-            event: tuple(
-                (s, s.routes,
-                 s.ignored.get if s.filter is not None and s.routes is None else None,
-                 s.window, s.read_field, s.groups, s.threshold, s.groups.get(()))
-                for s in states
-            )
-            for event, states in by_event.items()
-        }
+        self._by_event = {event: tuple(states) for event, states in by_event.items()}
         self._grouped = tuple(s for s in self._states if s.fields)  # a global rule never sweeps
         self._max_window = max((s.window for s in self._states), default=from_us(US_PER_S))
-        self._max_groups = max_groups_per_rule
-        self._dues: list[_Due] = []
-        self._seq = 0
-        self._clock = _NEVER
-        self._next_sweep = _NEVER
-        self._pending: list[Alert] = []
         self._decoder = RecordDecoder((f for s in self._states for f in s.fields), counters,
                                       audit_format=audit_format)
+        self._clock = _NEVER
+        self._next_sweep = _NEVER
+        self._dues: list[_Due] = []
+        self._seq = 0  # the last episode's number
+        self._pending: list[Alert] = []
+        #: The latest time a line may carry (the wall clock plus the skew), read per feed.
+        self._horizon = _NEVER
+        #: The earliest time past which a line needs more than counting: something is due,
+        #: a sweep, or the horizon. Lines up to it only move the clock.
+        self._wake_at = _NEVER
 
     @property
     def clock_us(self) -> int | None:
@@ -155,123 +145,18 @@ class Engine:
             ascii: the caller knows every line is ASCII (the reader checks a whole chunk at
                 once, which is cheaper than a check per line).
         """
-        # The hot loop of --replay: locals instead of attribute lookups. Garbage of any kind
-        # leaves the fast path for the careful one, which counts it.
-        decode = self._decoder.decode
-        careful = self._decoder.careful
-        decode_error = msgspec.DecodeError  # a ValidationError is one too
-        epoch = EPOCH
-        plans = self._plans
-        guard = self._guard
-        group_value = self._group_value
-        insort = bisect.insort
-        new_group = Group
-        max_groups = self._max_groups
-        late = future = 0
-        clock = self._clock
-        horizon = self._horizon()
-        # A line beyond this needs a look: it is from the future, or something is due.
-        limit = min(self._wake_at(), horizon)
-        record: AuditRecord | None
-        for line in lines:
-            try:
-                if ascii or line.isascii():
-                    record = decode(line)
-                elif (record := careful(line)) is None:
+        self._horizon = self._horizon_now()
+        self._set_wake()
+        by_event = self._by_event
+        for record in self._records(lines, ascii):
+            t = record.ts - EPOCH
+            if t > self._clock:
+                if t > self._wake_at and not self._move_clock_for_line(t):
                     continue
-            except (decode_error, RecursionError):
-                if (record := careful(line)) is None:
-                    continue
-            t = record.ts - epoch
-            event_plans = plans.get(record.event)
-            if t > clock:
-                if t > limit:
-                    if t > horizon:  # only a line that would move the clock needs the check
-                        future += 1
-                        continue
-                    if t < _EARLIEST:  # only while the clock is unset: later, such are late
-                        self.counters.invalid_events += 1
-                        continue
-                    self._move_clock(t)
-                    limit = min(self._wake_at(), horizon)
-                clock = t
-            if event_plans is None:
-                continue
-            client = record.client
-            # Per rule: inlined, because this runs once per line.
-            for state, routes, ignored_get, window, read_field, groups, threshold, single \
-                    in event_plans:
-                if routes is not None:
-                    try:
-                        key = routes[client]
-                    except (KeyError, TypeError):  # a new client, or unhashable garbage
-                        key = self._route(state, client)
-                    if key is None:
-                        continue  # an ignored client
-                else:
-                    key = ()
-                    if ignored_get is not None:
-                        try:
-                            hit = ignored_get(client)
-                        except TypeError:  # unhashable garbage
-                            hit = False
-                        if hit is None:
-                            hit = self._is_ignored(state, client)
-                        if hit:
-                            continue
-                if t < clock and t <= clock - window:  # (an in-order line is never late)
-                    late += 1
-                    continue
-                group: Group | None = single
-                if group is None:
-                    if routes is None:
-                        if read_field is not None:
-                            value = read_field(record)
-                            key = (guard(value) if type(value) is str else group_value(value),)
-                        else:
-                            key = self._key(state, record)
-                    group = groups.get(key)
-                    if group is not None and len(groups) >= max_groups and \
-                            len(groups) - state.firing_count >= max_groups and \
-                            not group.firing and (not group or group[-1] <= clock - window):
-                        # At the bound an idle group counts as new, as it is after a restart
-                        # (a checkpoint leaves idle groups out): both must drop the same.
-                        del groups[key]
-                        group = None
-                    if group is None:
-                        # Most groups of a sparse log start and end with one event.
-                        if len(groups) >= max_groups and \
-                                len(groups) - state.firing_count >= max_groups:
-                            self._clock = clock
-                            self._make_room(state)
-                        group = groups[key] = new_group()
-                        group.append(t)
-                        if threshold == 0:
-                            self._fire(state, key, group, clock)
-                            limit = min(self._wake_at(), horizon)
-                        continue
-                try:
-                    if t < group[-1]:
-                        insort(group, t)
-                    else:
-                        group.append(t)
-                except IndexError:  # empty
-                    group.append(t)
-                floor = clock - window
-                while group[0] <= floor:
-                    group.popleft()
-                if len(group) > threshold and not group.firing:
-                    self._fire(state, key, group, clock)
-                    limit = min(self._wake_at(), horizon)
-        self._clock = clock
-        counters = self.counters
-        counters.lines_read += len(lines)
-        counters.late_events += late
-        counters.future_events += future
-
-    def _horizon(self) -> timedelta:
-        """The latest timestamp a line may carry now: the wall clock plus the allowed skew."""
-        return from_us(int((self._wall_clock() + MAX_FUTURE_SKEW_S) * US_PER_S))
+                self._clock = t
+            for state in by_event.get(record.event, ()):
+                self._count(state, record, t)
+        self.counters.lines_read += len(lines)
 
     def advance_to(self, now_us: int) -> None:
         """Moves the clock forward without a line (follow mode, on an idle live log)."""
@@ -280,119 +165,74 @@ class Engine:
             self._move_clock(now)
             self._clock = now
 
-    def _wake_at(self) -> timedelta:
-        """When something is due (a resolve, repeat or sweep); it runs once the clock is past."""
-        return min(self._dues[0][0], self._next_sweep) if self._dues else self._next_sweep
+    def _horizon_now(self) -> timedelta:
+        """The latest timestamp a line may carry now: the wall clock plus the allowed skew."""
+        return from_us(int((self._wall_clock() + MAX_FUTURE_SKEW_S) * US_PER_S))
+
+    def _records(self, lines: Sequence[bytes], ascii: bool) -> Iterator[AuditRecord]:
+        """The valid records among ``lines``; the careful decoder counts the others."""
+        decode, careful = self._decoder.decode, self._decoder.careful
+        for line in lines:
+            try:
+                record = decode(line) if ascii or line.isascii() else careful(line)
+            except _DECODE_FAILURES:
+                record = careful(line)
+            if record is not None:
+                yield record
+
+    def _move_clock_for_line(self, t: timedelta) -> bool:
+        """Runs what is due before a line at ``t``; False if the line may not move the clock."""
+        if t > self._horizon:
+            self.counters.future_events += 1
+            return False
+        if t < _EARLIEST:  # only while the clock is unset: later, such a line is late
+            self.counters.invalid_events += 1
+            return False
+        self._move_clock(t)
+        return True
 
     def _move_clock(self, now: timedelta) -> None:
+        """Applies the due changes before ``now``, then sweeps if one is due."""
         if self._dues and now > self._dues[0][0]:
             self._run_due(now)
         if now > self._next_sweep:
             self._sweep(now)
+        self._set_wake()
 
-    def _group_value(self, value: object) -> GroupValue:
-        return safe_group_value(value, self._guard)
+    def _set_wake(self) -> None:
+        due = self._dues[0][0] if self._dues else self._horizon
+        self._wake_at = min(due, self._next_sweep, self._horizon)
 
-    def _route(self, state: RuleState, client: object) -> GroupKey | None:
-        """The group key of ``client`` under a rule with routes, or None if it is ignored."""
-        assert state.routes is not None
-        if state.filter is not None and self._is_ignored(state, client):
-            key: GroupKey | None = None
-        else:
-            key = (self._group_value(client),) if state.fields else ()
-        if type(client) is str:  # others could collide: 0, 0.0 and False are one dict key
-            if len(state.routes) >= _MAX_CACHE:
-                state.routes.clear()
-            state.routes[client] = key
-        return key
+    def _count(self, state: RuleState, record: AuditRecord, t: timedelta) -> None:
+        """Counts one line under one rule: ignored, late, or into its group's window."""
+        if state.ignores is not None and state.ignores(record.client):
+            return
+        floor = self._clock - state.window
+        if t <= floor:  # (a line at the clock never is: windows are at least 1 us)
+            self.counters.late_events += 1
+            return
+        key = state.key_of(record)
+        group = state.groups.get(key)
+        if group is None or state.over_bound(self._max_groups):
+            group = self._group_at_bound(state, key, group, floor)
+        if group.count(t, floor) > state.threshold and not group.firing:
+            self._fire(state, key, group)
 
-    def _is_ignored(self, state: RuleState, client: object) -> bool:
-        assert state.filter is not None
-        if type(client) is not str:
-            return state.filter.matches(client)
-        hit: bool | None = state.ignored.get(client)
-        if hit is None:
-            hit = state.filter.matches(client)
-            if len(state.ignored) >= _MAX_CACHE:
-                state.ignored.clear()
-            state.ignored[client] = hit
-        return hit
+    def _group_at_bound(self, state: RuleState, key: GroupKey, group: Group | None,
+                        floor: timedelta) -> Group:
+        """The group for ``key``, new or found, when it is new or the rule is at its bound.
 
-    def _key(self, state: RuleState, record: AuditRecord) -> GroupKey:
-        if state.read_fields is not None:
-            return tuple([self._group_value(value) for value in state.read_fields(record)])
-        assert state.read_field is not None
-        return (self._group_value(state.read_field(record)),)
-
-    def _fire(self, state: RuleState, key: GroupKey, group: Group, clock: timedelta) -> None:
-        self._seq += 1
-        group.seq = self._seq
-        group.firing = True
-        state.firing_count += 1
-        group.first_seen = group[0]
-        group.last_seen = group[-1]  # the newest event is the last to leave the window
-        group.last_emit = clock
-        group.alert_id = make_alert_id(state.rule.name, key, to_us(group.first_seen))
-        self._emit(state, key, group, clock, AlertState.FIRING)
-        heapq.heappush(self._dues, (state.due(group)[0], group.seq, state.index, key))
-
-    def _run_due(self, now: timedelta) -> None:
-        dues = self._dues
-        while dues and dues[0][0] < now:
-            when, seq, index, key = heapq.heappop(dues)
-            state = self._states[index]
-            group = state.groups.get(key)
-            if group is None or not group.firing or group.seq != seq:
-                continue  # outdated entry of an ended episode
-            newest = group[-1] if group else None
-            floor = when - state.window
-            while group and group[0] <= floor:
-                group.popleft()
-            if len(group) > state.threshold:
-                actual, resolve = state.due(group)
-                if actual != when:
-                    heapq.heappush(dues, (actual, seq, index, key))
-                    continue
-            else:
-                # Already down to its threshold: events of one instant left the window
-                # together, at `when`, and lines stamped `when` trimmed them before this ran.
-                resolve = True
-            if newest is not None:
-                group.last_seen = max(group.last_seen, newest)
-            if resolve:
-                group.firing = False
-                state.firing_count -= 1
-                self._emit(state, key, group, when, AlertState.RESOLVED)
-            else:
-                group.last_emit = when
-                self._emit(state, key, group, when, AlertState.FIRING)
-                following = state.due(group)[0]
-                if following <= when:  # would pop again at once, forever (rules forbid it)
-                    raise RuntimeError(f"rule {state.rule.name!r}: next change at "
-                                       f"{following} us is not after {when} us")
-                heapq.heappush(dues, (following, seq, index, key))
-
-    def _sweep(self, now: timedelta) -> None:
-        for state in self._grouped:
-            self._evict_idle(state, now)
-        self._next_sweep = now + SWEEP_EVERY_WINDOWS * self._max_window
-
-    def _evict_idle(self, state: RuleState, now: timedelta) -> None:
-        """Drops the groups whose every event has left the window, but a firing one.
-
-        Only each group's newest event is looked at: a group that stays keeps its older
-        events until its next event trims them, as every event does.
+        At the bound an idle group counts as new, as it does after a restart (a checkpoint
+        leaves idle groups out): a running and a restored watcher must drop the same groups.
         """
-        floor = now - state.window
-        groups = state.groups
-        # Most groups of a sparse log are idle by now: keeping the few others and clearing
-        # the dict is cheaper than deleting the many one by one. The dict stays the same
-        # object (the hot loop holds it); a global rule (key ()) keeps its one group.
-        live = {key: group for key, group in groups.items()
-                if group.firing or not key or (group and group[-1] > floor)}
-        if len(live) < len(groups):
-            groups.clear()
-            groups.update(live)
+        if group is not None and group.is_idle(floor):
+            del state.groups[key]
+            group = None
+        if group is None:
+            if state.over_bound(self._max_groups):
+                self._make_room(state)
+            group = state.groups[key] = Group()
+        return group
 
     def _make_room(self, state: RuleState) -> None:
         """Makes room for a new group of a rule at its bound.
@@ -400,28 +240,84 @@ class Engine:
         The idle groups go first. If that is not enough (more live groups than the bound, as
         in a scan from many clients), the tenth of the bound that was least recently active
         goes too, but never a firing group; each is counted as dropped. One scan then makes
-        room for many new groups, where dropping one at a time cost a scan per line. The
-        choice depends only on what the groups hold, never on the order they were made in: a
-        watcher restored from its checkpoint, which leaves idle groups out, must drop the
-        same groups as one that never stopped.
+        room for many new groups, where dropping one at a time cost a scan per line.
         """
-        self._evict_idle(state, self._clock)
-        groups = state.groups
-        if len(groups) - state.firing_count < self._max_groups:
+        state.evict_idle(self._clock)
+        if not state.over_bound(self._max_groups):
             return
-        ranked = sorted(((group[-1], key) for key, group in groups.items()
-                         if key and not group.firing), key=itemgetter(0))
-        count = max(1, self._max_groups // 10)
-        victims = [key for _, key in ranked[:count]]
-        if len(ranked) > count and ranked[count][0] == ranked[count - 1][0]:
-            # Groups last active in the same instant straddle the cut: their keys decide.
-            cut = ranked[count - 1][0]
-            victims = [key for newest, key in ranked[:count] if newest < cut]
-            tied = sorted((key for newest, key in ranked if newest == cut), key=_key_order)
-            victims += tied[:count - len(victims)]
+        victims = state.least_active(max(1, self._max_groups // 10))
         for key in victims:
-            del groups[key]
+            del state.groups[key]
         self.counters.groups_dropped += len(victims)
+
+    # The episode's state machine: _fire (quiet -> firing), then per due change either
+    # _repeat (firing -> firing) or _resolve (firing -> quiet).
+
+    def _fire(self, state: RuleState, key: GroupKey, group: Group) -> None:
+        self._seq += 1
+        group.seq = self._seq
+        group.firing = True
+        state.firing_count += 1
+        group.first_seen = group.times[0]
+        group.last_seen = group.times[-1]  # the newest event is the last to leave the window
+        group.last_emit = self._clock
+        group.alert_id = make_alert_id(state.rule.name, key, to_us(group.first_seen))
+        self._emit(state, key, group, self._clock, AlertState.FIRING)
+        self._schedule(state.due(group)[0], state, key, group)
+
+    def _run_due(self, now: timedelta) -> None:
+        """Applies, in time order, every due change before ``now``."""
+        dues = self._dues
+        while dues and dues[0][0] < now:
+            when, seq, index, key = heapq.heappop(dues)
+            state = self._states[index]
+            group = state.groups.get(key)
+            if group is not None and group.firing and group.seq == seq:
+                self._change(state, key, group, when)
+            # else: an outdated entry of an episode that has ended
+
+    def _change(self, state: RuleState, key: GroupKey, group: Group, when: timedelta) -> None:
+        """The due change of a firing group at ``when``: a repeat, a resolve, or neither yet."""
+        newest = group.times[-1] if group.times else None
+        group.trim(when - state.window)
+        resolve = True
+        if len(group.times) > state.threshold:
+            actual, resolve = state.due(group)
+            if actual != when:  # events since it was scheduled moved it later
+                self._schedule(actual, state, key, group)
+                return
+        # else already down to its threshold: events of one instant left the window
+        # together, at `when`, and lines stamped `when` trimmed them before this ran.
+        if newest is not None:
+            group.last_seen = max(group.last_seen, newest)
+        if resolve:
+            self._resolve(state, key, group, when)
+        else:
+            self._repeat(state, key, group, when)
+
+    def _repeat(self, state: RuleState, key: GroupKey, group: Group, when: timedelta) -> None:
+        group.last_emit = when
+        self._emit(state, key, group, when, AlertState.FIRING)
+        following = state.due(group)[0]
+        if following <= when:  # would come up again at once, forever (rules forbid it)
+            raise RuntimeError(f"rule {state.rule.name!r}: next change at {following} us is "
+                               f"not after {when} us")
+        self._schedule(following, state, key, group)
+
+    def _resolve(self, state: RuleState, key: GroupKey, group: Group, when: timedelta) -> None:
+        group.firing = False
+        state.firing_count -= 1
+        self._emit(state, key, group, when, AlertState.RESOLVED)
+
+    def _schedule(self, when: timedelta, state: RuleState, key: GroupKey,
+                  group: Group) -> None:
+        heapq.heappush(self._dues, (when, group.seq, state.index, key))
+        self._wake_at = min(self._wake_at, when)
+
+    def _sweep(self, now: timedelta) -> None:
+        for state in self._grouped:
+            state.evict_idle(now)
+        self._next_sweep = now + SWEEP_EVERY_WINDOWS * self._max_window
 
     def _emit(self, state: RuleState, key: GroupKey, group: Group, ts: timedelta,
               alert_state: AlertState) -> None:
@@ -433,7 +329,7 @@ class Engine:
             event=rule.event,
             state=alert_state,
             severity=rule.severity,
-            count=len(group),
+            count=len(group.times),
             threshold=rule.threshold,
             window_us=state.window_us,
             group=tuple(zip(rule.group_by, key, strict=True)),
@@ -457,7 +353,7 @@ class Engine:
                 ``MAX_FUTURE_SKEW_S`` (saved by a watcher that let a far-future line move it).
         """
         clock = snapshot_clock_us(snap)
-        if clock is not None and from_us(clock) > self._horizon():
+        if clock is not None and from_us(clock) > self._horizon_now():
             raise ValueError(f"engine clock {format_us(clock)} is beyond the wall clock plus "
                              f"{MAX_FUTURE_SKEW_S:.0f} s")
         if clock is not None and from_us(clock) < _EARLIEST:

@@ -40,20 +40,27 @@ def encode(states: Sequence[RuleState], *, clock: timedelta, next_sweep: timedel
         floor = clock - state.window
         groups: list[object] = []
         for key, group in state.groups.items():
-            firing: list[int] | None = None
-            if group.firing:
-                live = [to_us(t) for t in group]
-                firing = [to_us(group.first_seen), to_us(group.last_seen),
-                          to_us(group.last_emit), group.seq]
-            else:
-                live = [to_us(t) for t in group if t > floor]
-                if not live:
-                    continue
-            deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
-            groups.append([list(key), deltas, firing])
+            saved = _encode_group(key, group, floor)
+            if saved is not None:
+                groups.append(saved)
         rules[state.rule.name] = {"digest": state.rule.digest, "groups": groups}
     return {"clock_us": to_us(clock), "next_sweep_us": to_us(next_sweep), "seq": seq,
             "rules": rules}
+
+
+def _encode_group(key: GroupKey, group: Group, floor: timedelta) -> list[object] | None:
+    """``[key, time deltas, episode]``; None for a quiet group with nothing after ``floor``."""
+    firing: list[int] | None = None
+    if group.firing:
+        live = [to_us(t) for t in group.times]
+        firing = [to_us(group.first_seen), to_us(group.last_seen), to_us(group.last_emit),
+                  group.seq]
+    else:
+        live = [to_us(t) for t in group.times if t > floor]
+        if not live:
+            return None
+    deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
+    return [list(key), deltas, firing]
 
 
 def snapshot_clock_us(snap: Mapping[str, Any]) -> int | None:
@@ -112,28 +119,41 @@ def decode_into(states: Sequence[RuleState], snap: Mapping[str, Any]) -> Restore
                 restored.dropped.append(name)
                 continue
             for raw_key, deltas, firing in data["groups"]:
-                key: GroupKey = tuple(raw_key)
-                if not all(v is None or type(v) is str or is_int64(v) for v in key) or \
-                        len(key) != len(state.fields):
-                    raise ValueError(f"bad group key {raw_key!r}")
-                group = state.groups[()] if not key else Group()
-                total = 0
-                for delta in deltas:
-                    total += _int(delta)
-                    group.append(_printable(total))
-                if firing is not None:
-                    group.firing = True
-                    state.firing_count += 1
-                    first_seen, last_seen, last_emit, group.seq = (_int(v) for v in firing)
-                    group.first_seen, group.last_seen, group.last_emit = (
-                        _printable(first_seen), _printable(last_seen), _printable(last_emit))
-                    group.alert_id = make_alert_id(name, key, first_seen)
-                    # A firing group down to its threshold was saved in the instant it fell
-                    # there, before its resolve ran: that is due at the saved clock itself.
-                    due = (state.due(group)[0] if len(group) > state.threshold
-                           else _printable(clock))
-                    restored.dues.append((due, group.seq, state.index, key))
-                state.groups[key] = group
+                due = _decode_group(state, raw_key, deltas, firing, clock)
+                if due is not None:
+                    restored.dues.append(due)
     except (AttributeError, KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(f"malformed engine snapshot: {exc!r}") from None
     return restored
+
+
+def _decode_group(state: RuleState, raw_key: Any, deltas: Any, firing: Any,
+                  clock: int) -> tuple[timedelta, int, int, GroupKey] | None:
+    """Restores one saved group into ``state``; the due entry of a firing one."""
+    key: GroupKey = tuple(raw_key)
+    if not all(v is None or type(v) is str or is_int64(v) for v in key) or \
+            len(key) != len(state.fields):
+        raise ValueError(f"bad group key {raw_key!r}")
+    group = state.groups[()] if not key else Group()
+    total = 0
+    for delta in deltas:
+        total += _int(delta)
+        group.times.append(_printable(total))
+    due = None if firing is None else _restore_episode(state, key, group, firing, clock)
+    state.groups[key] = group
+    return due
+
+
+def _restore_episode(state: RuleState, key: GroupKey, group: Group, firing: Any,
+                     clock: int) -> tuple[timedelta, int, int, GroupKey]:
+    group.firing = True
+    state.firing_count += 1
+    first_seen, last_seen, last_emit, group.seq = (_int(v) for v in firing)
+    group.first_seen, group.last_seen, group.last_emit = (
+        _printable(first_seen), _printable(last_seen), _printable(last_emit))
+    group.alert_id = make_alert_id(state.rule.name, key, first_seen)
+    # A firing group down to its threshold was saved in the instant it fell there, before
+    # its resolve ran: that is due at the saved clock itself.
+    due = (state.due(group)[0] if len(group.times) > state.threshold
+           else _printable(clock))
+    return (due, group.seq, state.index, key)
