@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -41,8 +42,9 @@ import msgspec
 from otel import ValueGuard
 from otel.auditlog import AuditFormat, AuditRecord, RecordDecoder
 from watcher._alert import Alert, AlertState, GroupKey, make_alert_id
-from watcher._groups import Group, RuleState
+from watcher._groups import Episode, RuleState, Window, slide, trim
 from watcher._guard import default_value_guard
+from watcher._keys import ignore_checks
 from watcher._rules import MAX_WINDOW_S, RuleSet
 from watcher._snapshot import NEVER_US, decode_into, encode, snapshot_clock_us
 from watcher._status import Counters
@@ -101,8 +103,10 @@ class Engine:
         self._wall_clock = wall_clock
         self._max_groups = max_groups_per_rule
         guard = (value_guard if value_guard is not None else default_value_guard()).guard
-        self._states = tuple(RuleState(i, rule, rules.client_filter(rule), guard)
-                             for i, rule in enumerate(rules.rules))
+        self._states = tuple(
+            RuleState(i, rule, ignores, guard)
+            for i, (rule, ignores) in enumerate(zip(rules.rules, ignore_checks(rules),
+                                                    strict=True)))
         for state in self._states:
             # A zero window never fires and a zero repeat re-arms at the same instant forever.
             if state.window_us < 1 or state.repeat_us < 1:
@@ -205,34 +209,36 @@ class Engine:
 
     def _count(self, state: RuleState, record: AuditRecord, t: timedelta) -> None:
         """Counts one line under one rule: ignored, late, or into its group's window."""
-        if state.ignores is not None and state.ignores(record.client):
+        key = state.key_of(record)
+        if key is None:  # an ignored client
             return
         floor = self._clock - state.window
         if t <= floor:  # (a line at the clock never is: windows are at least 1 us)
             self.counters.late_events += 1
             return
-        key = state.key_of(record)
-        group = state.groups.get(key)
-        if group is None or state.over_bound(self._max_groups):
-            group = self._group_at_bound(state, key, group, floor)
-        if group.count(t, floor) > state.threshold and not group.firing:
-            self._fire(state, key, group)
+        groups = state.groups
+        window = groups.get(key)
+        if window is None or len(groups) >= self._max_groups:
+            window = self._window_for(state, key, window, floor)
+        if slide(window, t, floor) > state.threshold and key not in state.episodes:
+            self._fire(state, key, window)
 
-    def _group_at_bound(self, state: RuleState, key: GroupKey, group: Group | None,
-                        floor: timedelta) -> Group:
-        """The group for ``key``, new or found, when it is new or the rule is at its bound.
+    def _window_for(self, state: RuleState, key: GroupKey, window: Window | None,
+                    floor: timedelta) -> Window:
+        """The window of a group that is new, or of a rule that may be at its bound.
 
         At the bound an idle group counts as new, as it does after a restart (a checkpoint
         leaves idle groups out): a running and a restored watcher must drop the same groups.
         """
-        if group is not None and group.is_idle(floor):
+        if window is not None and state.over_bound(self._max_groups) and \
+                state.is_idle(key, window, floor):
             del state.groups[key]
-            group = None
-        if group is None:
+            window = None
+        if window is None:
             if state.over_bound(self._max_groups):
                 self._make_room(state)
-            group = state.groups[key] = Group()
-        return group
+            window = state.groups[key] = deque()
+        return window
 
     def _make_room(self, state: RuleState) -> None:
         """Makes room for a new group of a rule at its bound.
@@ -250,20 +256,21 @@ class Engine:
             del state.groups[key]
         self.counters.groups_dropped += len(victims)
 
-    # The episode's state machine: _fire (quiet -> firing), then per due change either
+    # The episode's state machine: _fire (quiet -> firing), then at each due change either
     # _repeat (firing -> firing) or _resolve (firing -> quiet).
 
-    def _fire(self, state: RuleState, key: GroupKey, group: Group) -> None:
+    def _fire(self, state: RuleState, key: GroupKey, window: Window) -> None:
         self._seq += 1
-        group.seq = self._seq
-        group.firing = True
-        state.firing_count += 1
-        group.first_seen = group.times[0]
-        group.last_seen = group.times[-1]  # the newest event is the last to leave the window
-        group.last_emit = self._clock
-        group.alert_id = make_alert_id(state.rule.name, key, to_us(group.first_seen))
-        self._emit(state, key, group, self._clock, AlertState.FIRING)
-        self._schedule(state.due(group)[0], state, key, group)
+        first_seen = window[0]
+        episode = state.episodes[key] = Episode(
+            seq=self._seq,
+            alert_id=make_alert_id(state.rule.name, key, to_us(first_seen)),
+            first_seen=first_seen,
+            last_seen=window[-1],  # the newest event is the last to leave the window
+            last_emit=self._clock,
+        )
+        self._emit(state, key, window, episode, self._clock, AlertState.FIRING)
+        self._schedule(state.due(window, episode)[0], state, key, episode)
 
     def _run_due(self, now: timedelta) -> None:
         """Applies, in time order, every due change before ``now``."""
@@ -271,47 +278,50 @@ class Engine:
         while dues and dues[0][0] < now:
             when, seq, index, key = heapq.heappop(dues)
             state = self._states[index]
-            group = state.groups.get(key)
-            if group is not None and group.firing and group.seq == seq:
-                self._change(state, key, group, when)
+            episode = state.episodes.get(key)
+            if episode is not None and episode.seq == seq:
+                self._change(state, key, episode, when)
             # else: an outdated entry of an episode that has ended
 
-    def _change(self, state: RuleState, key: GroupKey, group: Group, when: timedelta) -> None:
+    def _change(self, state: RuleState, key: GroupKey, episode: Episode,
+                when: timedelta) -> None:
         """The due change of a firing group at ``when``: a repeat, a resolve, or neither yet."""
-        newest = group.times[-1] if group.times else None
-        group.trim(when - state.window)
+        window = state.groups[key]
+        newest = window[-1] if window else None
+        trim(window, when - state.window)
         resolve = True
-        if len(group.times) > state.threshold:
-            actual, resolve = state.due(group)
+        if len(window) > state.threshold:
+            actual, resolve = state.due(window, episode)
             if actual != when:  # events since it was scheduled moved it later
-                self._schedule(actual, state, key, group)
+                self._schedule(actual, state, key, episode)
                 return
         # else already down to its threshold: events of one instant left the window
         # together, at `when`, and lines stamped `when` trimmed them before this ran.
         if newest is not None:
-            group.last_seen = max(group.last_seen, newest)
+            episode.last_seen = max(episode.last_seen, newest)
         if resolve:
-            self._resolve(state, key, group, when)
+            self._resolve(state, key, window, episode, when)
         else:
-            self._repeat(state, key, group, when)
+            self._repeat(state, key, window, episode, when)
 
-    def _repeat(self, state: RuleState, key: GroupKey, group: Group, when: timedelta) -> None:
-        group.last_emit = when
-        self._emit(state, key, group, when, AlertState.FIRING)
-        following = state.due(group)[0]
+    def _repeat(self, state: RuleState, key: GroupKey, window: Window, episode: Episode,
+                when: timedelta) -> None:
+        episode.last_emit = when
+        self._emit(state, key, window, episode, when, AlertState.FIRING)
+        following = state.due(window, episode)[0]
         if following <= when:  # would come up again at once, forever (rules forbid it)
             raise RuntimeError(f"rule {state.rule.name!r}: next change at {following} us is "
                                f"not after {when} us")
-        self._schedule(following, state, key, group)
+        self._schedule(following, state, key, episode)
 
-    def _resolve(self, state: RuleState, key: GroupKey, group: Group, when: timedelta) -> None:
-        group.firing = False
-        state.firing_count -= 1
-        self._emit(state, key, group, when, AlertState.RESOLVED)
+    def _resolve(self, state: RuleState, key: GroupKey, window: Window, episode: Episode,
+                 when: timedelta) -> None:
+        del state.episodes[key]
+        self._emit(state, key, window, episode, when, AlertState.RESOLVED)
 
     def _schedule(self, when: timedelta, state: RuleState, key: GroupKey,
-                  group: Group) -> None:
-        heapq.heappush(self._dues, (when, group.seq, state.index, key))
+                  episode: Episode) -> None:
+        heapq.heappush(self._dues, (when, episode.seq, state.index, key))
         self._wake_at = min(self._wake_at, when)
 
     def _sweep(self, now: timedelta) -> None:
@@ -319,22 +329,22 @@ class Engine:
             state.evict_idle(now)
         self._next_sweep = now + SWEEP_EVERY_WINDOWS * self._max_window
 
-    def _emit(self, state: RuleState, key: GroupKey, group: Group, ts: timedelta,
-              alert_state: AlertState) -> None:
+    def _emit(self, state: RuleState, key: GroupKey, window: Window, episode: Episode,
+              ts: timedelta, alert_state: AlertState) -> None:
         rule = state.rule
         self._pending.append(Alert(
             ts_us=to_us(ts),
-            alert_id=group.alert_id,
+            alert_id=episode.alert_id,
             rule=rule.name,
             event=rule.event,
             state=alert_state,
             severity=rule.severity,
-            count=len(group.times),
+            count=len(window),
             threshold=rule.threshold,
             window_us=state.window_us,
             group=tuple(zip(rule.group_by, key, strict=True)),
-            first_seen_us=to_us(group.first_seen),
-            last_seen_us=to_us(group.last_seen),
+            first_seen_us=to_us(episode.first_seen),
+            last_seen_us=to_us(episode.last_seen),
         ))
 
     def snapshot(self) -> dict[str, object]:

@@ -1,4 +1,7 @@
-"""One rule's windows: a :class:`Group` per distinct ``group_by`` value, in a :class:`RuleState`.
+"""One rule's state: a sliding window per group, and the episode of each firing group.
+
+A group's window is a plain deque of its event times, oldest first. A group is quiet or
+firing; a firing one has an :class:`Episode`, which it loses when it resolves.
 
 Not thread-safe: owned by one engine.
 """
@@ -8,56 +11,45 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from operator import itemgetter
 
 from otel.auditlog import AuditRecord
 from watcher._alert import GroupKey
-from watcher._keys import key_reader
-from watcher._rules import ClientFilter, Rule
+from watcher._keys import IgnoreCheck, key_reader
+from watcher._rules import Rule
 from watcher._timefmt import US_PER_S, from_us
 
-_ZERO = timedelta(0)
+Window = deque[timedelta]
 
 
-class Group:
-    """One group's sliding window, the times of its events (oldest first), and its episode.
+@dataclass(slots=True)
+class Episode:
+    """A firing group's alert episode, from the event that fired it until it resolves."""
 
-    The episode is quiet or firing. The engine fires it when the window holds more events
-    than the threshold, repeats it every ``repeat_after_s`` while it stays over, and
-    resolves it (back to quiet) at the instant the count falls to the threshold.
-    """
+    seq: int  # episode number: orders simultaneous changes deterministically
+    alert_id: str
+    first_seen: timedelta  # the oldest event in the window when it fired
+    last_seen: timedelta  # the newest event it has counted
+    last_emit: timedelta  # when its last firing alert went out
 
-    __slots__ = ("alert_id", "firing", "first_seen", "last_emit", "last_seen", "seq", "times")
 
-    def __init__(self) -> None:
-        self.times: deque[timedelta] = deque()
-        self.firing = False
-        self.first_seen = _ZERO  # the first event of the episode
-        self.last_seen = _ZERO  # the newest event the episode has counted
-        self.last_emit = _ZERO  # when its last firing alert went out
-        self.seq = 0  # episode number: orders simultaneous changes deterministically
-        self.alert_id = ""
+def slide(window: Window, t: timedelta, floor: timedelta) -> int:
+    """Adds an event at ``t`` and forgets those at or before ``floor``; the new count."""
+    if window and t < window[-1]:
+        bisect.insort(window, t)  # a line out of order
+    else:
+        window.append(t)
+    while window[0] <= floor:  # never empties it: t is after floor
+        window.popleft()
+    return len(window)
 
-    def count(self, t: timedelta, floor: timedelta) -> int:
-        """Adds an event at ``t``, forgets those at or before ``floor``; the new count."""
-        times = self.times
-        if times and t < times[-1]:
-            bisect.insort(times, t)  # a line out of order
-        else:
-            times.append(t)
-        self.trim(floor)
-        return len(times)
 
-    def trim(self, floor: timedelta) -> None:
-        """Forgets the events at or before ``floor``: they have left the window."""
-        times = self.times
-        while times and times[0] <= floor:
-            times.popleft()
-
-    def is_idle(self, floor: timedelta) -> bool:
-        """Quiet, and no event after ``floor``: nothing would be lost by dropping it."""
-        return not self.firing and (not self.times or self.times[-1] <= floor)
+def trim(window: Window, floor: timedelta) -> None:
+    """Forgets the events at or before ``floor``: they have left the window."""
+    while window and window[0] <= floor:
+        window.popleft()
 
 
 def _key_order(key: GroupKey) -> tuple[tuple[int, int, str], ...]:
@@ -72,14 +64,14 @@ class RuleState:
     Args:
         index: the rule's place in the rules file (due entries name it).
         rule: the validated rule.
-        client_filter: its ignored clients (the file's and its own).
+        ignores: whether a client is ignored (None: nobody is).
         guard: makes a string group value safe to show (an ``otel.ValueGuard``'s verdicts).
     """
 
-    __slots__ = ("fields", "firing_count", "groups", "ignores", "index", "key_of", "repeat",
-                 "repeat_us", "rule", "threshold", "window", "window_us")
+    __slots__ = ("episodes", "fields", "groups", "index", "key_of", "repeat", "repeat_us",
+                 "rule", "threshold", "window", "window_us")
 
-    def __init__(self, index: int, rule: Rule, client_filter: ClientFilter,
+    def __init__(self, index: int, rule: Rule, ignores: IgnoreCheck | None,
                  guard: Callable[[str], str]) -> None:
         self.index = index
         self.rule = rule
@@ -89,27 +81,25 @@ class RuleState:
         self.window = from_us(self.window_us)
         self.repeat = from_us(self.repeat_us)
         self.fields = rule.group_by
-        #: Whether a client is ignored; None when the rule ignores nobody.
-        self.ignores: Callable[[object], bool] | None = (
-            client_filter.matches if client_filter else None)
-        #: A line's group key: its group_by values made safe (() for a global rule).
-        self.key_of: Callable[[AuditRecord], GroupKey] = key_reader(rule.group_by, guard)
-        #: The groups by key. A global rule has its one group (key ()) for good. The dict
-        #: itself stays the same object for the engine's life (evictions empty and refill it).
-        self.groups: dict[GroupKey, Group] = {} if self.fields else {(): Group()}
-        #: How many of the groups are firing: the bound counts only the others.
-        self.firing_count = 0
+        #: A line's group key (its group_by values made safe; () for a global rule), or
+        #: None when its client is ignored.
+        self.key_of: Callable[[AuditRecord], GroupKey | None] = key_reader(
+            rule.group_by, ignores, guard)
+        #: The window of each group, by key. A global rule has its one group (key ()) for
+        #: good. The dict stays the same object for the engine's life.
+        self.groups: dict[GroupKey, Window] = {} if self.fields else {(): deque()}
+        #: The firing groups' episodes: a group is firing exactly when it has one.
+        self.episodes: dict[GroupKey, Episode] = {}
 
-    def due(self, group: Group) -> tuple[timedelta, bool]:
+    def due(self, window: Window, episode: Episode) -> tuple[timedelta, bool]:
         """When this firing group next changes, and whether that change is a resolve.
 
         Only for a group above its threshold (the engine resolves one that is not at once).
         The resolve time only ever moves later as events arrive, which lets the engine keep
         outdated entries in its due-heap and skip them when they come up.
         """
-        times = group.times
-        resolve_at = times[len(times) - self.threshold - 1] + self.window
-        repeat_at = group.last_emit + self.repeat
+        resolve_at = window[len(window) - self.threshold - 1] + self.window
+        repeat_at = episode.last_emit + self.repeat
         if resolve_at <= repeat_at:
             return resolve_at, True
         return repeat_at, False
@@ -117,7 +107,11 @@ class RuleState:
     def over_bound(self, max_groups: int) -> bool:
         """Whether a new group needs room first: firing groups do not count, and a global
         rule's one group is never bounded."""
-        return len(self.groups) - self.firing_count >= max_groups and bool(self.fields)
+        return len(self.groups) - len(self.episodes) >= max_groups and bool(self.fields)
+
+    def is_idle(self, key: GroupKey, window: Window, floor: timedelta) -> bool:
+        """Quiet, and no event after ``floor``: nothing would be lost by dropping it."""
+        return key not in self.episodes and (not window or window[-1] <= floor)
 
     def evict_idle(self, now: timedelta) -> None:
         """Drops the groups whose every event has left the window, but a firing one.
@@ -126,11 +120,11 @@ class RuleState:
         events until its next event trims them, as every event does.
         """
         floor = now - self.window
-        groups = self.groups
+        groups, episodes = self.groups, self.episodes
         # Most groups of a sparse log are idle by now: keeping the few others and refilling
         # the dict is cheaper than deleting the many one by one.
-        live = {key: group for key, group in groups.items()
-                if group.firing or not key or (group.times and group.times[-1] > floor)}
+        live = {key: window for key, window in groups.items()
+                if key in episodes or not key or (window and window[-1] > floor)}
         if len(live) < len(groups):
             groups.clear()
             groups.update(live)
@@ -141,8 +135,8 @@ class RuleState:
         Only for groups that hold events (after :meth:`evict_idle`). The choice depends only
         on what the groups hold, never on the order they were made in.
         """
-        ranked = sorted(((group.times[-1], key) for key, group in self.groups.items()
-                         if key and not group.firing), key=itemgetter(0))
+        ranked = sorted(((window[-1], key) for key, window in self.groups.items()
+                         if key and key not in self.episodes), key=itemgetter(0))
         victims = [key for _, key in ranked[:count]]
         if len(ranked) > count and ranked[count][0] == ranked[count - 1][0]:
             # Groups last active in the same instant straddle the cut: their keys decide.

@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import math
 import re
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -86,20 +87,38 @@ class ClientFilter:
         return _within((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d), self._v4)
 
     def _matches_parsed(self, text: str) -> bool:
+        quick = _ipv6_value(text)
+        if quick is not None and not self._within_v6(quick):
+            # Whatever parses as IPv6 in C has the same value in ipaddress, or is no address
+            # there: out either way. Only a possible match, or what C cannot parse (a zone
+            # index, an IPv4 address in brackets), takes ipaddress.
+            return False
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
             return False
         if isinstance(address, ipaddress.IPv4Address):
             return _within(int(address), self._v4)
-        mapped = address.ipv4_mapped
-        return _within(int(address), self._v6) or (
-            mapped is not None and _within(int(mapped), self._v4))
+        return self._within_v6(int(address))
+
+    def _within_v6(self, value: int) -> bool:
+        """An IPv6 address in an IPv6 network, or IPv4-mapped into an IPv4 one."""
+        mapped = value & 0xFFFF_FFFF if value >> 32 == 0xFFFF else None
+        return _within(value, self._v6) or (mapped is not None and _within(mapped, self._v4))
 
 
 #: An IPv4 address as ``ipaddress`` reads it: four decimal octets up to 255, no leading zero.
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
+#: Whether a string is an IPv4 address in the one spelling ``ipaddress`` reads and writes.
+is_dotted_quad = _IPV4.fullmatch
+
+
+def _ipv6_value(text: str) -> int | None:
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except (OSError, ValueError):  # not IPv6 to the C library (ValueError: a NUL in it)
+        return None
 
 
 def _ranges(networks: Iterable[IpNetwork]) -> tuple[tuple[int, int], ...]:

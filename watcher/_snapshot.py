@@ -7,6 +7,7 @@ name and guarded by its digest, so a changed rule never inherits old windows.
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,7 +15,7 @@ from typing import Any
 
 from otel.auditlog import is_int64
 from watcher._alert import GroupKey, make_alert_id
-from watcher._groups import Group, RuleState
+from watcher._groups import Episode, RuleState, Window
 from watcher._timefmt import MAX_TIME, MIN_TIME, from_us, to_us
 
 #: The clock of an engine that has seen no line yet.
@@ -39,8 +40,8 @@ def encode(states: Sequence[RuleState], *, clock: timedelta, next_sweep: timedel
     for state in states:
         floor = clock - state.window
         groups: list[object] = []
-        for key, group in state.groups.items():
-            saved = _encode_group(key, group, floor)
+        for key, window in state.groups.items():
+            saved = _encode_group(key, window, state.episodes.get(key), floor)
             if saved is not None:
                 groups.append(saved)
         rules[state.rule.name] = {"digest": state.rule.digest, "groups": groups}
@@ -48,15 +49,16 @@ def encode(states: Sequence[RuleState], *, clock: timedelta, next_sweep: timedel
             "rules": rules}
 
 
-def _encode_group(key: GroupKey, group: Group, floor: timedelta) -> list[object] | None:
+def _encode_group(key: GroupKey, window: Window, episode: Episode | None,
+                  floor: timedelta) -> list[object] | None:
     """``[key, time deltas, episode]``; None for a quiet group with nothing after ``floor``."""
     firing: list[int] | None = None
-    if group.firing:
-        live = [to_us(t) for t in group.times]
-        firing = [to_us(group.first_seen), to_us(group.last_seen), to_us(group.last_emit),
-                  group.seq]
+    if episode is not None:
+        live = [to_us(t) for t in window]
+        firing = [to_us(episode.first_seen), to_us(episode.last_seen),
+                  to_us(episode.last_emit), episode.seq]
     else:
-        live = [to_us(t) for t in group.times if t > floor]
+        live = [to_us(t) for t in window if t > floor]
         if not live:
             return None
     deltas = [live[0], *(b - a for a, b in itertools.pairwise(live))]
@@ -134,26 +136,25 @@ def _decode_group(state: RuleState, raw_key: Any, deltas: Any, firing: Any,
     if not all(v is None or type(v) is str or is_int64(v) for v in key) or \
             len(key) != len(state.fields):
         raise ValueError(f"bad group key {raw_key!r}")
-    group = state.groups[()] if not key else Group()
+    window = state.groups[()] if not key else deque()
     total = 0
     for delta in deltas:
         total += _int(delta)
-        group.times.append(_printable(total))
-    due = None if firing is None else _restore_episode(state, key, group, firing, clock)
-    state.groups[key] = group
+        window.append(_printable(total))
+    due = None if firing is None else _restore_episode(state, key, window, firing, clock)
+    state.groups[key] = window
     return due
 
 
-def _restore_episode(state: RuleState, key: GroupKey, group: Group, firing: Any,
+def _restore_episode(state: RuleState, key: GroupKey, window: Window, firing: Any,
                      clock: int) -> tuple[timedelta, int, int, GroupKey]:
-    group.firing = True
-    state.firing_count += 1
-    first_seen, last_seen, last_emit, group.seq = (_int(v) for v in firing)
-    group.first_seen, group.last_seen, group.last_emit = (
-        _printable(first_seen), _printable(last_seen), _printable(last_emit))
-    group.alert_id = make_alert_id(state.rule.name, key, first_seen)
+    first_seen, last_seen, last_emit, seq = (_int(v) for v in firing)
+    episode = state.episodes[key] = Episode(
+        seq=seq, alert_id=make_alert_id(state.rule.name, key, first_seen),
+        first_seen=_printable(first_seen), last_seen=_printable(last_seen),
+        last_emit=_printable(last_emit))
     # A firing group down to its threshold was saved in the instant it fell there, before
     # its resolve ran: that is due at the saved clock itself.
-    due = (state.due(group)[0] if len(group.times) > state.threshold
+    due = (state.due(window, episode)[0] if len(window) > state.threshold
            else _printable(clock))
-    return (due, group.seq, state.index, key)
+    return (due, seq, state.index, key)
