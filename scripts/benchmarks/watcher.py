@@ -27,7 +27,6 @@ from .hubs import REPO_ROOT, stop_process
 from .procs import run_child
 
 FULL_LINES = 1_000_000
-SMALL_LINES = 200_000
 FOLLOW_SAMPLES = 40
 FOLLOW_POLL_S = 0.005
 FOLLOW_TIMEOUT_S = 10.0
@@ -223,66 +222,106 @@ def _fail2ban_runner(program: str, events: tuple[str, ...]
     return run
 
 
-def bench_replay(settings: Settings) -> list[Row]:
-    """``watcher --replay`` vs a bare orjson loop vs fail2ban-regex on a 1M-line audit log.
+@dataclass(frozen=True, slots=True)
+class LogKind:
+    """One of the replay benchmark's generated logs: a share of scan lines from a botnet."""
 
-    Whole processes, interleaved; lines/s and ratios, then each process' peak RSS. Goals (issue
-    4): >= 10x fail2ban-regex, >= 0.4x the bare loop, RSS <= 100 MB and flat in log size.
-    The warm-up runs use a log of a fifth of the lines (``--quick``: a tenth of every size).
-    """
-    program = _fail2ban_regex()
-    full, small = settings.ops(FULL_LINES), settings.ops(SMALL_LINES)
-    full_label, small_label = f"{full:,} lines", f"{small:,} lines"
-    rss: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-watcher-") as tmp:
-        root = Path(tmp)
-        logs: dict[int, AuditLog] = {}
+    name: str
+    scan_fraction: float = 0.0
+    scan_clients: int = 0
 
-        def log_of(lines: int) -> AuditLog:
-            if lines not in logs:
-                logs[lines] = write_audit_log(root / f"audit_{lines}.jsonl", lines)
-            return logs[lines]
 
-        def variant(mode: str, lines: int, runner: Callable[[AuditLog, Path],
-                                                            tuple[float, float | None]],
-                    baseline: str | None = None) -> Variant:
-            def run(n: int) -> float:
-                elapsed_s, rss_mb = runner(log_of(n), root / "alerts.jsonl")
-                if n == lines and rss_mb is not None:  # not the warm-up's smaller log
-                    rss.setdefault(mode, []).append(rss_mb)
-                return elapsed_s
-            return Variant(mode, lines, run, baseline)
+#: Today's mix (about 220 clients), 5% scan lines (about 17,000 clients) and a third scan
+#: lines (about 170,000 clients), each 1,000,000 lines (issue 12).
+LOG_KINDS = (LogKind("today's mix"),
+             LogKind("5% scan", 0.05, 18_000),
+             LogKind("1/3 scan", 1 / 3, 215_000))
+#: The log whose peak RSS is also measured at RSS_LINES, to see it flat in the log's size.
+RSS_KIND = LOG_KINDS[-1]
+RSS_LINES = 3_000_000
 
-        bare = f"bare orjson loop, {full_label}"
-        f2b = f"fail2ban-regex, AUTH_FAILURE, {full_label}"
-        f2b_both = f"fail2ban-regex, both events, {full_label}"
-        watcher = f"watcher --replay, {full_label}"
-        watcher_small = f"watcher --replay, {small_label}"
-        rows = measure("replay", "audit log", "lines/s", [
-            variant(bare, full, _bare_runner),
-            variant(f2b, full, _fail2ban_runner(program, F2B_EVENTS["auth"])),
-            variant(f2b_both, full, _fail2ban_runner(program, F2B_EVENTS["both"])),
-            variant(watcher, full, _replay_runner, bare),
-            variant(watcher_small, small, _replay_runner, watcher),
-        ], settings)
-    by_mode = {row.mode: row for row in rows}
-    w = by_mode[watcher]
-    out = [by_mode[bare], by_mode[f2b], by_mode[f2b_both], w]
-    for other in (f2b, f2b_both):  # the watcher's rate over fail2ban's, run by run
-        out.append(Row("replay", "audit log", watcher, "lines/s", w.ops_per_run, w.samples,
-                       other, tuple(a / b for a, b in
-                                    zip(w.samples, by_mode[other].samples, strict=True))))
-    out.append(by_mode[watcher_small])
-    for mode, baseline in ((bare, None), (f2b, None), (f2b_both, None), (watcher, None),
-                           (watcher_small, watcher)):
+
+def _ratio_row(row: Row, other: Row) -> Row:
+    """``row``'s rate over ``other``'s, run by run."""
+    return Row(row.benchmark, row.case, row.mode, row.unit, row.ops_per_run, row.samples,
+               other.mode, tuple(a / b for a, b in zip(row.samples, other.samples,
+                                                       strict=True)))
+
+
+def _rss_rows(case: str, rows: dict[str, Row], rss: dict[str, list[float]],
+              pairs: list[tuple[str, str | None]]) -> list[Row]:
+    out = []
+    for mode, baseline in pairs:
         peaks = tuple(rss.get(mode, ()))
         if not peaks:
             continue  # no os.wait4 here
         ratios = (tuple(a / b for a, b in zip(peaks, rss[baseline], strict=True))
                   if baseline else ())
-        out.append(Row("replay", "peak RSS", mode, "MB", by_mode[mode].ops_per_run, peaks,
-                       baseline, ratios))
+        out.append(Row("replay", case, mode, "MB", rows[mode].ops_per_run, peaks, baseline,
+                       ratios))
     return out
+
+
+def bench_replay(settings: Settings) -> list[Row]:
+    """``watcher --replay`` vs a bare orjson loop vs fail2ban-regex on three 1M-line logs.
+
+    Whole processes, interleaved, on today's mix, a log with 5% scan lines and one with a
+    third scan lines (``LOG_KINDS``); lines/s and ratios, then each process' peak RSS, and
+    the watcher's on the one-third log at 3,000,000 lines against 1,000,000. Goals (issue 12):
+    >= 0.5x / 0.45x / 0.4x the bare loop, >= 10x fail2ban-regex (both events), RSS <= 100 MB
+    and flat from 1M to 3M lines. The warm-up runs use logs of a fifth of the lines
+    (``--quick``: a tenth of every size).
+    """
+    program = _fail2ban_regex()
+    full, big = settings.ops(FULL_LINES), settings.ops(RSS_LINES)
+    rss: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-watcher-") as tmp:
+        root = Path(tmp)
+        logs: dict[tuple[str, int], AuditLog] = {}
+
+        def log_of(kind: LogKind, lines: int) -> AuditLog:
+            if (kind.name, lines) not in logs:
+                path = root / f"audit_{len(logs)}.jsonl"
+                logs[kind.name, lines] = write_audit_log(
+                    path, lines, scan_fraction=kind.scan_fraction,
+                    scan_clients=kind.scan_clients)
+            return logs[kind.name, lines]
+
+        def variant(mode: str, kind: LogKind, lines: int,
+                    runner: Callable[[AuditLog, Path], tuple[float, float | None]],
+                    baseline: str | None = None) -> Variant:
+            def run(n: int) -> float:
+                elapsed_s, rss_mb = runner(log_of(kind, n), root / "alerts.jsonl")
+                if n == lines and rss_mb is not None:  # not the warm-up's smaller log
+                    rss.setdefault(mode, []).append(rss_mb)
+                return elapsed_s
+            return Variant(mode, lines, run, baseline)
+
+        f2b_run = _fail2ban_runner(program, F2B_EVENTS["both"])
+        variants: list[Variant] = []
+        for kind in LOG_KINDS:
+            label = f"{kind.name}, {full:,} lines"
+            variants += [variant(f"bare orjson loop, {label}", kind, full, _bare_runner),
+                         variant(f"fail2ban-regex, both events, {label}", kind, full, f2b_run),
+                         variant(f"watcher --replay, {label}", kind, full, _replay_runner,
+                                 f"bare orjson loop, {label}")]
+        big_mode = f"watcher --replay, {RSS_KIND.name}, {big:,} lines"
+        big_base = f"watcher --replay, {RSS_KIND.name}, {full:,} lines"
+        variants.append(variant(big_mode, RSS_KIND, big, _replay_runner, big_base))
+        rows = measure("replay", "audit log", "lines/s", variants, settings)
+    by_mode = {row.mode: row for row in rows}
+    out: list[Row] = []
+    pairs: list[tuple[str, str | None]] = []
+    for kind in LOG_KINDS:
+        label = f"{kind.name}, {full:,} lines"
+        bare = by_mode[f"bare orjson loop, {label}"]
+        f2b = by_mode[f"fail2ban-regex, both events, {label}"]
+        watcher = by_mode[f"watcher --replay, {label}"]
+        out += [bare, f2b, watcher, _ratio_row(watcher, f2b)]
+        pairs += [(bare.mode, None), (f2b.mode, None), (watcher.mode, None)]
+    out.append(by_mode[big_mode])
+    pairs.append((big_mode, big_base))
+    return out + _rss_rows("peak RSS", by_mode, rss, pairs)
 
 
 def _live_line(event: str, client: str) -> str:
