@@ -218,7 +218,9 @@ class Engine:
             return
         groups = state.groups
         window = groups.get(key)
-        if window is None or len(groups) >= self._max_groups:
+        if window is None and len(groups) < self._max_groups:
+            window = groups[key] = deque()  # a new group, with room for it
+        elif window is None or len(groups) >= self._max_groups:
             window = self._window_for(state, key, window, floor)
         if slide(window, t, floor) > state.threshold and key not in state.episodes:
             self._fire(state, key, window)

@@ -53,6 +53,8 @@ def key_reader(fields: tuple[str, ...], ignores: IgnoreCheck | None,
     None when ``ignores`` says its client is ignored."""
     if not fields:
         return _global(ignores)
+    if fields == ("client",):
+        return _client(ignores, guard)
     if len(fields) == 1:
         return _single_field(attrgetter(fields[0]), ignores, guard)
     return _many_fields(attrgetter(*fields), ignores, guard)
@@ -67,6 +69,19 @@ def _global(ignores: IgnoreCheck | None) -> KeyReader:
             except TypeError:  # unhashable: no address
                 pass
         return ()
+    return key
+
+
+def _client(ignores: IgnoreCheck | None, guard: Callable[[str], str]) -> KeyReader:
+    def key(record: AuditRecord) -> GroupKey | None:
+        client = record.client
+        if ignores is not None:
+            try:
+                if ignores(client):
+                    return None
+            except TypeError:  # unhashable: no address
+                pass
+        return (guard(client) if type(client) is str else safe_group_value(client, guard),)
     return key
 
 
