@@ -33,7 +33,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -152,7 +152,16 @@ class Engine:
         self._horizon = self._horizon_now()
         self._set_wake()
         by_event = self._by_event
-        for record in self._records(lines, ascii):
+        decode, careful = self._decoder.decode, self._decoder.careful
+        for line in lines:
+            # An ASCII line goes to the fast decoder; any other line, and any it refuses, to
+            # the careful one, which counts the garbage.
+            try:
+                record = decode(line) if ascii or line.isascii() else careful(line)
+            except _DECODE_FAILURES:
+                record = careful(line)
+            if record is None:
+                continue  # garbage: counted by the careful decoder
             t = record.ts - EPOCH
             if t > self._clock:
                 if t > self._wake_at and not self._move_clock_for_line(t):
@@ -172,17 +181,6 @@ class Engine:
     def _horizon_now(self) -> timedelta:
         """The latest timestamp a line may carry now: the wall clock plus the allowed skew."""
         return from_us(int((self._wall_clock() + MAX_FUTURE_SKEW_S) * US_PER_S))
-
-    def _records(self, lines: Sequence[bytes], ascii: bool) -> Iterator[AuditRecord]:
-        """The valid records among ``lines``; the careful decoder counts the others."""
-        decode, careful = self._decoder.decode, self._decoder.careful
-        for line in lines:
-            try:
-                record = decode(line) if ascii or line.isascii() else careful(line)
-            except _DECODE_FAILURES:
-                record = careful(line)
-            if record is not None:
-                yield record
 
     def _move_clock_for_line(self, t: timedelta) -> bool:
         """Runs what is due before a line at ``t``; False if the line may not move the clock."""
