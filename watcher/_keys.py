@@ -19,7 +19,9 @@ from watcher._rules import ClientFilter, RuleSet
 KeyReader = Callable[[AuditRecord], GroupKey | None]
 IgnoreCheck = Callable[[object], bool]
 
-#: Distinct clients whose ignore verdicts each rule remembers.
+#: Distinct clients whose ignore verdicts an ignore check remembers. Measured per 1M lines:
+#: on today's mix (a few hundred clients, all hits) it saves about 0.11 s of 1.3 s; on a log
+#: with a third scan lines (170,000 clients, mostly misses) it costs about as much.
 IGNORE_CACHE_SIZE = 4096
 
 
