@@ -122,9 +122,10 @@ class RuleState:
         floor = now - self.window
         groups, episodes = self.groups, self.episodes
         # Most groups of a sparse log are idle by now: keeping the few others and refilling
-        # the dict is cheaper than deleting the many one by one.
+        # the dict is cheaper than deleting the many one by one. The firing ones are looked
+        # up last, and only if there are any: hashing every key costs more than the rest.
         live = {key: window for key, window in groups.items()
-                if key in episodes or not key or (window and window[-1] > floor)}
+                if (window and window[-1] > floor) or not key or (episodes and key in episodes)}
         if len(live) < len(groups):
             groups.clear()
             groups.update(live)
