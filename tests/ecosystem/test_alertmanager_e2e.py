@@ -28,7 +28,7 @@ import orjson
 import pytest
 import yaml
 
-from tests.conftest import HubProcess, start_hub
+from tests.conftest import HubProcess, require_binary, start_hub
 from tests.ecosystem.alertmanager import (
     Alertmanager,
     Webhook,
@@ -37,7 +37,7 @@ from tests.ecosystem.alertmanager import (
     stop_process,
     watcher_rules,
 )
-from tests.ecosystem.conftest import COLLECTOR_CONFIG, require_binary
+from tests.ecosystem.conftest import COLLECTOR_CONFIG
 from tests.ecosystem.test_real_prometheus import prometheus_config
 from tests.otlp_receiver import free_port, wait_for
 

@@ -24,8 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import HubProcess, start_hub
-from tests.ecosystem.conftest import COLLECTOR_CONFIG, require_binary
+from tests.conftest import HubProcess, require_binary, start_hub
+from tests.ecosystem.conftest import COLLECTOR_CONFIG
 from tests.ecosystem.test_dashboard import (
     INSTANCE_DEFINITION,
     PROCESS_SERIES,

@@ -20,14 +20,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from baseline_hub import __version__ as HUB_VERSION
 from otel._export import layer_version
@@ -143,9 +144,9 @@ def path3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         receiver.server.server_close()
 
 
-def _metrics(receiver: Receiver) -> dict[tuple[str, str], tuple[dict[str, str], Any]]:
+def _metrics(receiver: Receiver) -> dict[tuple[str, str], tuple[dict[str, str], Metric]]:
     """(scope, name) -> (resource attributes, the newest Metric message)."""
-    out: dict[tuple[str, str], tuple[dict[str, str], Any]] = {}
+    out: dict[tuple[str, str], tuple[dict[str, str], Metric]] = {}
     with receiver.lock:
         requests = list(receiver.metrics)
     for request in requests:
@@ -161,11 +162,11 @@ def _value(value: AnyValue) -> object:
     return getattr(value, kind) if kind else None
 
 
-def _typed(pairs: list[KeyValue]) -> dict[str, object]:
+def _typed(pairs: Iterable[KeyValue]) -> dict[str, object]:
     return {kv.key: _value(kv.value) for kv in pairs}
 
 
-def _alert_records(receiver: Receiver) -> list[tuple[dict[str, str], str, Any]]:
+def _alert_records(receiver: Receiver) -> list[tuple[dict[str, str], str, LogRecord]]:
     """(resource attributes, scope name, LogRecord) of every record received."""
     with receiver.lock:
         requests = list(receiver.logs)
@@ -181,7 +182,9 @@ def test_hub_metrics_arrive_through_rotel_with_names_units_and_attributes(path3:
         if not set(INSTRUMENTS) <= set(metrics):
             return False
         failures = metrics[(CONTROL, "hub.auth.failures")][1]
-        return sum(p.as_int for p in failures.sum.data_points) == BURST
+        # protobuf ships no stubs: its repeated fields (data_points) are Any to mypy
+        total: int = sum(p.as_int for p in failures.sum.data_points)
+        return total == BURST
 
     assert wait_for(complete, 20), (sorted(_metrics(path3.receiver)),
                                     path3.log.read_text(errors="replace")[-2000:])
@@ -211,7 +214,7 @@ def test_hub_metrics_arrive_through_rotel_with_names_units_and_attributes(path3:
 
 
 def test_the_watchers_alert_log_record_arrives_through_rotel_intact(path3: Path3) -> None:
-    def firing() -> list[tuple[dict[str, str], str, Any]]:
+    def firing() -> list[tuple[dict[str, str], str, LogRecord]]:
         return [r for r in _alert_records(path3.receiver)
                 if _typed(r[2].attributes).get("alert.state") == "firing"]
 
