@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts.conftest import checkout_env
+
 from .conftest import (
     CONTRACT_MEMBERS,
     DOWN_URLS,
     ENV_TOKEN,
-    checkout_env,
     clean_env,
     make_home,
     read_json,

@@ -261,7 +261,9 @@ def test_email_addresses_are_masked_in_names_meta_and_logs(tmp_path: Path) -> No
 def test_help_documents_the_token_option_and_exit_5() -> None:
     import subprocess
 
-    from .conftest import DIAGNOSE, checkout_env
+    from tests.scripts.conftest import checkout_env
+
+    from .conftest import DIAGNOSE
 
     result = subprocess.run([sys.executable, str(DIAGNOSE), "--help"], env=checkout_env(),
                             capture_output=True,
