@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 import watcher._cli
+import watcher._rules
 from tests.watcher.conftest import CliRunner, Home, audit, burst, read_alerts, write_lines
 from watcher import (
     EXIT_INTERRUPTED,
@@ -148,7 +149,7 @@ def test_check_rules_stopped_by_sigint_exits_130_quietly(
 ) -> None:
     path = tmp_path / "rules.json"
     path.write_bytes(b'{"rules": []}')
-    real_load = watcher._cli.load_rules
+    real_load = watcher._rules.load_rules
 
     def load_then_signal(target: Path) -> RuleSet:
         os.kill(os.getpid(), signal.SIGINT)  # arrives while the rules are being read

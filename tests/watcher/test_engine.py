@@ -11,6 +11,7 @@ import pytest
 from tests.watcher.conftest import audit, burst, ts
 from watcher import Counters, Engine, Rule, RuleSet, default_rules, parse_rules
 from watcher._engine import DEFAULT_MAX_GROUPS_PER_RULE, SWEEP_EVERY_WINDOWS
+from watcher._groups import RuleState
 
 
 def evaluate(lines: list[bytes], rules: RuleSet | None = None,
@@ -311,19 +312,24 @@ def test_over_the_bound_with_firing_groups_a_restored_engine_still_agrees() -> N
     # A comes back as a new group at the bound: B, least recently active, makes room; then B
     # comes back as new and C makes room (so B starts over at 21 s instead of firing).
     assert dropped == 2
-    assert [(a["state"], a["group"]["client"]) for a in alerts] == [
-        ("firing", "A"), ("firing", "B"), ("firing", "C"), ("resolved", "A"),
-        ("resolved", "B"), ("resolved", "C")]
+    assert [(a["state"], a["group"]) for a in alerts] == [
+        ("firing", {"client": "A"}), ("firing", {"client": "B"}), ("firing", {"client": "C"}),
+        ("resolved", {"client": "A"}), ("resolved", {"client": "B"}),
+        ("resolved", {"client": "C"})]
 
 
 def test_firing_groups_do_not_count_toward_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     # A rule that fires at every client's first event fills any bound with firing groups.
     # They are never dropped, so making room would find nothing to drop: it must not be
     # tried for every new client (each try scans every group).
-    calls: list[object] = []
+    calls: list[RuleState] = []
     make_room = Engine._make_room
-    monkeypatch.setattr(Engine, "_make_room",
-                        lambda self, state: (calls.append(state), make_room(self, state)))
+
+    def counted(self: Engine, state: RuleState) -> None:
+        calls.append(state)
+        make_room(self, state)
+
+    monkeypatch.setattr(Engine, "_make_room", counted)
     counters = Counters()
     engine = Engine(_per_client(0, 60), counters, max_groups_per_rule=10)
     engine.feed([audit(i * 0.01, "PORT_MISMATCH", f"10.4.0.{i}") for i in range(200)])

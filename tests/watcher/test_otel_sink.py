@@ -93,7 +93,7 @@ def test_credentials_in_group_values_reach_neither_alerts_jsonl_nor_otel(
     rules = parse_rules({"ignore_clients": [], "rules": [
         {"name": "by_field", "event": "AUTH_FAILURE", "threshold": 2, "window_s": 60,
          "severity": "warning", "group_by": [field]}]})
-    write_lines(home.log, burst(0, 3, **{field: value}))
+    write_lines(home.log, [audit(i, **{field: value}) for i in range(3)])
     paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
     watcher = Watcher(rules, paths, sinks=[OTelAlertSink(provider)])
     watcher.poll()

@@ -11,7 +11,9 @@ from typing import BinaryIO
 import orjson
 import pytest
 
+import otel._files
 import otel.auditlog._tail as tail_module
+import watcher._checkpoint
 import watcher._runner
 import watcher._status
 from otel.auditlog import KEEP_ROTATED
@@ -32,7 +34,7 @@ from watcher._runner import IDLE_CHECKPOINT_INTERVAL_S, IDLE_GRACE_S
 def _count_log_io(monkeypatch: pytest.MonkeyPatch, log: Path) -> Counter[str]:
     """Counts stats and opens of ``log`` and its rotated siblings."""
     counts: Counter[str] = Counter()
-    real_stat, real_open = Path.stat, tail_module.open_shared
+    real_stat, real_open = Path.stat, otel._files.open_shared
 
     def stat(self: Path, *, follow_symlinks: bool = True) -> os.stat_result:
         if self.name.startswith(log.name):
@@ -110,7 +112,7 @@ def clocks(monkeypatch: pytest.MonkeyPatch) -> Clocks:
 def saves(monkeypatch: pytest.MonkeyPatch) -> list[Checkpoint]:
     """Every checkpoint the watcher saves, in order."""
     saved: list[Checkpoint] = []
-    real = watcher._runner.save_checkpoint
+    real = watcher._checkpoint.save_checkpoint
 
     def save(path: Path, checkpoint: Checkpoint) -> None:
         saved.append(checkpoint)
