@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_missing_token_is_401_and_audited(hub: HubContext, anon_control: TestCli
                                     ("Bearer " + TEST_TOKEN[:-1]).encode(), b"bearer \xe9\xe9\xe9"])
 def test_wrong_token_is_401_invalid_token(hub: HubContext, anon_data: TestClient,
                                           header: bytes) -> None:
-    response = anon_data.post("/jobs", headers={"Authorization": header}, json={"kind": "k"})
+    response = anon_data.post("/jobs", headers={b"Authorization": header}, json={"kind": "k"})
     assert response.status_code == 401
     assert [line["reason"] for line in audit_lines(hub)] == ["invalid_token"]
 
@@ -311,7 +312,7 @@ def test_scanner_noise_creates_no_state(hub: HubContext, config: HubConfig,
 
 
 def test_two_mib_chunked_body_is_413_json(data: TestClient) -> None:
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield b'{"kind": "k", "payload": {"x": "'
         for _ in range(32):
             yield b"a" * 65536
