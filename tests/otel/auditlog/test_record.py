@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel.auditlog import RecordDecoder
+from otel.auditlog import AuditRecord, RecordDecoder
 from watcher import Counters
 from watcher._timefmt import EPOCH, format_us, from_us, to_us
 
@@ -205,6 +205,7 @@ def test_the_fast_and_the_careful_path_agree(obj: dict[str, object], hub_ts: boo
     line = json.dumps(obj, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
     fast_counts = Counters()
     decoder = RecordDecoder(["client", "path"], fast_counts)
+    fast: AuditRecord | None
     try:
         fast = decoder.decode(line)
     except (msgspec.DecodeError, RecursionError):
@@ -215,4 +216,6 @@ def test_the_fast_and_the_careful_path_agree(obj: dict[str, object], hub_ts: boo
     assert (fast is None) == (careful is None)
     if fast is not None and careful is not None:
         assert (fast.ts, fast.event) == (careful.ts, careful.event)
+        # AuditRecord is the protocol; both paths decode into msgspec structs
+        assert isinstance(fast, msgspec.Struct) and isinstance(careful, msgspec.Struct)
         assert msgspec.structs.asdict(fast) == msgspec.structs.asdict(careful)
