@@ -1,4 +1,4 @@
-"""The project's benchmarks: the one place they live. Later issues add theirs here.
+"""The project's benchmarks: the one place they live, one module each in scripts/benchmarks/.
 
 Usage, from the repository root::
 
