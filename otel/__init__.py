@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ._values import ValueGuard, canonical_ip
 
 # Everything but the redaction rules loads on first use. The telemetry names pull in the
-# OTel SDK and the Prometheus exporter (over 100 ms); the config and the metric keys cost
+# OTel SDK and prometheus_client (over 100 ms); the config and the metric keys cost
 # about 10 ms more (logging, dataclasses, urllib), which the watcher, needing only the
 # redaction rules, would pay at every start.
 _LAZY = {

@@ -26,7 +26,6 @@ from opentelemetry.sdk.resources import (
     TELEMETRY_SDK_VERSION,
     Resource,
 )
-from opentelemetry.sdk.version import __version__ as _SDK_VERSION
 
 from ._config import DEFAULT_SERVICE_NAME, OtlpCompression, OtlpProtocol, TelemetryConfig
 from ._redaction import Redactor, is_secret_key
@@ -39,6 +38,7 @@ __all__ = [
     "layer_version",
     "log_exporter",
     "metric_exporter",
+    "sdk_version",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def build_resource(
     attributes: dict[str, str | int | float | bool] = {
         TELEMETRY_SDK_LANGUAGE: "python",
         TELEMETRY_SDK_NAME: "opentelemetry",
-        TELEMETRY_SDK_VERSION: _SDK_VERSION,
+        TELEMETRY_SDK_VERSION: sdk_version(),
     }
     attributes.update(config.resource_attributes)
     attributes.update(extra or {})
@@ -120,8 +120,18 @@ def _screen(
 def layer_version() -> str:
     """This layer's installed package version, or ``unknown`` when it is not installed
     (run from a source tree) or its metadata cannot be read."""
+    return _installed_version(DISTRIBUTION_NAME)
+
+
+def sdk_version() -> str:
+    """The installed opentelemetry-sdk's version (``telemetry.sdk.version``), read as the
+    SDK's own ``Resource.create`` reads it, or ``unknown``."""
+    return _installed_version("opentelemetry-sdk")
+
+
+def _installed_version(distribution: str) -> str:
     try:
-        return importlib.metadata.version(DISTRIBUTION_NAME)
+        return importlib.metadata.version(distribution)
     except Exception:  # a missing or broken install must not stop the hub
         return UNKNOWN_VERSION
 

@@ -9,12 +9,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 
-# The exporter's collector class turns OTel MetricsData into prometheus_client metric
-# families (names, units, _total suffixes, label sanitizing). It is private, but the
-# public PrometheusMetricReader would register into a registry and pull on its own;
-# feeding the collector our own reading is what keeps one collect per request and no
-# global registry. tests/otel/test_prometheus.py pins the behaviour we rely on.
-from opentelemetry.exporter.prometheus import _CustomCollector
 from opentelemetry.sdk.metrics.export import Gauge, Metric, MetricsData, NumberDataPoint, Sum
 from prometheus_client import exposition as text_exposition
 from prometheus_client.metrics_core import Metric as PromMetric
@@ -30,6 +24,7 @@ from ._instruments import (
     QUEUE_DEPTH,
     Plane,
 )
+from ._prometheus import families, metrics_of
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
@@ -48,14 +43,6 @@ OPENMETRICS_CONTENT_TYPE = om_exposition.CONTENT_TYPE_LATEST
 _openmetrics_latest: Callable[[Collector], bytes] = om_exposition.generate_latest
 
 
-def _metrics(data: MetricsData | None) -> Iterator[Metric]:
-    if data is None:
-        return
-    for resource_metrics in data.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            yield from scope_metrics.metrics
-
-
 def _number_points(metric: Metric) -> Iterator[NumberDataPoint]:
     if isinstance(metric.data, Gauge | Sum):
         yield from metric.data.data_points
@@ -68,7 +55,7 @@ def snapshot_values(plane: Plane, data: MetricsData | None) -> dict[str, int]:
     the body always has exactly the CONTRACT keys with int values.
     """
     by_name: dict[str, list[NumberDataPoint]] = {}
-    for metric in _metrics(data):
+    for metric in metrics_of(data):
         by_name.setdefault(metric.name, []).extend(_number_points(metric))
 
     def single(name: str) -> int:
@@ -117,27 +104,26 @@ def render_prometheus(
         openmetrics: OpenMetrics 1.0 instead of the 0.0.4 text format.
         extra: more prometheus_client families to append (the process collectors).
     """
-    collector = _CustomCollector(disable_target_info=True, scope_info_enabled=False)
-    if data is not None:
-        collector.add_metrics_data(data)
-    source: Collector = collector if extra is None else _Chained(collector, extra)
+    source = _Scrape(families(data), extra)
     if openmetrics:
         return _openmetrics_latest(source), OPENMETRICS_CONTENT_TYPE
     return text_exposition.generate_latest(source), PROMETHEUS_CONTENT_TYPE
 
 
-class _Chained:
+class _Scrape:
     """The plane's families, then ``extra``'s: what the exposition writers are given.
 
     A failing extra collector costs its own series and a logged error, not the scrape.
     """
 
-    def __init__(self, main: Collector, extra: Collector) -> None:
+    def __init__(self, main: list[PromMetric], extra: Collector | None) -> None:
         self._main = main
         self._extra = extra
 
     def collect(self) -> Iterator[PromMetric]:
-        yield from self._main.collect()
+        yield from self._main
+        if self._extra is None:
+            return
         try:
             extra = list(self._extra.collect())
         except Exception:

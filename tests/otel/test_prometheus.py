@@ -6,11 +6,18 @@ import subprocess
 
 import prometheus_client
 import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 
 from otel import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, HubTelemetry
+from otel._prometheus import label_name, metric_name, prometheus_unit
+from otel._render import render_prometheus
 from tests.conftest import require_binary
 
 from .conftest import FakeClock
@@ -157,3 +164,82 @@ def test_text_output_passes_promtool_check_metrics(telemetry: HubTelemetry, plan
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False
     )
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
+
+
+# -- the MetricsData to Prometheus conversion (otel._prometheus) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("unit", "suffix"),
+    [
+        ("s", "seconds"),
+        ("ms", "milliseconds"),
+        ("By", "bytes"),
+        ("1", ""),
+        ("%", "percent"),
+        ("{node}", ""),
+        ("{failure}/min", "per_min"),
+        ("By/s", "bytes_per_second"),
+        ("s/h", "seconds_per_hour"),
+        ("{req}/s", "per_second"),
+        ("weird unit!!", "weird_unit"),
+        ("/", ""),
+        ("", ""),
+    ],
+)
+def test_units_become_the_conventional_name_suffix(unit: str, suffix: str) -> None:
+    assert prometheus_unit(unit) == suffix
+
+
+@pytest.mark.parametrize(
+    ("key", "label"),
+    [("http.route", "http_route"), ("1k", "_k"), ("a-b:c", "a_b_c"), ("g.è", "g_")],
+)
+def test_attribute_keys_become_valid_label_names(key: str, label: str) -> None:
+    assert label_name(key) == label
+
+
+def test_metric_names_keep_colons_and_lose_other_punctuation() -> None:
+    assert metric_name("hub.jobs.retry_rate_1m") == "hub_jobs_retry_rate_1m"
+    assert metric_name("a:b/c-d") == "a:b_c_d"
+    assert metric_name("9lives") == "_lives"
+
+
+def _odd_instruments(provider: MeterProvider) -> None:
+    """Instruments with every shape the conversion handles: kinds, units, labels."""
+    meter, other_scope = provider.get_meter("x"), provider.get_meter("y")
+    counter = meter.create_counter("req.count-x/y", unit="By/s")
+    counter.add(3, {"a.b": "x", "1k": True, "f": 1.5, "l": (1, 2)})
+    counter.add(2, {"other": "y"})  # a label the first point does not carry reads ""
+    other_scope.create_counter("req.count-x/y", unit="By/s").add(7, {"a.b": "z"})
+    meter.create_up_down_counter("ud", unit="1").add(-4, {"k": "v"})
+    meter.create_histogram("lat", unit="ms", explicit_bucket_boundaries_advisory=[1, 2.5, 10]
+                           ).record(3, {"x": "y"})
+    meter.create_observable_gauge(
+        "g.e", unit="{x}",
+        callbacks=[lambda options: [Observation(1.25, {"ü": "ä"}), Observation(2)]],
+    )
+    meter.create_gauge("g2", unit="weird unit!!").set(5)
+    meter.create_counter("total_total", unit="s/h", description="d").add(1)
+
+
+def test_the_conversion_matches_the_opentelemetry_prometheus_exporter() -> None:
+    # The public PrometheusMetricReader (a test dependency only) on the same provider as
+    # the pull reader: both texts come from the same instruments and must agree byte for
+    # byte, so the names stay the ones the Prometheus ecosystem expects.
+    ours = InMemoryMetricReader()
+    registry = CollectorRegistry()
+    theirs = PrometheusMetricReader(disable_target_info=True, scope_info_enabled=False,
+                                    registry=registry)
+    provider = MeterProvider(metric_readers=[ours, theirs], shutdown_on_exit=False)
+    try:
+        _odd_instruments(provider)
+        body, _ = render_prometheus(ours.get_metrics_data(), openmetrics=False)
+        assert body == prometheus_client.generate_latest(registry)
+        text = body.decode()
+        assert 'req_count_x_y_bytes_per_second_total{_k="true",a_b="x",f="1.5",l="[1, 2]"' in text
+        assert "# TYPE ud gauge" in text  # a non-monotonic sum is a gauge
+        assert 'lat_milliseconds_bucket{le="2.5",x="y"} 0.0' in text
+        assert "total_seconds_per_hour_total 1.0" in text
+    finally:
+        provider.shutdown()

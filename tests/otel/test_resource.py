@@ -54,6 +54,14 @@ def test_an_uninstalled_or_broken_layer_reads_unknown(
     monkeypatch.setattr(importlib.metadata, "version", missing)
     assert layer_version() == UNKNOWN_VERSION == "unknown"
     assert _resource({})["service.version"] == "unknown"
+    assert _resource({})["telemetry.sdk.version"] == "unknown"
+
+
+def test_the_sdk_version_is_the_installed_sdks() -> None:
+    got = _resource({})
+    assert got["telemetry.sdk.version"] == importlib.metadata.version("opentelemetry-sdk")
+    assert (got["telemetry.sdk.language"], got["telemetry.sdk.name"]) == ("python",
+                                                                          "opentelemetry")
 
 
 @pytest.mark.parametrize("key", ["service.instance.id", "service.version"])
