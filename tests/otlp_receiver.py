@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -18,6 +19,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import HistogramDataPoint, NumberDataPoint
+
+_Point = TypeVar("_Point", NumberDataPoint, HistogramDataPoint)
 
 
 class Receiver:
@@ -74,6 +78,21 @@ class Receiver:
                         points = list(getattr(metric, kind).data_points) if kind else []
                         out[f"{sm.scope.name}/{metric.name}"] = (resource, points)
         return out
+
+
+def number_points(points: Iterable[object]) -> list[NumberDataPoint]:
+    """The data points of a sum or gauge (from ``metric_points``), checked to be such."""
+    return [_checked(point, NumberDataPoint) for point in points]
+
+
+def histogram_points(points: Iterable[object]) -> list[HistogramDataPoint]:
+    """The data points of a histogram (from ``metric_points``), checked to be such."""
+    return [_checked(point, HistogramDataPoint) for point in points]
+
+
+def _checked(point: object, kind: type[_Point]) -> _Point:
+    assert isinstance(point, kind), point
+    return point
 
 
 def attrs(pairs: Iterable[KeyValue]) -> dict[str, str]:

@@ -71,7 +71,9 @@ def routes(client: TestClient) -> dict[tuple[str, str], float]:
 
 
 def test_json_metrics_reflect_the_taps(client: TestClient) -> None:
-    client.app.state.taps.auth_failure("control", "invalid_token")  # type: ignore[attr-defined]
+    assert isinstance(client.app, FastAPI)
+    taps: HubTaps = client.app.state.taps
+    taps.auth_failure("control", "invalid_token")
     body = client.get("/metrics").json()
     assert {k: v for k, v in body.items() if k != "generated_at"} == {
         "plane": "control", "nodes_online": 2, "nodes_stale": 1, "nodes_dead": 0,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import HubProcess, start_hub
-from tests.otlp_receiver import Receiver, free_port, wait_for
+from tests.otlp_receiver import Receiver, free_port, number_points, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,11 @@ def test_metrics_reach_an_otlp_collector(hub_home: Path, receiver: Receiver) -> 
         resource, nodes = points["sheratan.hub.control/hub.nodes"]
         assert resource["service.name"] == "sheratan-hub"
         assert resource["deployment.environment"] == "test"
-        by_state = {p.attributes[0].value.string_value: p.as_int  # type: ignore[attr-defined]
-                    for p in nodes}
+        by_state = {p.attributes[0].value.string_value: p.as_int for p in number_points(nodes)}
         assert by_state["online"] == 1
         queue = "sheratan.hub.data/hub.queue.depth"
-        assert wait_for(lambda: any(p.as_int == 1  # type: ignore[attr-defined]
-                                    for p in receiver.metric_points()[queue][1]))
+        assert wait_for(lambda: any(p.as_int == 1 for p in
+                                    number_points(receiver.metric_points()[queue][1])))
     finally:
         assert hub.stop() == 0
 

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -183,9 +184,9 @@ def _script(hub: Hub) -> list[tuple[int, object]]:
     """A fixed sequence of calls; answers with their volatile fields masked."""
     out: list[tuple[int, object]] = []
 
-    def record(response: object) -> None:
-        status = response.status_code  # type: ignore[attr-defined]
-        body = response.json() if response.content else None  # type: ignore[attr-defined]
+    def record(response: httpx2.Response) -> None:  # starlette's TestClient is on httpx2
+        status = response.status_code
+        body = response.json() if response.content else None
         text = json.dumps(body, sort_keys=True)
         for volatile in ("job_id", "created_at", "updated_at", "last_seen", "registered_at",
                          "lease_expires_at"):

@@ -12,7 +12,14 @@ from opentelemetry._logs import SeverityNumber
 from otel import HubTelemetry, Redactor, TelemetryConfig
 from otel import _export as otel_export
 from otel._export import log_exporter, metric_exporter
-from tests.otlp_receiver import Receiver, attrs, free_port, wait_for
+from tests.otlp_receiver import (
+    Receiver,
+    attrs,
+    free_port,
+    histogram_points,
+    number_points,
+    wait_for,
+)
 
 
 def test_metrics_arrive_over_otlp_http_with_the_service_name(receiver: Receiver) -> None:
@@ -46,12 +53,12 @@ def test_metrics_arrive_over_otlp_http_with_the_service_name(receiver: Receiver)
     assert resource["deployment.environment"] == "test"
     assert resource["service.version"] == "1.5.0"
     assert "hub_token" not in resource  # a secret-looking key never leaves the process
-    by_state = {attrs(p.attributes)["state"]: p.as_int for p in nodes}  # type: ignore[attr-defined]
+    by_state = {attrs(p.attributes)["state"]: p.as_int for p in number_points(nodes)}
     assert by_state == {"online": 3, "stale": 1, "dead": 0}
     _, depth = points["sheratan.hub.data/hub.queue.depth"]
-    assert [p.as_int for p in depth] == [5]  # type: ignore[attr-defined]
+    assert [p.as_int for p in number_points(depth)] == [5]
     _, durations = points["sheratan.hub.data/http.server.request.duration"]
-    assert sum(p.count for p in durations) == 1  # type: ignore[attr-defined]
+    assert sum(p.count for p in histogram_points(durations)) == 1
 
 
 def test_log_records_are_exported_over_otlp(receiver: Receiver) -> None:

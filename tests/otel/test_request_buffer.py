@@ -14,7 +14,7 @@ from otel import HubTelemetry, TelemetryConfig
 from otel._instruments import LabelCache
 from otel._request_buffer import DEFAULT_MAX_PENDING, RequestBuffer
 from tests.otel.helpers import request_count
-from tests.otlp_receiver import Receiver, wait_for
+from tests.otlp_receiver import Receiver, histogram_points, wait_for
 
 ROUTE_KEY = ("GET", "/jobs/{job_id}", 200, 8788)
 
@@ -189,6 +189,6 @@ def test_shutdown_exports_every_queued_request_whatever_the_callback_order(
 
     def exported() -> int:
         found = receiver.metric_points().get("sheratan.hub.data/http.server.request.duration")
-        return sum(p.count for p in found[1]) if found else 0  # type: ignore[attr-defined]
+        return sum(p.count for p in histogram_points(found[1])) if found else 0
 
     assert wait_for(lambda: exported() == 250, timeout_s=5)
