@@ -106,8 +106,9 @@ def test_token_never_appears_in_responses_or_logs(hub_process: HubProcess) -> No
     hub = hub_process
     bodies: list[str] = []
     with httpx.Client(timeout=5) as client:
-        def call(method: str, url: str, **kwargs: object) -> None:
-            response = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        def call(method: str, url: str, headers: dict[str, str] | None = None,
+                 json: object = None) -> None:
+            response = client.request(method, url, headers=headers, json=json)
             bodies.append(response.text + repr(response.headers))
 
         call("POST", f"{hub.control_url}/nodes/register", headers=hub.auth,

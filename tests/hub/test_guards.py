@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from baseline_hub import HubConfig, HubContext, SecurityEvent
+from baseline_hub import HubConfig, HubContext, HubStateView, PlaneInfo, SecurityEvent
 from tests.conftest import TEST_TOKEN
 from tests.hub.conftest import CONTROL, DATA, FakeClock, open_hub, plane_client
 
@@ -32,11 +32,11 @@ def anon_data(hub: HubContext) -> TestClient:
 
 
 @pytest.mark.parametrize("plane", [CONTROL, DATA])
-def test_health_needs_no_token(hub: HubContext, plane: object) -> None:
-    client = plane_client(hub, plane, auth=False)  # type: ignore[arg-type]
+def test_health_needs_no_token(hub: HubContext, plane: PlaneInfo) -> None:
+    client = plane_client(hub, plane, auth=False)
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "plane": plane.name,  # type: ignore[attr-defined]
+    assert response.json() == {"status": "ok", "plane": plane.name,
                                "version": "1.5.0"}
 
 
@@ -263,9 +263,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[SecurityEvent] = []
         self.retries: list[str] = []
-        self.state: object = None
+        self.state: HubStateView | None = None
 
-    def attach(self, state: object) -> None:
+    def attach(self, state: HubStateView) -> None:
         self.state = state
 
     def security_event(self, event: SecurityEvent) -> None:
@@ -287,8 +287,9 @@ def test_observers_see_events_retries_and_state(config: HubConfig, clock: FakeCl
         data.post(f"/jobs/{job_id}/fail", json={"node_id": "w", "error": "e"})
         assert [(e.event, e.expected_port) for e in recorder.events] == [("PORT_MISMATCH", 8787)]
         assert recorder.retries == ["failed"]
-        assert recorder.state.node_counts() == {"online": 1, "stale": 0, "dead": 0}  # type: ignore[attr-defined]
-        assert recorder.state.job_counts() == {"queued": 1, "inflight": 0}  # type: ignore[attr-defined]
+        assert recorder.state is not None
+        assert recorder.state.node_counts() == {"online": 1, "stale": 0, "dead": 0}
+        assert recorder.state.job_counts() == {"queued": 1, "inflight": 0}
     finally:
         hub.close()
 

@@ -36,8 +36,8 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def rejected(client: httpx.Client, url: str, **kwargs: object) -> None:
-    response = client.request("DELETE", url, **kwargs)  # type: ignore[arg-type]
+def rejected(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> None:
+    response = client.request("DELETE", url, headers=headers)
     assert response.status_code == 401, response.text
 
 

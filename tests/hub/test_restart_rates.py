@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -33,8 +35,8 @@ def _traffic(hub: HubProcess) -> None:
                         json={"node_id": "n1", "error": "boom"})  # requeued: one retry
 
 
-def test_rates_survive_a_restart(hub_home: object) -> None:
-    hub = start_hub(hub_home)  # type: ignore[arg-type]
+def test_rates_survive_a_restart(hub_home: Path) -> None:
+    hub = start_hub(hub_home)
     try:
         _traffic(hub)
         before = _rates(hub)
@@ -42,7 +44,7 @@ def test_rates_survive_a_restart(hub_home: object) -> None:
                           "retry_rate_1m": 2}
     finally:
         assert hub.stop() == 0
-    hub = start_hub(hub_home)  # type: ignore[arg-type]
+    hub = start_hub(hub_home)
     try:
         assert _rates(hub) == before
         with httpx.Client(timeout=5) as client:

@@ -114,7 +114,8 @@ def _apply(op: str, hub: HubContext, data: TestClient, clock: FakeClock,
     elif op == "claim":
         data.post("/jobs/claim", json={"node_id": "w"})
     elif op in ("fail", "complete"):
-        inflight = hub._conn.execute(  # type: ignore[union-attr]
+        assert hub._conn is not None
+        inflight = hub._conn.execute(
             "SELECT job_id FROM jobs WHERE state='inflight' ORDER BY seq LIMIT 1").fetchone()
         if inflight is not None:
             body = {"node_id": "w", "error": "x"} if op == "fail" else {"node_id": "w"}
