@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from . import _instruments as spec
 
-__all__ = ["CountSources", "CountsSource"]
+__all__ = ["HANDOVER_S", "CountSources", "CountsSource"]
 
 _logger = logging.getLogger(__name__)
 
 CountsSource = Callable[[], Mapping[str, int]]
 
 _STATE_LABELS: dict[str, dict[str, str]] = {state: {"state": state} for state in spec.NODE_STATES}
-# What the queue-depth callback leaves for the inflight one when the source failed.
+# The job reading when the source is unset or failed: both gauges skip it.
 _FAILED: Mapping[str, int] = {}
+#: How old a reading left by one job gauge's callback may be when the other takes it: far
+#: longer than the callbacks of one collect take (microseconds, a few ms with a drain).
+HANDOVER_S = 1.0
+_QUEUED, _INFLIGHT = "queued", "inflight"
+
+
+@dataclass(frozen=True, slots=True)
+class _Handover:
+    reading: Mapping[str, int]
+    left_for: str
+    read_at: float
 
 
 class CountSources:
@@ -29,18 +42,31 @@ class CountSources:
     one attribute store, so a callback sees the old or the new source, never a mix.
 
     One collect, one job reading: ``hub.queue.depth`` and ``hub.jobs.inflight`` must be a
-    consistent pair, so the job source is called once per collect. The SDK runs a
-    provider's callbacks in the order the instruments were created (queue depth first)
-    and on the collecting thread, so the queue-depth callback leaves its reading in a
-    thread-local slot and the inflight callback of the same collect takes it from there.
-    Thread-local, not a plain attribute, so that two readers collecting at once on two
-    threads cannot hand each other their readings (whatever locks the SDK takes).
+    consistent pair, so the job source is called once per collect. The SDK documents
+    neither the order in which it runs a provider's callbacks nor that they run back to
+    back, only that they run on the collecting thread. So whichever of the two callbacks
+    runs first reads the source and leaves the reading in a thread-local slot for the
+    other; the other takes it if it is meant for it and at most ``handover_s`` old, else
+    reads the source itself. A reading is taken once, so the next collect reads afresh,
+    and a collect that stopped between the two callbacks (an SDK timeout) leaves at worst
+    a reading ``handover_s`` old. Thread-local, not a plain attribute, so that two readers
+    collecting at once on two threads cannot hand each other their readings (whatever
+    locks the SDK takes).
+
+    Args:
+        clock: monotonic seconds, for the age of a handed-over reading.
+        handover_s: the oldest reading one job gauge leaves the other.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 handover_s: float = HANDOVER_S) -> None:
+        if not handover_s > 0:
+            raise ValueError(f"handover_s must be > 0, got {handover_s!r}")
         self.nodes: CountsSource | None = None
         self.jobs: CountsSource | None = None
-        self._job_reading = threading.local()
+        self._clock = clock
+        self._handover_s = handover_s
+        self._slot = threading.local()
 
     def observe_nodes(self, options: CallbackOptions) -> Iterable[Observation]:
         """Callback of ``hub.nodes``: one observation per heartbeat state."""
@@ -58,18 +84,22 @@ class CountSources:
             return ()
 
     def observe_queue_depth(self, options: CallbackOptions) -> Iterable[Observation]:
-        """Callback of ``hub.queue.depth``; reads the job source for this collect."""
-        reading = self._read_jobs()
-        self._job_reading.value = reading
-        return self._observe(reading, "queued")
+        """Callback of ``hub.queue.depth``; shares one job reading with the inflight one."""
+        return self._observe(self._job_reading(_QUEUED, _INFLIGHT), _QUEUED)
 
     def observe_inflight(self, options: CallbackOptions) -> Iterable[Observation]:
-        """Callback of ``hub.jobs.inflight``; reuses the queue-depth callback's reading."""
-        reading: Mapping[str, int] | None = getattr(self._job_reading, "value", None)
-        self._job_reading.value = None
-        if reading is None:  # no queue-depth callback ran first on this thread
-            reading = self._read_jobs()
-        return self._observe(reading, "inflight")
+        """Callback of ``hub.jobs.inflight``; shares one job reading with the queue one."""
+        return self._observe(self._job_reading(_INFLIGHT, _QUEUED), _INFLIGHT)
+
+    def _job_reading(self, mine: str, other: str) -> Mapping[str, int]:
+        slot: _Handover | None = getattr(self._slot, "value", None)
+        now = self._clock()
+        if slot is not None and slot.left_for == mine and now - slot.read_at <= self._handover_s:
+            self._slot.value = None
+            return slot.reading
+        reading = self._read_jobs()
+        self._slot.value = _Handover(reading, other, now)
+        return reading
 
     def _read_jobs(self) -> Mapping[str, int]:
         source = self.jobs

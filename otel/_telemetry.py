@@ -161,7 +161,6 @@ class HubTelemetry:
             observable_gauge(meter, spec.NODES, [requests.drain_callback, sources.observe_nodes])
             self._events.bind_control(meter)
         else:
-            # Queue depth before inflight: CountSources relies on that order.
             observable_gauge(
                 meter, spec.QUEUE_DEPTH, [requests.drain_callback, sources.observe_queue_depth]
             )
