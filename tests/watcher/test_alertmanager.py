@@ -15,7 +15,8 @@ from tests.otlp_receiver import wait_for
 from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
 from tests.watcher.fake_alertmanager import FakeAlertmanager
 from watcher import Alert, AlertState, Watcher, WatchPaths, default_rules
-from watcher._alertmanager import CLOSE_TIMEOUT_S, AlertmanagerSink
+from watcher._alert import GroupValue
+from watcher._alertmanager import CLOSE_TIMEOUT_S, DEFAULT_MAX_EPISODES, AlertmanagerSink
 from watcher._am_alerts import SOURCE, AlertLabeler, label_name, parse_alert_line
 from watcher._am_config import (
     AlertmanagerConfig,
@@ -33,11 +34,11 @@ NOW_US = int(time.time() * 1_000_000)
 
 
 def _alert(alert_id: str = "a1", state: AlertState = AlertState.FIRING, *, ts_us: int = NOW_US,
-           rule: str = "port_mismatch_burst", group: tuple[tuple[str, object], ...] = (
+           rule: str = "port_mismatch_burst", group: tuple[tuple[str, GroupValue], ...] = (
                ("client", "10.0.0.7"),)) -> Alert:
     return Alert(ts_us=ts_us, alert_id=alert_id, rule=rule, event="PORT_MISMATCH", state=state,
                  severity="warning", count=7, threshold=5, window_us=60_000_000,
-                 group=group,  # type: ignore[arg-type]
+                 group=group,
                  first_seen_us=ts_us - 3_000_000, last_seen_us=ts_us)
 
 
@@ -52,10 +53,19 @@ def fake() -> Iterator[FakeAlertmanager]:
     am.stop()
 
 
-def _sink(fake: FakeAlertmanager, *, resend_s: float = 60.0, **kwargs: object
-          ) -> AlertmanagerSink:
+def _sink(fake: FakeAlertmanager, *, resend_s: float = 60.0, alerts_path: Path | None = None,
+          max_episodes: int = DEFAULT_MAX_EPISODES) -> AlertmanagerSink:
     config = AlertmanagerConfig((fake.url,), INSTANCE, resend_s)
-    return AlertmanagerSink(config, _labeler(), **kwargs)  # type: ignore[arg-type]
+    return AlertmanagerSink(config, _labeler(), alerts_path=alerts_path,
+                            max_episodes=max_episodes)
+
+
+def _target(sink: AlertmanagerSink) -> dict[str, object]:
+    """The delivery counters of the sink's one Alertmanager."""
+    targets = sink.status()["targets"]
+    assert isinstance(targets, list) and len(targets) == 1
+    target: dict[str, object] = targets[0]
+    return target
 
 
 # --- the payload ---------------------------------------------------------------------------
@@ -104,8 +114,10 @@ def test_rule_values_and_the_instance_go_through_the_known_secrets_guard(tmp_pat
     labeler = AlertLabeler(f"hub-{token}:8787", guard)
     body = labeler.to_api(_alert(rule=token))
     assert token not in str(body)
-    assert body["labels"]["alertname"] == "[redacted]"  # type: ignore[index]
-    assert body["labels"]["instance"] == "[redacted]"  # type: ignore[index]
+    labels = body["labels"]
+    assert isinstance(labels, dict)
+    assert labels["alertname"] == "[redacted]"
+    assert labels["instance"] == "[redacted]"
     # Judged as values, not by name: a rule about tokens keeps its name.
     assert labeler.labels(_alert(rule="invalid_token_burst"))["alertname"] == \
         "invalid_token_burst"
@@ -161,11 +173,13 @@ def test_a_down_alertmanager_is_counted_and_gets_the_whole_book_when_back(
     sink.emit([_alert("still-firing"), _alert("gone")])
     sink.emit([_alert("gone", AlertState.RESOLVED, ts_us=NOW_US + 1)])
 
-    def target() -> dict[str, object]:
-        return sink.status()["targets"][0]  # type: ignore[index, no-any-return]
+    def failures() -> int:
+        count = _target(sink)["failures"]
+        assert isinstance(count, int)
+        return count
 
-    assert wait_for(lambda: target()["failures"] >= 2, 5)  # type: ignore[operator]
-    assert target()["last_error"] and target()["pending"] == 2
+    assert wait_for(lambda: failures() >= 2, 5)
+    assert _target(sink)["last_error"] and _target(sink)["pending"] == 2
     fake.start()
     back = time.monotonic()
     assert wait_for(lambda: set(fake.latest()) == {"still-firing", "gone"}, 3)
@@ -174,7 +188,7 @@ def test_a_down_alertmanager_is_counted_and_gets_the_whole_book_when_back(
     assert "endsAt" not in latest["still-firing"] and "endsAt" in latest["gone"]
     # Both states of "gone" were queued while down: only the newest was posted.
     assert [a["annotations"]["alert_id"] for a in fake.alerts()].count("gone") == 1
-    assert target()["last_error"] is None and target()["pending"] == 0
+    assert _target(sink)["last_error"] is None and _target(sink)["pending"] == 0
     sink.close()
 
 
@@ -193,9 +207,9 @@ def test_a_rejected_post_is_counted_and_not_retried(fake: FakeAlertmanager) -> N
     fake.status = 400
     sink = _sink(fake)
     sink.emit([_alert()])
-    assert wait_for(lambda: sink.status()["targets"][0]["rejected"] == 1, 3)  # type: ignore[index]
+    assert wait_for(lambda: _target(sink)["rejected"] == 1, 3)
     time.sleep(0.5)
-    status = sink.status()["targets"][0]  # type: ignore[index]
+    status = _target(sink)
     assert status["rejected"] == 1 and status["failures"] == 0 and status["pending"] == 0
     sink.close()
 
@@ -326,8 +340,10 @@ def test_the_resend_interval_is_bounded() -> None:
 def test_the_instance_is_the_option_else_the_variable_else_the_control_plane() -> None:
     url = ("--alertmanager", "http://a:9093")
     env = {"HUB_ALERTMANAGER_INSTANCE": "hub-a:8787", "HUB_CONTROL_PORT": "9000"}
-    assert _parse(*url, "--alertmanager-instance", "x:1", env=env).instance == "x:1"  # type: ignore[union-attr]
-    assert _parse(*url, env=env).instance == "hub-a:8787"  # type: ignore[union-attr]
+    given = _parse(*url, "--alertmanager-instance", "x:1", env=env)
+    assert given is not None and given.instance == "x:1"
+    from_env = _parse(*url, env=env)
+    assert from_env is not None and from_env.instance == "hub-a:8787"
     assert default_instance({}) == "127.0.0.1:8787"
     assert default_instance({"HUB_HOST": "::1", "HUB_CONTROL_PORT": "9000"}) == "[::1]:9000"
     assert default_instance({"HUB_HOST": "0.0.0.0"}) == f"{socket.gethostname()}:8787"

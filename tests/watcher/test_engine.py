@@ -236,12 +236,18 @@ def test_idle_groups_are_evicted_so_memory_stays_bounded() -> None:
     engine.feed([audit(i * 0.01, "PORT_MISMATCH", f"10.1.{i // 250}.{i % 250}")
                  for i in range(1000)])
     assert counters.groups_dropped > 0
-    snapshot = engine.snapshot()
-    groups = snapshot["rules"]["port_mismatch_burst"]["groups"]  # type: ignore[index]
-    assert len(groups) <= 50
+    assert len(_snapshot_groups(engine, "port_mismatch_burst")) <= 50
     engine.feed([audit(500, "LEAK_BLOCKED")])  # a window later, everything is idle
-    snapshot = engine.snapshot()
-    assert snapshot["rules"]["port_mismatch_burst"]["groups"] == []  # type: ignore[index]
+    assert _snapshot_groups(engine, "port_mismatch_burst") == []
+
+
+def _snapshot_groups(engine: Engine, rule: str) -> list[object]:
+    """The groups of ``rule`` in the engine's snapshot."""
+    rules = engine.snapshot()["rules"]
+    assert isinstance(rules, dict)
+    groups = rules[rule]["groups"]
+    assert isinstance(groups, list)
+    return groups
 
 
 def test_idle_groups_leave_memory_without_pressure_within_a_few_windows() -> None:
@@ -406,7 +412,7 @@ def test_a_timestamp_is_valid_or_not_whatever_line_came_before(before: float) ->
 
 def test_equal_but_different_clients_never_share_a_cached_route() -> None:
     # 0, 0.0 and False are one dict key; only client strings are cached per rule.
-    lines = [audit(i * 0.1, "PORT_MISMATCH", client)  # type: ignore[arg-type]
+    lines = [audit(i * 0.1, "PORT_MISMATCH", client)  # type: ignore[arg-type]  # wrong on purpose
              for i, client in enumerate([0, False, "0", 0.0, ["x"]] * 6)]
     alerts = evaluate(lines)
     # False, 0.0 and a list are no group value (None): 3 per round, so that group fires first.

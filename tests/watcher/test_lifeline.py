@@ -34,7 +34,7 @@ def _status(home: Home) -> dict[str, object]:
 
 
 def _gone(pid: int) -> bool:
-    import psutil  # type: ignore[import-untyped]
+    import psutil  # type: ignore[import-untyped]  # psutil ships no types
 
     try:
         return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)

@@ -29,7 +29,7 @@ def _planted_burst(start_s: float, count: int) -> list[bytes]:
 
 
 def test_alerts_become_warn_and_info_log_records_with_alert_attributes(home: Home) -> None:
-    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]  # SDK: unannotated
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     write_lines(home.log, [*_planted_burst(0, 11), audit(200, "LEAK_BLOCKED")])
@@ -59,7 +59,7 @@ def test_alerts_become_warn_and_info_log_records_with_alert_attributes(home: Hom
 
 
 def test_group_values_are_alert_group_attributes(home: Home) -> None:
-    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]  # SDK: unannotated
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     write_lines(home.log, burst(0, 6, event="PORT_MISMATCH", client="10.0.0.8"))
@@ -87,7 +87,7 @@ _BASIC = "dXNlcjpodW50ZXIyMg=="  # user:hunter22
 def test_credentials_in_group_values_reach_neither_alerts_jsonl_nor_otel(
     home: Home, field: str, value: str, secret: str
 ) -> None:
-    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]  # SDK: unannotated
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     rules = parse_rules({"ignore_clients": [], "rules": [

@@ -31,11 +31,15 @@ def test_packaged_defaults_are_exactly_the_contract_rules() -> None:
     assert rules.rules[1].group_by == ("client",)
 
 
-def _with_rule(**changes: object) -> dict[str, object]:
+def _rule(**changes: object) -> dict[str, object]:
     rule: dict[str, object] = {"name": "r", "event": "AUTH_FAILURE", "threshold": 3,
                                "window_s": 10, "severity": "warning"}
     rule.update(changes)
-    return {"rules": [rule]}
+    return rule
+
+
+def _with_rule(**changes: object) -> dict[str, object]:
+    return {"rules": [_rule(**changes)]}
 
 
 @pytest.mark.parametrize(
@@ -59,8 +63,7 @@ def _with_rule(**changes: object) -> dict[str, object]:
         ({}, "rules"),
         ({"rules": [], "ignore_clients": ["localhost"]}, "ignore_clients[0]"),
         ({"rules": [], "extra": 1}, "extra"),
-        ({"rules": [_with_rule()["rules"][0], _with_rule()["rules"][0]]},  # type: ignore[index]
-         "rules[1].name"),
+        ({"rules": [_rule(), _rule()]}, "rules[1].name"),
     ],
 )
 def test_invalid_rules_name_the_field(document: object, field: str) -> None:

@@ -138,7 +138,7 @@ def test_log_warnings_are_terminal_safe_but_keep_their_traceback() -> None:
 
 
 def test_the_token_reaches_neither_alerts_console_nor_otel_records(home: Home) -> None:
-    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]  # SDK: unannotated
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     console = io.StringIO()

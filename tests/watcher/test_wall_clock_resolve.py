@@ -53,7 +53,7 @@ def _single_event_rule(window_s: float = 60, **extra: object) -> RuleSet:
 
 
 def _provider() -> tuple[LoggerProvider, InMemoryLogRecordExporter]:
-    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]  # SDK: unannotated
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
     return provider, exporter
