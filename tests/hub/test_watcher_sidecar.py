@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+import psutil  # type: ignore[import-untyped]  # psutil ships no types
 import pytest
 
 from baseline_hub.sidecar import (

@@ -62,7 +62,7 @@ def test_an_unknown_plane_is_refused_when_the_app_is_built(
 ) -> None:
     app = FastAPI()
     with pytest.raises(ValueError, match="plane must be one of control, data"):
-        instrument_app(app, telemetry, plane=plane, server_port=8787)  # type: ignore[arg-type]
+        instrument_app(app, telemetry, plane=plane, server_port=8787)  # type: ignore[arg-type]  # wrong on purpose
     assert not [r for r in app.routes if getattr(r, "path", "") == "/metrics"]
 
 

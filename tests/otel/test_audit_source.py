@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from otel._audit_source import AuditLogSource
-from otel.auditlog import parse_audit_format
+from otel.auditlog import AuditFormat, parse_audit_format
 from tests.otlp_receiver import wait_for
 
 NOW = 1_800_000_000.0  # the wall clock the source runs on in these tests
@@ -54,10 +54,10 @@ def log(tmp_path: Path) -> Path:
     return tmp_path / "logs" / "hub_security_audit.jsonl"
 
 
-def source(log: Path, sink: Sink, **kwargs: object) -> AuditLogSource:
-    kwargs.setdefault("wall_clock", lambda: NOW)
-    kwargs.setdefault("poll_s", 0.02)
-    made = AuditLogSource(log, sink, **kwargs)  # type: ignore[arg-type]
+def source(log: Path, sink: Sink, *, audit_format: AuditFormat | None = None,
+           poll_s: float = 0.02) -> AuditLogSource:
+    made = AuditLogSource(log, sink, audit_format=audit_format, poll_s=poll_s,
+                          wall_clock=lambda: NOW)
     made.start()
     return made
 

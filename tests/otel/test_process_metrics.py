@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]
+import psutil  # type: ignore[import-untyped]  # psutil ships no types
 import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import (
@@ -60,7 +60,7 @@ def test_the_process_metrics_come_after_the_planes_own_and_parse_as_openmetrics(
     text = body.decode()
     assert text.endswith("# EOF\n") and text.count("# EOF") == 1
     assert text.index("hub_auth_failure_rate") < text.index("process_resident_memory_bytes")
-    families = {f.name: f for f in parse_openmetrics(text)}  # type: ignore[no-untyped-call]
+    families = {f.name: f for f in parse_openmetrics(text)}  # type: ignore[no-untyped-call]  # unannotated
     assert families["process_cpu_seconds"].type == "counter"
     assert families["process_start_time_seconds"].type == "gauge"
     assert families["python_gc_collections"].type == "counter"

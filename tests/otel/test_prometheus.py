@@ -118,7 +118,7 @@ def test_openmetrics_output_parses_and_ends_with_eof(telemetry: HubTelemetry) ->
     assert content_type.startswith("application/openmetrics-text; version=1.0.0")
     text = body.decode()
     assert text.endswith("# EOF\n")
-    families = {f.name: f for f in parse_openmetrics(text)}  # type: ignore[no-untyped-call]
+    families = {f.name: f for f in parse_openmetrics(text)}  # type: ignore[no-untyped-call]  # unannotated
     assert families["hub_jobs_retries"].type == "counter"
     assert families["hub_queue_depth"].samples[0].value == 5
     assert families[HISTOGRAM].type == "histogram"

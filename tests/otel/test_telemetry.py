@@ -196,7 +196,7 @@ def test_taps_never_raise_on_bad_input(
         telemetry.record_auth_failure("nowhere", "invalid_token")
         telemetry.record_port_mismatch("nowhere")
         telemetry.record_request("nowhere", "GET", "/", 200, 1, 0.1)
-        telemetry.record_request("control", "GET", [], 200, 8787, 0.1)  # type: ignore[arg-type]
+        telemetry.record_request("control", "GET", [], 200, 8787, 0.1)  # type: ignore[arg-type]  # wrong on purpose
         telemetry.record_request("control", "GET", "/x", 200, 8787, float("nan"))
         body = telemetry.snapshot_json("control")
     assert body["auth_fail_rate_1m"] == 0

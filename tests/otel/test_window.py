@@ -60,7 +60,7 @@ def test_total_after_long_silence_is_zero(clock: FakeClock) -> None:
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_rejects_a_bad_window(clock: FakeClock, bad: object) -> None:
     with pytest.raises(ValueError, match="window_s"):
-        WindowCounter(clock, window_s=bad)  # type: ignore[arg-type]
+        WindowCounter(clock, window_s=bad)  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_an_earlier_event_counts_in_its_own_second(clock: FakeClock) -> None:
