@@ -1,7 +1,7 @@
 """The hub's event counters: auth failures, port mismatches and job retries.
 
-Each event feeds a Counter (with a bounded label cache) and a trailing 60 s window behind
-its ``*_rate_1m`` gauge.
+Each event feeds a Counter (its label sets bounded by the SDK, see
+``InstrumentSpec.max_label_sets``) and a trailing 60 s window behind its ``*_rate_1m`` gauge.
 """
 
 from __future__ import annotations
@@ -11,29 +11,25 @@ from collections.abc import Callable
 from opentelemetry.metrics import Counter, Meter, NoOpCounter
 
 from . import _instruments as spec
-from ._instruments import LabelCache, Plane
+from ._instruments import InstrumentSpec, LabelBuilder, Plane, memoized_labels
 from ._pipeline import counter, window_gauge
 from ._window import WindowCounter
 
-__all__ = ["OVERFLOW", "EventCounters"]
+__all__ = ["EventCounters"]
 
-# The SDK's own marker for a series past a cardinality limit, reused for ours.
-OVERFLOW: dict[str, str | int] = {"otel.metric.overflow": "true"}
-# Bound on distinct label sets per event counter; far above what a hub produces.
-_MAX_EVENT_LABEL_SETS = 64
 _WINDOW_S = 60
 UNKNOWN_PLANE = "unknown"
 
 
 class EventCounters:
-    """The three event counters, their label caches and their 60 s windows.
+    """The three event counters, their label memos and their 60 s windows.
 
     Until :meth:`bind_control` / :meth:`bind_data` give them a meter, the counters are the
     OTel API's no-op counters, so recording on a disabled (or shut down, or half-built)
     telemetry object does nothing instead of raising AttributeError.
 
     Thread-safety: the ``*`` recording methods run on the hub's event-loop thread; the
-    window gauges read on a collecting thread. Counters, label caches and windows are
+    window gauges read on a collecting thread. Counters, label memos and windows are
     each thread-safe, and the counter attributes are only rebound during construction.
 
     Args:
@@ -49,9 +45,9 @@ class EventCounters:
         self._auth_counter: Counter = NoOpCounter(spec.AUTH_FAILURES.name)
         self._mismatch_counter: Counter = NoOpCounter(spec.PORT_MISMATCHES.name)
         self._retry_counter: Counter = NoOpCounter(spec.JOB_RETRIES.name)
-        self._auth_labels = self._label_cache("plane", "reason")
-        self._mismatch_labels = self._label_cache("plane")
-        self._retry_labels = self._label_cache("cause")
+        self._auth_labels = self._label_memo(spec.AUTH_FAILURES, "plane", "reason")
+        self._mismatch_labels = self._label_memo(spec.PORT_MISMATCHES, "plane")
+        self._retry_labels = self._label_memo(spec.JOB_RETRIES, "cause")
         #: Reads the retry rate instead of the window, when a source knows it exactly.
         self.retry_rate_source: Callable[[], int] | None = None
 
@@ -66,15 +62,15 @@ class EventCounters:
         # start at 0 instead (the Prometheus instrumentation guidelines ask for this).
         for name in (p.value for p in Plane):
             for reason in spec.AUTH_REASONS:
-                self._auth_counter.add(0, self._auth_labels.get((name, reason)))
-            self._mismatch_counter.add(0, self._mismatch_labels.get((name,)))
+                self._auth_counter.add(0, self._auth_labels((name, reason)))
+            self._mismatch_counter.add(0, self._mismatch_labels((name,)))
 
     def bind_data(self, meter: Meter) -> None:
         """Create the data plane's event instruments on ``meter``."""
         self._retry_counter = counter(meter, spec.JOB_RETRIES)
         window_gauge(meter, spec.JOB_RETRY_RATE, self._retry_rate)
         for cause in spec.RETRY_CAUSES:
-            self._retry_counter.add(0, self._retry_labels.get((cause,)))
+            self._retry_counter.add(0, self._retry_labels((cause,)))
 
     def auth_failure(self, plane: str, reason: str, *, n: int = 1, at: float | None = None,
                      counted: bool = True) -> None:
@@ -88,28 +84,28 @@ class EventCounters:
                 has it, and Prometheus would count it twice across a restart.
         """
         if counted:
-            self._auth_counter.add(n, self._auth_labels.get((plane, reason)))
+            self._auth_counter.add(n, self._auth_labels((plane, reason)))
         self._auth_window.add(n, at=at)
 
     def port_mismatch(self, plane: str, *, n: int = 1, at: float | None = None,
                       counted: bool = True) -> None:
         """Count ``n`` 421s (``at`` and ``counted`` as for :meth:`auth_failure`)."""
         if counted:
-            self._mismatch_counter.add(n, self._mismatch_labels.get((plane,)))
+            self._mismatch_counter.add(n, self._mismatch_labels((plane,)))
         self._mismatch_window.add(n, at=at)
 
     def job_retry(self, cause: str, *, n: int = 1, at: float | None = None,
                   counted: bool = True) -> None:
         """Count ``n`` requeued jobs (``at`` and ``counted`` as for :meth:`auth_failure`)."""
         if counted:
-            self._retry_counter.add(n, self._retry_labels.get((cause,)))
+            self._retry_counter.add(n, self._retry_labels((cause,)))
         self._retry_window.add(n, at=at)
 
     def _retry_rate(self) -> int:
         source = self.retry_rate_source
         return self._retry_window.total() if source is None else source()
 
-    def _label_cache(self, *keys: str) -> LabelCache:
+    def _label_memo(self, instrument: InstrumentSpec, *keys: str) -> LabelBuilder:
         def build(values: tuple[object, ...]) -> dict[str, str | int]:
             labels: dict[str, str | int] = {
                 key: self._label(value) for key, value in zip(keys, values, strict=True)
@@ -120,4 +116,4 @@ class EventCounters:
                 Plane(labels["plane"])
             return labels
 
-        return LabelCache(build, OVERFLOW, max_keys=_MAX_EVENT_LABEL_SETS)
+        return memoized_labels(build, instrument)

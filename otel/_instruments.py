@@ -7,7 +7,7 @@ renderers and the tests read them from here instead of repeating string literals
 from __future__ import annotations
 
 import enum
-import threading
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +15,7 @@ __all__ = [
     "AUTH_FAILURES",
     "AUTH_FAILURE_RATE",
     "HTTP_DURATION",
+    "INSTRUMENTS",
     "JOBS_INFLIGHT",
     "JOB_RETRIES",
     "JOB_RETRY_RATE",
@@ -25,9 +26,10 @@ __all__ = [
     "QUEUE_DEPTH",
     "REQUEST_DURATION_BUCKETS_S",
     "InstrumentSpec",
-    "LabelCache",
+    "LabelBuilder",
     "Plane",
     "json_keys",
+    "memoized_labels",
 ]
 
 
@@ -45,17 +47,29 @@ class Plane(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class InstrumentSpec:
-    """Name, unit and help text of one instrument, as the CONTRACT fixes them."""
+    """Name, unit and help text of one instrument, as the CONTRACT fixes them.
+
+    Attributes:
+        max_label_sets: the SDK's cardinality limit for the instrument (a View's
+            ``aggregation_cardinality_limit``): past this many distinct label sets, every
+            new one is counted in one ``otel.metric.overflow=true`` series. None for the
+            SDK's default (2,000), for instruments whose labels are fixed.
+    """
 
     name: str
     unit: str
     description: str
+    max_label_sets: int | None = None
 
 
 # Control plane (meter sheratan.hub.control).
 NODES = InstrumentSpec("hub.nodes", "{node}", "Registered nodes by heartbeat state.")
+# The bounds are far above what a hub produces; they hold when a caller passes values that
+# are not (a foreign audit log's reasons, a hub that records raw paths as routes).
+_EVENT_LABEL_SETS = 64
 AUTH_FAILURES = InstrumentSpec(
-    "hub.auth.failures", "{failure}", "Requests rejected for a missing or invalid token."
+    "hub.auth.failures", "{failure}", "Requests rejected for a missing or invalid token.",
+    max_label_sets=_EVENT_LABEL_SETS,
 )
 AUTH_FAILURE_RATE = InstrumentSpec(
     "hub.auth.failure_rate_1m",
@@ -63,7 +77,8 @@ AUTH_FAILURE_RATE = InstrumentSpec(
     "Auth failures in the trailing 60 s, counted over both ports.",
 )
 PORT_MISMATCHES = InstrumentSpec(
-    "hub.port.mismatches", "{request}", "Requests for a route of the other plane (HTTP 421)."
+    "hub.port.mismatches", "{request}", "Requests for a route of the other plane (HTTP 421).",
+    max_label_sets=_EVENT_LABEL_SETS,
 )
 PORT_MISMATCH_RATE = InstrumentSpec(
     "hub.port.mismatch_rate_1m",
@@ -75,7 +90,8 @@ PORT_MISMATCH_RATE = InstrumentSpec(
 QUEUE_DEPTH = InstrumentSpec("hub.queue.depth", "{job}", "Jobs in state queued.")
 JOBS_INFLIGHT = InstrumentSpec("hub.jobs.inflight", "{job}", "Jobs in state inflight.")
 JOB_RETRIES = InstrumentSpec(
-    "hub.jobs.retries", "{retry}", "Jobs requeued after a failure or an expired lease."
+    "hub.jobs.retries", "{retry}", "Jobs requeued after a failure or an expired lease.",
+    max_label_sets=_EVENT_LABEL_SETS,
 )
 JOB_RETRY_RATE = InstrumentSpec(
     "hub.jobs.retry_rate_1m", "{retry}/min", "Job retries in the trailing 60 s."
@@ -83,7 +99,14 @@ JOB_RETRY_RATE = InstrumentSpec(
 
 # Both planes, one per meter.
 HTTP_DURATION = InstrumentSpec(
-    "http.server.request.duration", "s", "Duration of HTTP server requests."
+    "http.server.request.duration", "s", "Duration of HTTP server requests.",
+    max_label_sets=1024,
+)
+
+#: Every instrument of both planes.
+INSTRUMENTS: tuple[InstrumentSpec, ...] = (
+    NODES, AUTH_FAILURES, AUTH_FAILURE_RATE, PORT_MISMATCHES, PORT_MISMATCH_RATE,
+    QUEUE_DEPTH, JOBS_INFLIGHT, JOB_RETRIES, JOB_RETRY_RATE, HTTP_DURATION,
 )
 
 # The buckets the HTTP semantic conventions recommend for http.server.request.duration.
@@ -113,49 +136,24 @@ def json_keys(plane: Plane) -> tuple[str, ...]:
     return _JSON_KEYS[plane]
 
 
-class LabelCache:
-    """Maps attribute tuples to ready-made attribute dicts, with a bound on distinct keys.
+#: Builds one measurement's attributes from its raw values (method, route, ...).
+LabelBuilder = Callable[[tuple[object, ...]], dict[str, str | int]]
+# The memo of an instrument with the SDK's default limit.
+_DEFAULT_MEMO = 256
 
-    Reusing one dict per key saves an allocation per measurement. The bound keeps a
-    caller that passes unbounded values (a raw path, an exception text) from growing
-    memory or the series count: past ``max_keys`` distinct keys, every new key maps to
-    one overflow dict whose free-text values read ``overflow_value``.
 
-    Thread-safety: lookups are lock-free dict reads; inserts take a lock so the bound
-    holds when the loop thread and a reader thread miss at the same time.
+def memoized_labels(build: LabelBuilder, instrument: InstrumentSpec) -> LabelBuilder:
+    """``build`` with the dicts it returns kept for reuse (LRU, as many as ``instrument``
+    may have series); callers must not mutate them.
+
+    One dict per key saves an allocation per measurement, and ``build`` (which redacts
+    every value) runs once per key instead of once per measurement. The bound on series is
+    the SDK's (:attr:`InstrumentSpec.max_label_sets`); this bound only keeps the memo's
+    memory flat when a caller passes unbounded values. Past it, a new key costs one
+    ``build`` call. The mapping of unknown routes and methods to fixed labels, which keeps
+    a scanner from using the series up, is hub_middleware's, before a value gets here.
+
+    Thread-safety: ``functools.lru_cache`` is; two threads missing the same key at once
+    may both build it, which is harmless.
     """
-
-    __slots__ = ("_build", "_entries", "_lock", "_max_keys", "_overflow")
-
-    def __init__(
-        self,
-        build: Callable[[tuple[object, ...]], dict[str, str | int]],
-        overflow: dict[str, str | int],
-        *,
-        max_keys: int,
-    ) -> None:
-        if max_keys < 1:
-            raise ValueError(f"max_keys must be >= 1, got {max_keys!r}")
-        self._build = build
-        self._overflow = overflow
-        self._max_keys = max_keys
-        self._entries: dict[tuple[object, ...], dict[str, str | int]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[object, ...]) -> dict[str, str | int]:
-        """The attribute dict for ``key``; callers must not mutate it."""
-        found = self._entries.get(key)
-        if found is not None:
-            return found
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                return found
-            if len(self._entries) >= self._max_keys:
-                return self._overflow
-            built = self._build(key)
-            self._entries[key] = built
-            return built
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    return functools.lru_cache(maxsize=instrument.max_label_sets or _DEFAULT_MEMO)(build)

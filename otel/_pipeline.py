@@ -14,16 +14,18 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     PeriodicExportingMetricReader,
 )
+from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
 from ._config import TelemetryConfig
 from ._export import log_exporter, metric_exporter
-from ._instruments import InstrumentSpec
+from ._instruments import INSTRUMENTS, InstrumentSpec
 
 __all__ = [
     "Callback",
     "build_logger_provider",
     "build_meter_provider",
+    "cardinality_views",
     "counter",
     "export_reader",
     "observable_gauge",
@@ -51,12 +53,29 @@ def build_meter_provider(
     provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
+        views=cardinality_views(),
         # There are no spans in the hub, and the exemplar path costs on every record.
         exemplar_filter=AlwaysOffExemplarFilter(),
         # Our shutdown() is bounded; the SDK's atexit hook is not.
         shutdown_on_exit=False,
     )
     return provider, reader
+
+
+def cardinality_views() -> list[View]:
+    """One View per instrument with a bound on its label sets (``max_label_sets``).
+
+    A View, not a reader's ``cardinality_limits``: it belongs to the provider, so the pull
+    reader, the OTLP reader and any reader a caller adds all keep the same series. A View
+    that only sets the limit keeps the instrument's name, description and aggregation
+    (the advisory histogram buckets included).
+    """
+    return [
+        View(instrument_name=instrument.name,
+             aggregation_cardinality_limit=instrument.max_label_sets)
+        for instrument in INSTRUMENTS
+        if instrument.max_label_sets is not None
+    ]
 
 
 def export_reader(config: TelemetryConfig) -> MetricReader | None:

@@ -39,7 +39,7 @@ from collections.abc import Iterable
 
 from opentelemetry.metrics import CallbackOptions, Histogram, Observation
 
-from ._instruments import LabelCache
+from ._instruments import LabelBuilder
 
 __all__ = ["DEFAULT_DRAIN_BATCH", "DEFAULT_MAX_PENDING", "MAX_PENDING_LIMIT", "RequestBuffer"]
 
@@ -59,7 +59,8 @@ class RequestBuffer:
 
     Args:
         histogram: the plane's ``http.server.request.duration`` instrument.
-        labels: maps ``(method, route, status_code, server_port)`` to attributes.
+        labels: maps ``(method, route, status_code, server_port)`` to attributes (a
+            memo, see :func:`otel._instruments.memoized_labels`).
         max_pending: the most measurements kept before the request path records a batch
             itself, and the most that one :meth:`drain` records by default.
         drain_batch: how many the request path records at a time once over the bound.
@@ -70,7 +71,7 @@ class RequestBuffer:
     def __init__(
         self,
         histogram: Histogram,
-        labels: LabelCache,
+        labels: LabelBuilder,
         *,
         max_pending: int = DEFAULT_MAX_PENDING,
         drain_batch: int = DEFAULT_DRAIN_BATCH,
@@ -109,7 +110,7 @@ class RequestBuffer:
         """
         pending = self._pending
         record = self._histogram.record
-        labels = self._labels.get
+        labels = self._labels
         todo = self._max_pending if limit is None else limit
         done = 0
         while done < todo:

@@ -18,10 +18,10 @@ from prometheus_client.registry import CollectorRegistry
 
 from . import _instruments as spec
 from ._config import TelemetryConfig
-from ._events import OVERFLOW, EventCounters
+from ._events import EventCounters
 from ._export import bounded_call, build_resource
 from ._hub_sources import HubSources
-from ._instruments import LabelCache, Plane
+from ._instruments import Plane, memoized_labels
 from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge
 from ._process import build_process_meter_provider, process_registry
 from ._redaction import Redactor
@@ -34,9 +34,6 @@ from .auditlog import AuditFormat
 __all__ = ["CountsSource", "HubTelemetry", "TelemetryUnavailableError"]
 
 _logger = logging.getLogger(__name__)
-
-# Bound on distinct request label sets per plane; far above what a hub produces.
-_MAX_REQUEST_LABEL_SETS = 1024
 
 
 class TelemetryUnavailableError(RuntimeError):
@@ -75,7 +72,7 @@ class HubTelemetry:
 
     Thread-safety: the ``record_*`` taps run on the hub's event-loop thread; observable
     callbacks run on whichever thread collects (a ``/metrics`` request or the OTLP
-    exporter's thread). Shared state (windows, label caches, the request buffer) is
+    exporter's thread). Shared state (windows, label memos, the request buffer) is
     guarded where it needs to be; see each class. Taps never raise.
 
     Args:
@@ -151,7 +148,7 @@ class HubTelemetry:
             description=spec.HTTP_DURATION.description,
             explicit_bucket_boundaries_advisory=spec.REQUEST_DURATION_BUCKETS_S,
         )
-        labels = LabelCache(self._request_labels, OVERFLOW, max_keys=_MAX_REQUEST_LABEL_SETS)
+        labels = memoized_labels(self._request_labels, spec.HTTP_DURATION)
         requests = RequestBuffer(histogram, labels, max_pending=max_pending)
         sources = self._sources
         # The drain also rides on the plane's first gauge, so the OTLP exporter's collects

@@ -11,7 +11,7 @@ from opentelemetry.metrics import CallbackOptions, Histogram
 from opentelemetry.util.types import Attributes
 
 from otel import HubTelemetry, TelemetryConfig
-from otel._instruments import LabelCache
+from otel._instruments import HTTP_DURATION, memoized_labels
 from otel._request_buffer import DEFAULT_MAX_PENDING, RequestBuffer
 from tests.otel.helpers import request_count
 from tests.otlp_receiver import Receiver, histogram_points, wait_for
@@ -44,7 +44,7 @@ def _labels(key: tuple[object, ...]) -> dict[str, str | int]:
 
 
 def make_buffer(histogram: Histogram, **bounds: int) -> RequestBuffer:
-    labels = LabelCache(_labels, {"route": "overflow"}, max_keys=64)
+    labels = memoized_labels(_labels, HTTP_DURATION)
     return RequestBuffer(histogram, labels, **bounds)
 
 

@@ -15,7 +15,8 @@ from otel import (
     json_keys,
 )
 from otel._events import EventCounters
-from otel._instruments import Plane
+from otel._instruments import AUTH_FAILURES, HTTP_DURATION, Plane, memoized_labels
+from otel._pipeline import cardinality_views
 
 from .conftest import FakeClock
 from .helpers import Sample, request_count, samples, value
@@ -216,6 +217,53 @@ def test_label_values_past_the_bound_collapse_into_one_overflow_series(
     assert value(telemetry, "control", "hub_auth_failures_total",
                  otel_metric_overflow="true") == 500 - (64 - 4)
     assert telemetry.snapshot_json("control")["auth_fail_rate_1m"] == 500
+
+
+def test_request_label_sets_past_the_sdk_limit_share_one_overflow_series(
+    telemetry: HubTelemetry,
+) -> None:
+    # A hub that records raw paths as routes: the View's limit (1024) holds the series.
+    for i in range(1100):
+        telemetry.record_request("control", "GET", f"/nodes/{i}", 200, 8787, 0.001)
+    counts = {labels: v for (name, labels), v in samples(telemetry, "control").items()
+              if name == "http_server_request_duration_seconds_count"}
+    assert HTTP_DURATION.max_label_sets == 1024
+    assert len(counts) == 1024 + 1  # and the overflow series
+    overflow = value(telemetry, "control", "http_server_request_duration_seconds_count",
+                     otel_metric_overflow="true")
+    assert overflow == 1100 - 1024
+    assert request_count(telemetry, "control") == 1100
+
+
+def test_retry_causes_past_the_limit_share_one_overflow_series(
+    telemetry: HubTelemetry,
+) -> None:
+    for i in range(100):
+        telemetry.record_job_retry(f"cause-{i}")
+    series = [k for k in samples(telemetry, "data") if k[0] == "hub_jobs_retries_total"]
+    assert len(series) == 64 + 1
+    # Two of the 64 are the known causes that start at 0.
+    assert value(telemetry, "data", "hub_jobs_retries_total",
+                 otel_metric_overflow="true") == 100 - (64 - 2)
+    assert len(cardinality_views()) == 4  # requests and the three event counters
+
+
+def test_the_label_memo_builds_once_per_key_and_stays_bounded() -> None:
+    built: list[tuple[object, ...]] = []
+
+    def build(key: tuple[object, ...]) -> dict[str, str | int]:
+        built.append(key)
+        return {"k": str(key[0])}
+
+    labels = memoized_labels(build, AUTH_FAILURES)
+    first = labels(("a",))
+    assert labels(("a",)) is first  # one dict per key, no allocation per measurement
+    assert built == [("a",)]
+    for i in range(64):
+        labels((i,))
+    # 64 entries at most: the oldest key went and is built again.
+    assert labels(("a",)) == first
+    assert built.count(("a",)) == 2
 
 
 def test_disabled_telemetry_is_a_no_op_and_unreadable() -> None:
