@@ -11,6 +11,16 @@ Example::
     telemetry.record_request("control", "GET", "/nodes", 200, 8787, 0.002)
     body = telemetry.snapshot_json("control")
     telemetry.shutdown()
+
+What it builds can be passed in instead, as prometheus_client takes a registry:
+``HubTelemetry(config, metric_readers={Plane.DATA: [reader]}, logger_provider=provider)``
+adds a test's or a vendor's metric reader to the data plane's MeterProvider and hands out
+the caller's LoggerProvider instead of building one. A process that only exports log
+records (the watcher) builds just a LoggerProvider, with the same resource rules::
+
+    pipeline = build_log_pipeline(TelemetryConfig.from_env(os.environ))
+    pipeline.provider.get_logger("sheratan.watcher").emit(body="...")
+    pipeline.shutdown()
 """
 
 from __future__ import annotations

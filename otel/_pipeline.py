@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
@@ -19,34 +19,43 @@ from opentelemetry.sdk.resources import Resource
 
 from ._config import TelemetryConfig
 from ._export import log_exporter, metric_exporter
-from ._instruments import INSTRUMENTS, InstrumentSpec
+from ._instruments import INSTRUMENTS, InstrumentSpec, Plane
 
 __all__ = [
     "Callback",
+    "PlaneReaders",
     "build_logger_provider",
     "build_meter_provider",
     "cardinality_views",
     "counter",
     "export_reader",
     "observable_gauge",
+    "plane_readers",
     "window_gauge",
 ]
 
 _logger = logging.getLogger(__name__)
 
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
+#: Extra metric readers per plane, keyed by ``Plane`` or its value (or both).
+PlaneReaders = (
+    Mapping[Plane, Sequence[MetricReader]]
+    | Mapping[str, Sequence[MetricReader]]
+    | Mapping[Plane | str, Sequence[MetricReader]]
+)
 
 
 def build_meter_provider(
-    config: TelemetryConfig, resource: Resource
+    config: TelemetryConfig, resource: Resource, extra_readers: Sequence[MetricReader] = ()
 ) -> tuple[MeterProvider, InMemoryMetricReader]:
-    """A MeterProvider with an in-process pull reader, plus OTLP export when configured.
+    """A MeterProvider with an in-process pull reader, plus OTLP export when configured,
+    plus ``extra_readers``.
 
     The pull reader is the SDK's InMemoryMetricReader: cumulative for every instrument
     kind, it never resets on read, and one ``get_metrics_data()`` is one collect.
     """
     reader = InMemoryMetricReader()
-    readers: list[MetricReader] = [reader]
+    readers: list[MetricReader] = [reader, *extra_readers]
     exporting = export_reader(config)
     if exporting is not None:
         readers.append(exporting)
@@ -76,6 +85,41 @@ def cardinality_views() -> list[View]:
         for instrument in INSTRUMENTS
         if instrument.max_label_sets is not None
     ]
+
+
+def plane_readers(readers: PlaneReaders | None) -> dict[Plane, tuple[MetricReader, ...]]:
+    """Checks a caller's extra readers per plane: every plane gets a tuple, maybe empty.
+
+    Raises:
+        ValueError: a key that is no plane, or one reader given twice (the SDK lets a
+            reader serve one provider only, and each plane has its own).
+        TypeError: a value that is not a sequence of SDK ``MetricReader`` objects.
+    """
+    out: dict[Plane, tuple[MetricReader, ...]] = {plane: () for plane in Plane}
+    seen: set[int] = set()
+    for key, given in (readers or {}).items():
+        plane = _plane(key)
+        if isinstance(given, MetricReader | str) or not isinstance(given, Sequence):
+            raise TypeError(f"metric_readers[{key!r}] must be a sequence of MetricReader, "
+                            f"got {type(given).__name__}")
+        for reader in given:
+            if not isinstance(reader, MetricReader):
+                raise TypeError(f"metric_readers[{key!r}] holds a {type(reader).__name__}, "
+                                "not a MetricReader")
+            if id(reader) in seen:
+                raise ValueError(f"metric_readers: {reader!r} is given twice; a reader "
+                                 "serves one plane")
+            seen.add(id(reader))
+        out[plane] = out[plane] + tuple(given)
+    return out
+
+
+def _plane(key: Plane | str) -> Plane:
+    try:
+        return Plane(key)
+    except ValueError:
+        valid = ", ".join(repr(p.value) for p in Plane)
+        raise ValueError(f"metric_readers: {key!r} is no plane (valid: {valid})") from None
 
 
 def export_reader(config: TelemetryConfig) -> MetricReader | None:

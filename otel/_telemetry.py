@@ -6,13 +6,13 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricReader, MetricsData
 from opentelemetry.sdk.resources import Resource
 from prometheus_client.registry import CollectorRegistry
 
@@ -22,7 +22,13 @@ from ._events import EventCounters
 from ._export import bounded_call, build_resource
 from ._hub_sources import HubSources
 from ._instruments import Plane, memoized_labels
-from ._pipeline import build_logger_provider, build_meter_provider, observable_gauge
+from ._pipeline import (
+    PlaneReaders,
+    build_logger_provider,
+    build_meter_provider,
+    observable_gauge,
+    plane_readers,
+)
 from ._process import build_process_meter_provider, process_registry
 from ._redaction import Redactor
 from ._render import format_generated_at, render_prometheus, snapshot_values
@@ -60,8 +66,9 @@ class HubTelemetry:
     """Owns the hub's MeterProviders, readers and LoggerProvider; no global state.
 
     Each plane has its own MeterProvider with an in-process cumulative pull reader, so a
-    ``/metrics`` request collects its own plane only, and with a periodic OTLP reader
-    when export is configured. Two instances in one process are independent.
+    ``/metrics`` request collects its own plane only, with a periodic OTLP reader when
+    export is configured, and with the readers a caller passes in ``metric_readers`` (a
+    test's InMemoryMetricReader, say). Two instances in one process are independent.
 
     Process and runtime metrics: the Prometheus text of both planes ends with
     prometheus_client's process, GC and platform collectors (a registry of this object's
@@ -90,6 +97,22 @@ class HubTelemetry:
         max_pending_requests: the most request durations queued per plane before the
             request path records a batch itself; also the most one scrape or export
             records, which bounds how long it holds the event loop (256: about 2 ms).
+        metric_readers: more SDK metric readers per plane (``Plane`` or its value),
+            added to that plane's MeterProvider beside the pull reader and the OTLP
+            reader. They see that plane's instruments, its views (the cardinality
+            limits) and its resource, and are shut down with this object, as a
+            MeterProvider shuts down its readers. Request durations still queued when
+            one of them collects are recorded during that collect, and show in that
+            reading or the next (as for OTLP export). Unused when telemetry is disabled.
+        logger_provider: the LoggerProvider to hand out as :attr:`logger_provider`
+            instead of building one (with OTLP export when configured). It stays the
+            caller's: :meth:`shutdown` leaves it running.
+
+    Raises:
+        ValueError: ``max_pending_requests`` out of range, a ``metric_readers`` key that is
+            no plane, or one reader given twice.
+        TypeError: a ``metric_readers`` value that is not a sequence of ``MetricReader``,
+            or a ``logger_provider`` that is not an SDK ``LoggerProvider``.
     """
 
     def __init__(
@@ -101,12 +124,18 @@ class HubTelemetry:
         extra_resource_attributes: Mapping[str, str | int | float | bool] | None = None,
         redactor: Redactor | None = None,
         max_pending_requests: int = DEFAULT_MAX_PENDING,
+        metric_readers: PlaneReaders | None = None,
+        logger_provider: LoggerProvider | None = None,
     ) -> None:
         if not 1 <= max_pending_requests <= MAX_PENDING_LIMIT:
             raise ValueError(
                 f"max_pending_requests must be in 1..{MAX_PENDING_LIMIT}, "
                 f"got {max_pending_requests!r}"
             )
+        if logger_provider is not None and not isinstance(logger_provider, LoggerProvider):
+            raise TypeError(f"logger_provider must be an SDK LoggerProvider, "
+                            f"got {type(logger_provider).__name__}")
+        extra_readers = plane_readers(metric_readers)
         self._config = config if config is not None else TelemetryConfig()
         self._wall_clock = wall_clock
         self._redactor = redactor
@@ -121,6 +150,7 @@ class HubTelemetry:
         self._planes: dict[str, _PlaneMetrics] = {}
         self._buffers: dict[str, RequestBuffer] = {}
         self._logger_provider: LoggerProvider | None = None
+        self._owns_logger_provider = logger_provider is None
         self._resource: Resource | None = None
         self._process_provider: MeterProvider | None = None
         self._process_registry: CollectorRegistry | None = None
@@ -129,9 +159,12 @@ class HubTelemetry:
 
         resource = build_resource(self._config, extra_resource_attributes, redactor)
         self._resource = resource
-        self._logger_provider = build_logger_provider(self._config, resource)
+        self._logger_provider = (logger_provider if logger_provider is not None
+                                 else build_logger_provider(self._config, resource))
         for plane in Plane:
-            self._planes[plane.value] = self._build_plane(plane, resource, max_pending_requests)
+            self._planes[plane.value] = self._build_plane(
+                plane, resource, max_pending_requests, extra_readers[plane]
+            )
         self._buffers = {name: plane.requests for name, plane in self._planes.items()}
         self._process_registry = process_registry()
         self._process_provider = build_process_meter_provider(self._config, resource)
@@ -139,8 +172,9 @@ class HubTelemetry:
 
     # -- construction -------------------------------------------------------------------
 
-    def _build_plane(self, plane: Plane, resource: Resource, max_pending: int) -> _PlaneMetrics:
-        provider, reader = build_meter_provider(self._config, resource)
+    def _build_plane(self, plane: Plane, resource: Resource, max_pending: int,
+                     extra_readers: Sequence[MetricReader]) -> _PlaneMetrics:
+        provider, reader = build_meter_provider(self._config, resource, extra_readers)
         meter = provider.get_meter(plane.meter_name)
         histogram = meter.create_histogram(
             spec.HTTP_DURATION.name,
@@ -199,10 +233,11 @@ class HubTelemetry:
 
     @property
     def logger_provider(self) -> LoggerProvider | None:
-        """The LoggerProvider for alert records (OTLP-exported when configured).
+        """The LoggerProvider for alert records (OTLP-exported when configured), or the
+        one passed as ``logger_provider``.
 
-        None when telemetry is disabled. Without an OTLP logs endpoint it has no
-        processor, so a caller may add its own (a test's in-memory exporter, say).
+        None when telemetry is disabled. Without an OTLP logs endpoint the one built here
+        has no processor, so a caller may add its own (a test's in-memory exporter, say).
         """
         return self._logger_provider
 
@@ -351,7 +386,7 @@ class HubTelemetry:
                 return
             self._taps_off = True
             planes, self._planes = self._planes, {}
-            logger_provider = self._logger_provider
+            logger_provider = self._logger_provider if self._owns_logger_provider else None
             process_provider, self._process_provider = self._process_provider, None
         self._hub_sources.stop(timeout_s=min(0.5, timeout_s / 4))
         for plane in planes.values():
