@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from otel import HubTelemetry
+from otel import HubTelemetry, Plane
+
+from ._metrics_route import parse_plane
 
 #: The ``http.route`` of requests that matched no route: one series for all of them, so
 #: scanners probing random paths cannot create new series.
@@ -29,11 +31,15 @@ class HttpMetricsMiddleware:
     Args:
         app: the ASGI app to wrap.
         telemetry: where to record.
-        plane: the plane this app serves (``"control"`` or ``"data"``).
+        plane: the plane this app serves: ``Plane.CONTROL`` or ``Plane.DATA`` (or their
+            values).
         server_port: the port this app is served on.
         excluded_paths: exact paths not to record (scrapes and health checks).
         route_of: the route template of a routed request's scope, None when it matched no
             route; default: FastAPI's ``scope["route"].path``.
+
+    Raises:
+        ValueError: an unknown plane, or a port outside 1..65535.
     """
 
     def __init__(
@@ -41,7 +47,7 @@ class HttpMetricsMiddleware:
         app: ASGIApp,
         *,
         telemetry: HubTelemetry,
-        plane: str,
+        plane: Plane | str,
         server_port: int,
         excluded_paths: Iterable[str] = DEFAULT_EXCLUDED_PATHS,
         route_of: Callable[[Scope], str | None] | None = None,
@@ -50,7 +56,7 @@ class HttpMetricsMiddleware:
             raise ValueError(f"server_port must be 1..65535, got {server_port!r}")
         self.app = app
         self._telemetry = telemetry
-        self._plane = plane
+        self._plane = parse_plane(plane).value
         self._server_port = server_port
         self._excluded = frozenset(excluded_paths)
         self._route_of = route_of or _fastapi_route

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from otel import HubTelemetry
+from otel import HubTelemetry, Plane
 
 
 class SecurityEventLike(Protocol):
@@ -45,10 +45,10 @@ class HubTaps:
     def __init__(self, telemetry: HubTelemetry) -> None:
         self._telemetry = telemetry
 
-    def auth_failure(self, plane: str, reason: str) -> None:
+    def auth_failure(self, plane: Plane | str, reason: str) -> None:
         self._telemetry.record_auth_failure(plane, reason)
 
-    def port_mismatch(self, plane: str) -> None:
+    def port_mismatch(self, plane: Plane | str) -> None:
         self._telemetry.record_port_mismatch(plane)
 
     def job_retry(self, cause: str) -> None:

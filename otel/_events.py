@@ -72,7 +72,7 @@ class EventCounters:
         for cause in spec.RETRY_CAUSES:
             self._retry_counter.add(0, self._retry_labels((cause,)))
 
-    def auth_failure(self, plane: str, reason: str, *, n: int = 1, at: float | None = None,
+    def auth_failure(self, plane: Plane | str, reason: str, *, n: int = 1, at: float | None = None,
                      counted: bool = True) -> None:
         """Count ``n`` rejected tokens (one by default).
 
@@ -87,7 +87,7 @@ class EventCounters:
             self._auth_counter.add(n, self._auth_labels((plane, reason)))
         self._auth_window.add(n, at=at)
 
-    def port_mismatch(self, plane: str, *, n: int = 1, at: float | None = None,
+    def port_mismatch(self, plane: Plane | str, *, n: int = 1, at: float | None = None,
                       counted: bool = True) -> None:
         """Count ``n`` 421s (``at`` and ``counted`` as for :meth:`auth_failure`)."""
         if counted:
@@ -108,7 +108,8 @@ class EventCounters:
     def _label_memo(self, instrument: InstrumentSpec, *keys: str) -> LabelBuilder:
         def build(values: tuple[object, ...]) -> dict[str, str | int]:
             labels: dict[str, str | int] = {
-                key: self._label(value) for key, value in zip(keys, values, strict=True)
+                key: self._label(value.value if isinstance(value, Plane) else value)
+                for key, value in zip(keys, values, strict=True)
             }
             # ValueError for an unknown plane from a tap: a caller bug. A plane read from a
             # foreign hub's audit log that is neither is counted as "unknown".

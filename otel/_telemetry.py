@@ -148,7 +148,7 @@ class HubTelemetry:
         self._events = EventCounters(clock, self._label)
         self._hub_sources = HubSources(self._events, self._sources, clock)
         self._planes: dict[str, _PlaneMetrics] = {}
-        self._buffers: dict[str, RequestBuffer] = {}
+        self._buffers: dict[Plane | str, RequestBuffer] = {}
         self._logger_provider: LoggerProvider | None = None
         self._owns_logger_provider = logger_provider is None
         self._resource: Resource | None = None
@@ -165,7 +165,9 @@ class HubTelemetry:
             self._planes[plane.value] = self._build_plane(
                 plane, resource, max_pending_requests, extra_readers[plane]
             )
-        self._buffers = {name: plane.requests for name, plane in self._planes.items()}
+        # Keyed by the Plane and by its value: the hot path takes either without a lookup.
+        self._buffers = {key: plane.requests for name, plane in self._planes.items()
+                         for key in (name, Plane(name))}
         self._process_registry = process_registry()
         self._process_provider = build_process_meter_provider(self._config, resource)
         self._hub_sources.from_config(self._config)
@@ -241,7 +243,8 @@ class HubTelemetry:
         """
         return self._logger_provider
 
-    def record_auth_failure(self, plane: str, reason: str, *, at: float | None = None) -> None:
+    def record_auth_failure(self, plane: Plane | str, reason: str, *,
+                            at: float | None = None) -> None:
         """Count a rejected token (``hub.auth.failures`` and the hub-wide 60 s rate).
 
         Ignored while the audit log is the source (:meth:`count_security_events_from`).
@@ -254,7 +257,7 @@ class HubTelemetry:
             self._tap(self._events.auth_failure, plane, reason, at=at,
                       counted=not self._hub_sources.is_past(at))
 
-    def record_port_mismatch(self, plane: str, *, at: float | None = None) -> None:
+    def record_port_mismatch(self, plane: Plane | str, *, at: float | None = None) -> None:
         """Count a 421 port mismatch (``hub.port.mismatches`` and the 60 s rate); ``at``
         and the audit log as for :meth:`record_auth_failure`."""
         if not self._hub_sources.security_from_log:
@@ -293,7 +296,7 @@ class HubTelemetry:
         if self.enabled:
             self._hub_sources.read_counts_from_sql(config)
 
-    def _tap(self, record: Callable[..., None], *args: str, **kwargs: object) -> None:
+    def _tap(self, record: Callable[..., None], *args: object, **kwargs: object) -> None:
         # Taps never raise into the hub. record_request keeps its own copy of this: it
         # is the per-request hot path, and one more call there is measurable.
         if self._taps_off:
@@ -323,7 +326,7 @@ class HubTelemetry:
 
     def record_request(
         self,
-        plane: str,
+        plane: Plane | str,
         method: str,
         route: str,
         status_code: int,
@@ -333,7 +336,7 @@ class HubTelemetry:
         """Record one HTTP request on ``http.server.request.duration`` (the hot path).
 
         Args:
-            plane: ``"control"`` or ``"data"``.
+            plane: ``Plane.CONTROL`` or ``Plane.DATA``, or their values.
             method: the HTTP method.
             route: the route template, never the raw path.
             status_code: the response status.
@@ -347,7 +350,7 @@ class HubTelemetry:
         except Exception:
             _logger.exception("record_request on plane %r failed", plane)
 
-    def snapshot_json(self, plane: str) -> dict[str, object]:
+    def snapshot_json(self, plane: Plane | str) -> dict[str, object]:
         """The flat JSON object of CONTRACT section 3 for ``plane``, from one collect.
 
         Raises:
@@ -364,7 +367,8 @@ class HubTelemetry:
         body.update(snapshot_values(which, data))
         return body
 
-    def render_prometheus(self, plane: str, *, openmetrics: bool = False) -> tuple[bytes, str]:
+    def render_prometheus(self, plane: Plane | str, *,
+                          openmetrics: bool = False) -> tuple[bytes, str]:
         """Prometheus text (or OpenMetrics) of ``plane``'s instruments, from one collect,
         followed by the process, GC and platform metrics of this process.
 
