@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import math
@@ -37,6 +38,13 @@ _RULE_KEYS = frozenset(
 _TOP_KEYS = frozenset({"ignore_clients", "rules"})
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: Distinct clients spelled with a colon or brackets (IPv6, IPv4-mapped) whose ignore verdicts
+#: a filter remembers: parsing one costs about 2 us (a possible match, through ipaddress,
+#: about 8 us), an LRU hit about 0.1 us. Every other client is decided without a cache, in a
+#: set lookup and a few comparisons. Measured per 1M lines: an LRU of every verdict saved
+#: 0.02 s of 1.1 s on today's mix and cost 0.12 s on a scan from 170,000 clients (mostly
+#: misses); without this one, a log whose clients are all IPv4-mapped took a third longer.
+IGNORE_CACHE_SIZE = 4096
 
 
 class RulesError(ValueError):
@@ -51,14 +59,16 @@ class RulesError(ValueError):
 class ClientFilter:
     """Matches a client address against IPs and CIDRs (IPv4-mapped IPv6 included).
 
-    The common cases need no ``ipaddress``: a client spelled as one of the ignored hosts is
-    in; a client without ``:`` or brackets can only be an IPv4 dotted quad (or no address),
-    and a dotted quad has one spelling, so it is out unless an IPv4 network is wider than
-    a host, when its octets are compared as an integer. Other spellings (IPv6, brackets,
-    IPv4-mapped) are parsed with ``ipaddress``. Immutable, so thread-safe.
+    The common cases need no ``ipaddress`` and no cache: a client spelled as one of the
+    ignored hosts is in; a client without ``:`` or brackets can only be an IPv4 dotted quad
+    (or no address), and a dotted quad has one spelling, so it is out unless an IPv4 network
+    is wider than a host, when its octets are compared as an integer. Other spellings (IPv6,
+    brackets, IPv4-mapped) are parsed, which costs microseconds, so their verdicts are kept
+    in a bounded LRU (``IGNORE_CACHE_SIZE``). Thread-safe: the networks never change, and the
+    LRU is ``functools.lru_cache``.
     """
 
-    __slots__ = ("_hosts", "_networks", "_v4", "_v4_wide", "_v6")
+    __slots__ = ("_hosts", "_networks", "_parsed", "_v4", "_v4_wide", "_v6")
 
     def __init__(self, networks: Sequence[IpNetwork]) -> None:
         self._networks = tuple(networks)
@@ -69,6 +79,8 @@ class ClientFilter:
         #: Only then can a dotted quad that is no ignored host's spelling be ignored.
         self._v4_wide = any(net.version == 4 and net.num_addresses > 1
                             for net in self._networks)
+        #: The verdicts of the spellings that need parsing.
+        self._parsed = functools.lru_cache(maxsize=IGNORE_CACHE_SIZE)(self._matches_parsed)
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -80,13 +92,14 @@ class ClientFilter:
         if client in self._hosts:
             return True
         if ":" in client or "[" in client or "]" in client:
-            return self._matches_parsed(client.strip("[]"))
+            return self._parsed(client)
         if not self._v4_wide or _IPV4.fullmatch(client) is None:
             return False
         a, b, c, d = client.split(".")
         return _within((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d), self._v4)
 
-    def _matches_parsed(self, text: str) -> bool:
+    def _matches_parsed(self, client: str) -> bool:
+        text = client.strip("[]")
         quick = _ipv6_value(text)
         if quick is not None and not self._within_v6(quick):
             # Whatever parses as IPv6 in C has the same value in ipaddress, or is no address

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher import ClientFilter
-from watcher._rules import IpNetwork
+from watcher._rules import IGNORE_CACHE_SIZE, IpNetwork
 
 NETWORK_SETS = [
     ["127.0.0.1", "::1"],
@@ -91,3 +91,33 @@ def test_an_ipv6_client_outside_every_network_is_decided_without_ipaddress(
     client_filter = ClientFilter(_networks(["127.0.0.1", "::1", "10.0.0.0/8"]))
     assert not client_filter.matches("2001:db8::7")
     assert not client_filter.matches("::ffff:192.0.2.1")
+
+
+class _CountingFilter(ClientFilter):
+    """Records each spelling it had to parse."""
+
+    def __init__(self, specs: list[str]) -> None:
+        self.parsed: list[str] = []
+        super().__init__(_networks(specs))
+
+    def _matches_parsed(self, client: str) -> bool:
+        self.parsed.append(client)
+        return super()._matches_parsed(client)
+
+
+def test_only_spellings_that_need_parsing_are_remembered() -> None:
+    client_filter = _CountingFilter(["127.0.0.1", "::1", "10.0.0.0/8"])
+    clients: list[object] = ["::ffff:127.0.0.1", "2001:db8::7", "[10.0.0.8]", "::1",
+                             "127.0.0.1", "10.0.0.7", "192.0.2.1", 7, None, ["::1"]]
+    verdicts = [[client_filter.matches(client) for client in clients] for _ in range(3)]
+    assert verdicts == [[True, False, True, True, True, True, False, False, False, False]] * 3
+    # Parsed once each; an ignored host's spelling ("::1") and the rest need no parsing.
+    assert client_filter.parsed == ["::ffff:127.0.0.1", "2001:db8::7", "[10.0.0.8]"]
+
+
+def test_the_parsed_verdicts_are_bounded() -> None:
+    client_filter = _CountingFilter(["::1"])
+    clients = [f"2001:db8::{i:x}" for i in range(IGNORE_CACHE_SIZE + 1)]
+    for client in [*clients, clients[-1], clients[0]]:  # the last is kept, the first evicted
+        assert not client_filter.matches(client)
+    assert client_filter.parsed == [*clients, clients[0]]
