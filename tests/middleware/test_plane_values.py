@@ -38,7 +38,7 @@ def test_the_telemetry_takes_plane_members(telemetry: HubTelemetry) -> None:
     assert value(telemetry, "control", "hub_port_mismatches_total", plane="control") == 1
     assert telemetry.snapshot_json(Plane.CONTROL)["port_mismatch_rate_1m"] == 1
     body, _ = telemetry.render_prometheus(Plane.DATA)
-    assert b"hub_queue_depth" in body
+    assert b"hub_jobs_retries_total" in body
 
 
 def test_the_taps_take_plane_members(telemetry: HubTelemetry) -> None:
