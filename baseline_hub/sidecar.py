@@ -36,12 +36,13 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+
+from otel import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -95,14 +96,9 @@ def _utc(epoch_s: float | None) -> str | None:
 
 def _write_json_atomic(path: Path, payload: Mapping[str, object]) -> None:
     """A temp file beside ``path`` (0600, from ``mkstemp``), renamed over it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = json.dumps(payload, indent=2, sort_keys=True).encode("utf-8")
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 def _describe_exit(code: int) -> str:

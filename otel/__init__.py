@@ -32,6 +32,7 @@ from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, can_hold_secret, is_
 from ._terminal import terminal_safe
 
 if TYPE_CHECKING:
+    from ._atomic import atomic_write, staged_file
     from ._config import (
         DEFAULT_SERVICE_NAME,
         DURATION_BOUNDS_MS,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         write_fingerprint,
     )
     from ._instruments import Plane, json_keys
+    from ._lockfile import ExclusiveFileLock
     from ._logs import LogPipeline, build_log_pipeline
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
     from ._secrets import (
@@ -71,6 +73,9 @@ _LAZY = {
     "OtlpProtocol": "._config",
     "SignalExporter": "._config",
     "TelemetryConfig": "._config",
+    "atomic_write": "._atomic",
+    "staged_file": "._atomic",
+    "ExclusiveFileLock": "._lockfile",
     "NotRegularFile": "._files",
     "kind_of": "._files",
     "open_regular": "._files",
@@ -118,6 +123,7 @@ __all__ = [
     "REDACTED",
     "TOKEN_FILE",
     "CountsSource",
+    "ExclusiveFileLock",
     "FingerprintError",
     "HubTelemetry",
     "KnownSecrets",
@@ -133,6 +139,7 @@ __all__ = [
     "TelemetryUnavailableError",
     "TokenFingerprint",
     "ValueGuard",
+    "atomic_write",
     "build_log_pipeline",
     "can_hold_secret",
     "canonical_ip",
@@ -144,6 +151,7 @@ __all__ = [
     "open_shared",
     "read_fingerprint",
     "read_small_regular",
+    "staged_file",
     "terminal_safe",
     "write_fingerprint",
 ]

@@ -16,17 +16,15 @@ fast: a scan tests one window per character of every long run.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ._atomic import atomic_write
 from ._files import read_small_regular
 from ._scanner import fragment_len
 
@@ -138,17 +136,8 @@ def write_fingerprint(path: Path, fingerprint: TokenFingerprint) -> None:
         OSError: the folder cannot be written.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:  # mkstemp makes it 0600 whatever the umask
-            handle.write(fingerprint.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    with atomic_write(path, durable=True) as handle:  # 0600 whatever the umask
+        handle.write(fingerprint.to_json())
 
 
 def read_fingerprint(path: Path) -> TokenFingerprint | None:

@@ -1,18 +1,17 @@
 """One watcher per ``SHERATAN_HOME``: an OS lock on ``state/watcher.lock``.
 
 Two watchers on one home would each resume from the same checkpoint and append the same
-alerts. The lock is the kernel's (``flock`` on POSIX, ``msvcrt.locking`` on Windows), so it
-goes away with the process, even after ``kill -9``: there is never a stale lock to clean up.
+alerts. The lock is the kernel's (:class:`otel.ExclusiveFileLock`), so it goes away with the
+process, even after ``kill -9``: there is never a stale lock to clean up.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
+from otel import ExclusiveFileLock
 from watcher._private import make_private_dir, open_private
 
 LOCK_NAME = "watcher.lock"
@@ -26,12 +25,15 @@ class WatcherLocked(RuntimeError):
         self.path = path
 
 
+def _open(path: Path) -> int:
+    return open_private(path, os.O_RDWR | os.O_CREAT)  # 0600 when created here
+
+
 class InstanceLock:
     """Holds ``path`` exclusively from :meth:`acquire` until :meth:`release` (or the ``with``)."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._handle: IO[bytes] | None = None
+        self._lock = ExclusiveFileLock(path, _open)
 
     def acquire(self) -> None:
         """Takes the lock without waiting.
@@ -39,29 +41,16 @@ class InstanceLock:
         Raises:
             WatcherLocked: another process holds it.
             UnsafeFile: the lock path is a symlink or not a regular file (never followed:
-                the pid written below would truncate its target).
-            OSError: the lock file cannot be created.
+                the pid written in it would truncate its target).
+            OSError: the lock file cannot be created or locked.
         """
-        make_private_dir(self._path.parent)
-        fd = open_private(self._path, os.O_RDWR | os.O_CREAT)  # 0600 when created here
-        handle = os.fdopen(fd, "r+b")  # held for the watcher's lifetime
-        try:
-            _lock(handle)
-        except OSError:
-            handle.close()
-            raise WatcherLocked(self._path) from None
-        # The pid is for people; the lock is what counts.
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n".encode())
-        handle.flush()
-        self._handle = handle
+        make_private_dir(self._lock.path.parent)
+        if not self._lock.acquire():
+            raise WatcherLocked(self._lock.path)
 
     def release(self) -> None:
         """Idempotent; closing the file releases the lock."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self._lock.release()
 
     def __enter__(self) -> InstanceLock:
         self.acquire()
@@ -70,16 +59,3 @@ class InstanceLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock(handle: IO[bytes]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-else:
-    import fcntl
-
-    def _lock(handle: IO[bytes]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import os
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from otel import atomic_write
 from watcher._json import pretty
 from watcher._private import make_private_dir
 from watcher._timefmt import US_PER_S, format_us
@@ -59,18 +59,9 @@ def write_json_atomic(path: Path, payload: object, *, durable: bool) -> None:
     directory after it, so a crash leaves either the old or the new file, never a torn one.
     """
     data = pretty(payload)
-    with atomic_output(path) as handle:
+    make_private_dir(path.parent)
+    with atomic_write(path, durable=durable) as handle:
         handle.write(data)
-        handle.flush()
-        if durable:
-            os.fsync(handle.fileno())
-    if durable and os.name == "posix":
-        # The rename itself is only durable once the directory entry is on disk.
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextmanager
@@ -83,15 +74,8 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     rename, never followed.
     """
     make_private_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as handle:
+        yield handle
 
 
 class StatusFile:

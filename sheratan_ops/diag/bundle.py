@@ -10,9 +10,10 @@ same bytes):
 * JSON is canonical: sorted keys, two-space indent, UTF-8, LF, a final newline;
 * volatile values (collector durations) are ``null`` when ``SOURCE_DATE_EPOCH`` is set.
 
-Atomicity: the zip is written to ``.diag_bundle_*.tmp`` in the output folder and published
-under its final name only after the leak gate passed on what was written; a crash leaves
-at most a temp file, never a half-written bundle under the final name.
+Atomicity: the zip is written to ``.diag_bundle_*.tmp`` in the output folder
+(:func:`otel.staged_file`) and published under its final name only after the leak gate
+passed on what was written; a crash leaves at most a temp file, never a half-written bundle
+under the final name.
 
 No collision, no overwrite: the final name is taken with ``os.link`` (which fails when the
 name exists), so two runs in the same second, or with the same ``SOURCE_DATE_EPOCH``, in one
@@ -30,12 +31,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from otel import staged_file
 
 from .gate import Leak, LeakGate
 
@@ -96,12 +98,11 @@ def write_bundle(out_dir: Path, name: str, members: Mapping[str, bytes], *,
         OSError: the folder cannot be written; nothing is left behind.
     """
     make_private_dirs(out_dir)
-    fd, tmp_name = tempfile.mkstemp(prefix=".diag_bundle_", suffix=".tmp", dir=out_dir)
-    tmp = Path(tmp_name)
-    try:
+    # The temp file is removed however this ends: once published, the bundle is its link.
+    with staged_file(out_dir, ".diag_bundle_") as (handle, tmp):
         date_time = zip_date_time(timestamp)
         # Closed before it is published: Windows cannot link or rename an open file.
-        with os.fdopen(fd, "w+b") as handle, zipfile.ZipFile(handle, "w") as archive:
+        with handle, zipfile.ZipFile(handle, "w") as archive:
             for member in sorted(members):
                 info = zipfile.ZipInfo(member, date_time)
                 info.create_system = _UNIX
@@ -115,9 +116,6 @@ def write_bundle(out_dir: Path, name: str, members: Mapping[str, bytes], *,
             raise LeakFound(leaks)
         _fsync(tmp)
         return _publish(tmp, out_dir, name)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def make_private_dirs(path: Path) -> None:

@@ -1,0 +1,74 @@
+"""Writing a whole file so that a reader, or a crash, sees the old content or the new, never
+a torn one: the new content goes to a temp file in the same folder, which is then renamed.
+
+:func:`staged_file` is the temp file alone: uniquely named (``mkstemp``, so two writers never
+share one), owner-only (``mkstemp`` creates it 0600 whatever the umask), and removed however
+the block ends unless the caller renamed it away. :func:`atomic_write` is the usual use of
+it: renamed over the target with ``os.replace`` when the block succeeds. A caller with
+another way to publish (diagnose's bundle, which never replaces a file) uses the temp file
+directly.
+
+The temp file is closed before any rename: Windows cannot rename an open file. A symlink
+at the target is replaced by the rename, never followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["atomic_write", "staged_file"]
+
+
+@contextlib.contextmanager
+def staged_file(folder: Path, prefix: str) -> Iterator[tuple[BinaryIO, Path]]:
+    """A new temp file ``<prefix><random>.tmp`` in ``folder``, open for reading and writing.
+
+    Yields the open file and its path. When the block ends, however it ends, the file is
+    closed, and removed unless it was renamed away meanwhile.
+
+    Raises:
+        OSError: the folder does not exist or cannot be written.
+    """
+    fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle, tmp
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path, *, durable: bool = False) -> Iterator[BinaryIO]:
+    """A temp file beside ``path``, renamed over ``path`` only if the block succeeds.
+
+    On any exception (``KeyboardInterrupt`` included) the temp file is removed and ``path``
+    keeps its old content. The folder must exist.
+
+    Args:
+        durable: fsync the file before the rename and, on POSIX, the folder after it, so
+            that a crash of the machine too leaves the old file or the new one.
+
+    Raises:
+        OSError: the folder cannot be written, or the rename failed (``path`` unchanged).
+    """
+    with staged_file(path.parent, f".{path.name}.") as (handle, tmp):
+        yield handle
+        handle.flush()
+        if durable:
+            os.fsync(handle.fileno())
+        handle.close()
+        os.replace(tmp, path)
+    if durable and os.name == "posix":
+        # The rename itself is only durable once the folder's entry is on disk.
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
