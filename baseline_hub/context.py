@@ -19,7 +19,7 @@ from .clientip import client_of
 from .config import HubConfig
 from .jobs import JobQueue, Retry
 from .observer import HubObserver, ObserverFanout, SecurityEvent, SecurityEventKind
-from .planelog import close_plane_log, open_plane_log
+from .planelog import PlaneLog, open_plane_log
 from .registry import NodeRegistry
 from .retries import PastRetry
 from .timefmt import iso
@@ -55,7 +55,7 @@ class HubContext:
         jobs: JobQueue,
         audit: AuditLog,
         observers: ObserverFanout,
-        plane_logs: Mapping[PlaneName, logging.LoggerAdapter[logging.Logger]],
+        plane_logs: Mapping[PlaneName, PlaneLog],
         wall_clock: Callable[[], float],
         conn: sqlite3.Connection | None = None,
     ) -> None:
@@ -108,8 +108,8 @@ class HubContext:
             self._conn.close()
             self._conn = None
         self.audit.close()
-        for name in self.plane_logs:
-            close_plane_log(name)
+        for plane_log in self.plane_logs.values():
+            plane_log.close()
 
     @property
     def token_bytes(self) -> bytes:

@@ -7,6 +7,7 @@ running hub is reopened before the next line (``WatchedFileHandler``'s check, on
 
 from __future__ import annotations
 
+import itertools
 import logging
 import logging.handlers
 import time
@@ -21,6 +22,8 @@ ROTATE_AT_BYTES = 10 * 1024 * 1024
 KEEP_ROTATED = 5
 
 _FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)s %(plane)s %(message)s"
+#: Numbers each plane logger, so that no two hubs in one process share one.
+_serial = itertools.count(1)
 
 
 class _UTCFormatter(logging.Formatter):
@@ -75,18 +78,29 @@ class _Scrub(logging.Filter):
         return True
 
 
+class PlaneLog(logging.LoggerAdapter[logging.Logger]):
+    """One plane's log, owned by whoever opened it (a :class:`HubContext`): its logger and
+    file handler belong to it alone, so two hubs in one process never write each other's
+    files. :meth:`close` detaches and closes the handler (idempotent)."""
+
+    def close(self) -> None:
+        for handler in list(self.logger.handlers):
+            self.logger.removeHandler(handler)
+            handler.close()
+
+
 def open_plane_log(
     plane: str, path: Path, *, scrub: Callable[[str], str] = lambda text: text,
-) -> logging.LoggerAdapter[logging.Logger]:
+) -> PlaneLog:
     """A logger that writes only to ``path``, tagging every line with the plane's name.
 
     Every line passes through ``scrub`` (the hub removes its token there). The logger does
-    not propagate, so plane lines never reach the console or root handlers. Calling it again
-    for the same plane replaces the handler (tests build many hubs).
+    not propagate, so plane lines never reach the console or root handlers. Each call gets
+    a logger of its own (``baseline_hub.plane.<plane>.<n>``), so every hub in a process has
+    its own plane logs; call :meth:`PlaneLog.close` when done.
     """
     owneronly.make_dir(path.parent)
-    close_plane_log(plane)
-    logger = _logger(plane)
+    logger = logging.getLogger(f"baseline_hub.plane.{plane}.{next(_serial)}")
     handler = _OwnerOnlyFileHandler(
         path, maxBytes=ROTATE_AT_BYTES, backupCount=KEEP_ROTATED, encoding="utf-8", delay=True
     )
@@ -95,16 +109,4 @@ def open_plane_log(
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    return logging.LoggerAdapter(logger, {"plane": plane})
-
-
-def close_plane_log(plane: str) -> None:
-    """Detach and close the plane's handlers (idempotent)."""
-    logger = _logger(plane)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-        handler.close()
-
-
-def _logger(plane: str) -> logging.Logger:
-    return logging.getLogger(f"baseline_hub.plane.{plane}")
+    return PlaneLog(logger, {"plane": plane})

@@ -16,7 +16,7 @@ import pytest
 
 from baseline_hub import filewatch
 from baseline_hub.audit import AuditLog
-from baseline_hub.planelog import close_plane_log, open_plane_log
+from baseline_hub.planelog import open_plane_log
 
 # Deleting or renaming a file another handle holds open is refused on Windows, so there is
 # nothing to follow there; the inode fallback is tested on every platform below.
@@ -243,7 +243,7 @@ def test_a_plane_log_follows_its_path(tmp_path: Path, how: str) -> None:
             os.replace(tmp_path / "other.log", path)
         log.info("second")
     finally:
-        close_plane_log("control")
+        log.close()
     text = path.read_text()
     assert "second" in text and "first" not in text
     assert mode(path) == 0o600
@@ -260,7 +260,7 @@ def test_a_plane_log_still_rotates(tmp_path: Path) -> None:
         for n in range(30):
             log.info("line %02d %s", n, "x" * 40)
     finally:
-        close_plane_log("data")
+        log.close()
     names = sorted(p.name for p in path.parent.iterdir())
     assert names == ["hub_data.log", *(f"hub_data.log.{i}" for i in range(1, 6))]
     assert "line 29" in path.read_text()

@@ -17,7 +17,7 @@ import pytest
 from baseline_hub import HubConfig
 from baseline_hub.audit import AuditLog
 from baseline_hub.owneronly import make_dir
-from baseline_hub.planelog import close_plane_log, open_plane_log
+from baseline_hub.planelog import open_plane_log
 from tests.conftest import HubProcess, start_hub
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
@@ -118,7 +118,7 @@ def test_a_plane_log_is_created_owner_only_again_after_rotation(tmp_path: Path) 
             handler.doRollover()
             log.info("after")
         finally:
-            close_plane_log("control")
+            log.close()
     assert modes_below(tmp_path) == {"logs": 0o700, "logs/hub_control.log": 0o600,
                                      "logs/hub_control.log.1": 0o600}
 
