@@ -16,8 +16,10 @@ from fastapi import FastAPI
 from hub_middleware import HubTaps, instrument_app
 from otel import HubTelemetry, Redactor, TelemetryConfig
 
+from .banner import next_steps
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
+from .envhelp import epilog
 from .retries import read_retries_since
 from .server import HubRuntime, HubStartError, OnReady, serve
 from .sidecar import WatcherSupervisor
@@ -36,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m baseline_hub",
         description="Run the Sheratan v1.5 hub: control plane and data plane in one process.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--demo", action="store_true",
                         help="also run a small simulated fleet against the hub's real API")
@@ -55,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    on_ready: list[OnReady] = []
+    on_ready: list[OnReady] = [_say_next_steps(watcher=args.watcher)]
     if args.demo:
         from .demo import run_demo
 
@@ -99,13 +103,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _say_next_steps(*, watcher: bool) -> OnReady:
+    """Right after the banner: what a newcomer can look at next."""
+
+    async def say(runtime: HubRuntime) -> None:
+        print(next_steps(runtime, watcher=watcher), flush=True)
+
+    return say
+
+
 def _supervise_watcher(supervisor: WatcherSupervisor) -> OnReady:
     """Starts the watcher once the hub serves, and asks it to stop as soon as the hub is
     asked to, so that its shutdown overlaps the servers' own."""
 
     async def supervise(runtime: HubRuntime) -> None:
         supervisor.start()
-        while not any(server.should_exit for server in runtime.servers):
+        while not runtime.stop_requested:
             await asyncio.sleep(0.05)
         supervisor.request_stop()
 

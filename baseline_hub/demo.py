@@ -44,7 +44,8 @@ def _intruder_transport() -> httpx.AsyncHTTPTransport:
 
 
 async def run_demo(runtime: HubRuntime) -> None:
-    """Drive the fleet until cancelled. Never raises: a failed call is logged and skipped."""
+    """Drive the fleet until the hub is asked to stop (or this is cancelled). Never raises:
+    a failed call is logged and skipped, unless the hub is stopping, when it is the end."""
     print(f"demo: {len(NODES)} nodes, a job stream, and a bad-client burst every "
           f"{BURST_EVERY_TICKS} s from {INTRUDER_ADDRESS}", flush=True)
     auth = {"Authorization": f"Bearer {runtime.token.value}"}
@@ -55,10 +56,12 @@ async def run_demo(runtime: HubRuntime) -> None:
         httpx.AsyncClient(transport=_intruder_transport(), timeout=5) as intruder,
     ):
         tick = 0
-        while True:
+        while not runtime.stop_requested:
             try:
                 await _tick(runtime, tick, rng, control, data, intruder)
             except httpx.HTTPError as exc:
+                if runtime.stop_requested:  # the servers went first: the normal end
+                    return
                 logger.info("demo call failed (%s); carrying on", type(exc).__name__)
             tick += 1
             await asyncio.sleep(TICK_S)

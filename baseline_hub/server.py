@@ -13,19 +13,18 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from .app import PlaneInstrumenter, build_plane_app
+from .banner import banner
 from .config import ConfigError, HubConfig
 from .context import HubContext, PlaneInfo, PlaneName
 from .homelock import HomeLock, HomeLocked
 from .observer import HubObserver
 from .token import TokenSource, resolve_token, write_token_fingerprint
-from .version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +58,8 @@ class HubRuntime:
     control: PlaneInfo
     data: PlaneInfo
     servers: list[_PlaneServer] = field(default_factory=list)
+    #: The address both planes' sockets are bound to (``HUB_HOST``, resolved).
+    bound_host: str = "127.0.0.1"
 
     @property
     def control_url(self) -> str:
@@ -67,6 +68,12 @@ class HubRuntime:
     @property
     def data_url(self) -> str:
         return f"http://{_url_host(self.config.host)}:{self.data.port}"
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a stop was requested (a signal, ``request_stop``): from then on a
+        failing call to the hub is the shutdown, not an error."""
+        return any(server.should_exit for server in self.servers)
 
     def request_stop(self, force: bool = False) -> None:
         for server in self.servers:
@@ -170,6 +177,8 @@ async def serve(
         except HomeLocked:
             raise HubStartError(
                 f"another hub is already running on {paths.home.resolve()}") from None
+        except OSError as exc:
+            raise HubStartError(f"cannot lock {paths.lock_file}: {exc.strerror or exc}") from None
         cleanup.callback(lock.release)
         # Only the hub that holds the home may replace the fingerprint: a second hub, refused
         # above, must not leave one of a token the running hub does not use.
@@ -192,7 +201,8 @@ async def serve(
         data_port = data_sock.getsockname()[1]
         runtime = HubRuntime(config, hub, token,
                              control=PlaneInfo("control", control_port, data_port),
-                             data=PlaneInfo("data", data_port, control_port))
+                             data=PlaneInfo("data", data_port, control_port),
+                             bound_host=control_sock.getsockname()[0])
         await _run(runtime, instrument, on_ready,
                    {runtime.control.name: control_sock, runtime.data.name: data_sock})
 
@@ -230,7 +240,7 @@ async def _run(
         if all(server.started for server in runtime.servers):
             for plane in (runtime.control, runtime.data):
                 hub.plane_logs[plane.name].info("started on port %d", plane.port)
-            _print_banner(runtime)
+            print(banner(runtime), flush=True)
             ready = [asyncio.create_task(hook(runtime)) for hook in on_ready]
         else:  # a plane failed to start: stop the other, and let gather raise its error
             runtime.request_stop()
@@ -249,18 +259,3 @@ def _run_stop_hooks(hooks: Sequence[Callable[[], None]]) -> None:
             hook()
         except Exception:
             logger.exception("shutdown hook failed")
-
-
-def _print_banner(runtime: HubRuntime) -> None:
-    paths = runtime.config.paths
-    token = ("from HUB_TOKEN" if runtime.token.origin == "HUB_TOKEN"
-             else f"in {Path(runtime.token.origin).resolve()}")
-    print(
-        f"Sheratan hub {__version__} ready\n"
-        f"  control plane  {runtime.control_url}\n"
-        f"  data plane     {runtime.data_url}\n"
-        f"  state          {paths.db.resolve()}\n"
-        f"  logs           {paths.logs_dir.resolve()}\n"
-        f"  token          {token}",
-        flush=True,
-    )

@@ -1,0 +1,186 @@
+"""What the hub tells a newcomer: where it listens (and a warning beyond loopback), what to try
+next, every environment variable in ``--help``, and a demo that ends quietly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from baseline_hub import HubConfig, HubContext, PlaneInfo
+from baseline_hub import demo as demo_module
+from baseline_hub.banner import exposure_warning, is_loopback
+from baseline_hub.envhelp import hub_variables
+from baseline_hub.server import HubRuntime
+from baseline_hub.token import TokenSource
+from tests.conftest import REPO, TEST_TOKEN, HubProcess, start_hub
+from tests.hub.conftest import run_hub_cli
+
+WARNING = "WARNING: the hub listens on"
+
+
+def wait_for(hub: HubProcess, text: str, timeout_s: float = 10) -> str:
+    """The hub's output so far, once it holds ``text`` (the drain thread keeps reading)."""
+    deadline = time.monotonic() + timeout_s
+    while text not in "".join(hub.output) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "".join(hub.output)
+
+
+@pytest.mark.parametrize(("address", "loopback"), [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("0.0.0.0", False),
+    ("::", False), ("10.0.0.5", False), ("fe80::1%eth0", False), ("not-an-address", False),
+])
+def test_only_loopback_addresses_count_as_this_machine(address: str, loopback: bool) -> None:
+    assert is_loopback(address) is loopback
+    assert (exposure_warning(address, address) is None) is loopback
+
+
+def test_the_warning_says_what_answers_without_the_token() -> None:
+    text = exposure_warning("0.0.0.0", "0.0.0.0")
+    assert text is not None and text.startswith(WARNING)
+    assert "other machines can reach" in text
+    assert "/metrics" in text and "/health" in text and "HUB_HOST=127.0.0.1" in text
+
+
+@pytest.mark.e2e
+def test_on_loopback_the_banner_says_so_and_then_what_to_try(hub_process: HubProcess) -> None:
+    output = wait_for(hub_process, "alerts: ")
+    assert "  listening on   127.0.0.1, this machine only\n" in output
+    assert WARNING not in output
+    after = output.split("Try next:\n", 1)[1].splitlines()[:4]
+    assert after[0].startswith(f"  curl {hub_process.control_url}/metrics ")
+    assert f"curl '{hub_process.data_url}/metrics?format=prometheus'" in after[1]
+    assert f"--control-url {hub_process.control_url} --data-url {hub_process.data_url}" in after[2]
+    assert after[2].startswith("  sheratan-top --home ")
+    assert "--watcher" in after[3] and "sheratan-watcher --home" in after[3]
+    # What the lines say to try works.
+    assert httpx.get(f"{hub_process.control_url}/metrics").json()["plane"] == "control"
+    text = httpx.get(f"{hub_process.data_url}/metrics?format=prometheus").text
+    assert "hub_queue_depth" in text
+
+
+@pytest.mark.e2e
+def test_on_every_interface_the_banner_warns(hub_home: Path) -> None:
+    hub = start_hub(hub_home, env={"HUB_HOST": "0.0.0.0"})
+    try:
+        output = wait_for(hub, "Try next:")
+        assert "  listening on   0.0.0.0, every network interface\n" in output
+        warning = output.split(WARNING, 1)[1].splitlines()
+        assert warning[0].startswith(" 0.0.0.0 (HUB_HOST=0.0.0.0): other machines can reach")
+        # The URLs to connect to stay usable on this machine.
+        assert hub.control_url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{hub.control_url}/health").status_code == 200
+    finally:
+        assert hub.stop() == 0
+
+
+@pytest.mark.e2e
+def test_with_the_watcher_the_last_line_says_it_runs(hub_home: Path) -> None:
+    hub = start_hub(hub_home, args=("--watcher",))
+    try:
+        output = wait_for(hub, "alerts: ")
+        assert "alerts: the audit watcher runs beside the hub" in output
+        assert "restart with --watcher" not in output
+    finally:
+        assert hub.stop() == 0
+
+
+def test_help_lists_every_variable_the_hub_reads_with_its_default() -> None:
+    done = subprocess.run([sys.executable, "-m", "baseline_hub", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for var in hub_variables():
+        assert f"  {var.name}  (default: {var.default})" in lines, var.name
+        assert var.meaning in done.stdout, var.name
+    assert "  HUB_HOST  (default: 127.0.0.1)" in lines
+    assert "  SHERATAN_HOME  (default: ./.sheratan)" in lines
+    assert "  HUB_CONTROL_PORT  (default: 8787)" in lines
+    # Every variable named in the hub's own sources and its telemetry config is listed. The
+    # OTel log variables are read by the shared config, but the hub emits no log records.
+    sources = [*REPO.joinpath("baseline_hub").glob("*.py"), REPO / "otel" / "_config.py",
+               *REPO.joinpath("sheratan_home").glob("env.py")]
+    named = {name for path in sources
+             for name in re.findall(r'"((?:HUB|OTEL|SHERATAN)_[A-Z_]+)"', path.read_text())}
+    logs_only = {"OTEL_LOGS_EXPORTER", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                 "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION"}
+    listed = {var.name for var in hub_variables()}
+    assert named - logs_only <= listed
+    assert len(named & listed) >= 25
+
+
+# --- the demo ends quietly -----------------------------------------------------------------
+
+
+class ScriptedStop(HubRuntime):
+    """A runtime whose ``stop_requested`` answers from a script (then True)."""
+
+    answers: list[bool]
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.answers.pop(0) if self.answers else True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _dead_runtime(hub: HubContext, config: HubConfig, answers: list[bool]) -> ScriptedStop:
+    """A runtime whose planes are on a port nothing listens on: every call fails."""
+    port = _free_port()
+    runtime = ScriptedStop(config, hub, TokenSource(TEST_TOKEN, "HUB_TOKEN"),
+                           control=PlaneInfo("control", port, port),
+                           data=PlaneInfo("data", port, port))
+    runtime.answers = answers
+    return runtime
+
+
+@pytest.mark.parametrize(("answers", "logged"), [
+    ([False, True], False),  # the call failed because the hub is stopping: the end
+    ([False, False, True], True),  # it failed while the hub runs: said, and carried on
+])
+def test_a_failed_demo_call_is_quiet_only_when_the_hub_is_stopping(
+        hub: HubContext, config: HubConfig, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch, answers: list[bool], logged: bool) -> None:
+    monkeypatch.setattr(demo_module, "TICK_S", 0.0)
+    runtime = _dead_runtime(hub, config, answers)
+    with caplog.at_level(logging.INFO, logger=demo_module.__name__):
+        asyncio.run(asyncio.wait_for(demo_module.run_demo(runtime), 30))
+    assert ("demo call failed (ConnectError)" in caplog.text) is logged
+    assert runtime.answers == []
+
+
+@pytest.mark.e2e
+def test_a_stopped_demo_says_nothing_of_failed_calls(hub_home: Path) -> None:
+    hub = start_hub(hub_home, args=("--demo",))
+    try:
+        wait_for(hub, "demo: ")
+        time.sleep(2.5)  # a few ticks, so that the stop lands amid the fleet's calls
+    finally:
+        assert hub.stop(signal.SIGTERM) == 0
+    output = "".join(hub.output)
+    assert "Sheratan hub stopped" in output
+    assert "demo call failed" not in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.e2e
+def test_an_unusable_lock_file_is_a_clear_start_error(hub_home: Path) -> None:
+    (hub_home / "state" / "hub.lock").mkdir(parents=True)
+    result = run_hub_cli({"HUB_TOKEN": TEST_TOKEN}, hub_home)
+    assert result.returncode == 1, result.stderr
+    assert "error: cannot lock" in result.stderr and "hub.lock" in result.stderr
+    assert "Traceback" not in result.stderr
