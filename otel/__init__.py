@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ._instruments import Plane, json_keys
     from ._lockfile import ExclusiveFileLock
     from ._logs import LogPipeline, build_log_pipeline
+    from ._metric_pipeline import MetricPipeline, build_metric_pipeline
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
     from ._secrets import (
         FINGERPRINT_FILE,
@@ -95,6 +96,8 @@ _LAZY = {
     "Plane": "._instruments",
     "LogPipeline": "._logs",
     "build_log_pipeline": "._logs",
+    "MetricPipeline": "._metric_pipeline",
+    "build_metric_pipeline": "._metric_pipeline",
     "json_keys": "._instruments",
     "OPENMETRICS_CONTENT_TYPE": "._render",
     "PROMETHEUS_CONTENT_TYPE": "._render",
@@ -128,6 +131,7 @@ __all__ = [
     "HubTelemetry",
     "KnownSecrets",
     "LogPipeline",
+    "MetricPipeline",
     "NotRegularFile",
     "OtlpCompression",
     "OtlpProtocol",
@@ -141,6 +145,7 @@ __all__ = [
     "ValueGuard",
     "atomic_write",
     "build_log_pipeline",
+    "build_metric_pipeline",
     "can_hold_secret",
     "canonical_ip",
     "is_secret_key",

@@ -1,0 +1,76 @@
+"""A metrics pipeline for a process that is not the hub: a MeterProvider and OTLP export.
+
+The watcher reports a few numbers of its own (its Alertmanager delivery) and has no
+``/metrics`` port: they go out over OTLP when the config asks for metric export, beside
+its alert log records. :func:`build_metric_pipeline` builds just that provider, from the
+same config and with the same resource rules as :class:`HubTelemetry` and
+:func:`build_log_pipeline`; callers add their own instruments to it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+
+from ._config import TelemetryConfig
+from ._export import bounded_call, build_resource
+from ._pipeline import export_reader
+from ._redaction import Redactor
+
+__all__ = ["MetricPipeline", "build_metric_pipeline"]
+
+
+@dataclass(slots=True)
+class MetricPipeline:
+    """A MeterProvider and its bounded shutdown.
+
+    Attributes:
+        provider: where meters come from.
+        exporting: whether an OTLP metric reader is attached.
+    """
+
+    provider: MeterProvider
+    exporting: bool
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def shutdown(self, timeout_s: float = 2.0) -> None:
+        """A last export, then stop, returning within about ``timeout_s`` whatever the
+        collector does. Safe to call twice."""
+        if self._done.is_set():
+            return
+        self._done.set()
+        bounded_call("MetricPipeline", [self.provider.shutdown], timeout_s)
+
+
+def build_metric_pipeline(
+    config: TelemetryConfig,
+    *,
+    readers: Sequence[MetricReader] = (),
+    extra_resource_attributes: Mapping[str, str | int | float | bool] | None = None,
+    redactor: Redactor | None = None,
+) -> MetricPipeline:
+    """The metrics pipeline ``config`` describes: OTLP export when a metrics endpoint is set,
+    plus ``readers`` (an ``InMemoryMetricReader`` in a test, say).
+
+    Args:
+        config: the parsed config; its ``service_name`` names the resource.
+        readers: more SDK readers, each used by this provider only.
+        extra_resource_attributes: added to the resource (``service.version``, say).
+        redactor: as for :class:`HubTelemetry`: flagged resource attributes are dropped.
+    """
+    resource = build_resource(config, extra_resource_attributes, redactor)
+    all_readers = list(readers)
+    exporting = export_reader(config)  # None when metric export is off
+    if exporting is not None:
+        all_readers.append(exporting)
+    provider = MeterProvider(
+        metric_readers=all_readers,
+        resource=resource,
+        exemplar_filter=AlwaysOffExemplarFilter(),
+        shutdown_on_exit=False,  # our shutdown() is bounded; the SDK's atexit hook is not
+    )
+    return MetricPipeline(provider, exporting=exporting is not None)
