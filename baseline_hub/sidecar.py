@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from otel import atomic_write
+from sheratan_home import HomeLayout, layout
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ RESTART_STABLE_S = 60.0
 LOCKED_RETRY_S = 60.0
 #: ``python -m watcher``'s exit code when another watcher holds ``state/watcher.lock``.
 WATCHER_EXIT_LOCKED = 3
-WATCHER_STATUS_NAME = "watcher_status.json"
-SUPERVISOR_STATUS_NAME = "watcher_supervisor.json"
+WATCHER_STATUS_NAME = layout.WATCHER_STATUS_FILE.name
+SUPERVISOR_STATUS_NAME = layout.SUPERVISOR_STATUS_FILE.name
 _POLL_S = 0.05
 #: What the watcher's status says once it has the lock, its files and its state.
 _RUNNING_STATES = ("following", "waiting_for_log")
@@ -141,7 +142,7 @@ class WatcherSupervisor:
 
     @property
     def status_path(self) -> Path:
-        return self._home / "state" / SUPERVISOR_STATUS_NAME
+        return HomeLayout(self._home).supervisor_status
 
     @property
     def pid(self) -> int | None:
@@ -245,7 +246,7 @@ class WatcherSupervisor:
                 what = (f"started (pid {proc.pid})" if first
                         else f"restarted (pid {proc.pid}, restart {self.restarts})")
                 self._say(f"watcher: {what}, alerts go to "
-                          f"{(self._home / 'logs' / 'alerts.jsonl').resolve()}")
+                          f"{HomeLayout(self._home).alerts.resolve()}")
                 self._write_status("running", proc.pid)
                 return True
             if time.monotonic() - started > self._ready_timeout_s:
@@ -300,7 +301,7 @@ class WatcherSupervisor:
         """The pid in the watcher's status once it says it follows the log: it holds the
         lock and its files and state are usable (``starting`` means only the lock)."""
         try:
-            body = json.loads((self._home / "state" / WATCHER_STATUS_NAME).read_bytes())
+            body = json.loads(HomeLayout(self._home).watcher_status.read_bytes())
         except (OSError, ValueError):  # not there yet, or being replaced
             return None
         if not isinstance(body, dict) or body.get("state") not in _RUNNING_STATES:

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+from sheratan_home import HomeLayout
+from sheratan_home import env as hub_env
+
 __all__ = [
     "DEFAULT_SERVICE_NAME",
     "DURATION_BOUNDS_MS",
@@ -272,8 +275,7 @@ def _audit_format_path(environ: Mapping[str, str]) -> Path | None:
     explicit = _parse_path(environ, "HUB_AUDIT_FORMAT")
     if explicit is not None:
         return explicit
-    home = _parse_path(environ, "SHERATAN_HOME") or Path(".sheratan")
-    default = home / "configs" / "audit_format.json"
+    default = HomeLayout(hub_env.home(environ)).audit_format
     return default if default.is_file() else None
 
 

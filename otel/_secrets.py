@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from sheratan_home.layout import FINGERPRINT_FILE, TOKEN_FILE
+
 from ._files import read_small_regular
 from ._fingerprint import FingerprintError, TokenFingerprint, read_fingerprint
 from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, is_secret_key
@@ -29,9 +31,6 @@ from ._scanner import CredentialScanner
 __all__ = ["FINGERPRINT_FILE", "TOKEN_FILE", "KnownSecrets", "SecretSourceError",
            "load_known_secrets"]
 
-#: Below ``SHERATAN_HOME``: the generated token, and the fingerprint the hub leaves.
-TOKEN_FILE: Final = Path("secrets", "hub_token")
-FINGERPRINT_FILE: Final = Path("state", "hub_token.fingerprint.json")
 #: A token file holds one line; reading more could only pull in garbage.
 _TOKEN_FILE_MAX_BYTES: Final = 4096
 

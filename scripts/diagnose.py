@@ -2,13 +2,15 @@
 
 Usage, from the repository root::
 
-    python scripts/diagnose.py [--out DIR] [--lines N] [--home DIR] [--control-url URL]
-        [--data-url URL] [--timeout-s N] [--token-file PATH ...]
+    python scripts/diagnose.py [--out DIR] [--lines N] [--home DIR] [--allow-empty]
+        [--control-url URL] [--data-url URL] [--timeout-s N] [--token-file PATH ...]
     python scripts/diagnose.py --verify diag_bundle_<timestamp>.zip [--home DIR]
         [--token-file PATH ...]
 
 It prints the bundle's path as the last line. Exit codes: 0 a bundle was written (even if
-some collectors failed) or ``--verify`` passed; 1 no bundle was written; 2 bad usage; 3 the
+some collectors failed) or ``--verify`` passed; 1 no bundle was written; 2 bad usage, or a
+home that does not exist, has no ``logs`` folder or holds none of the hub's files (run from
+the wrong folder, say) without ``--allow-empty``; 3 the
 leak gate found a secret (the bundle was deleted); 4 ``--verify`` found a tampered bundle;
 5 the hub token is neither known nor findable, so no bundle was written (``--verify``: the
 bundle is not declared clean).

@@ -3,13 +3,16 @@
 Usage, from the repository root::
 
     python scripts/hub_top.py [--control-url URL] [--data-url URL] [--home DIR]
-        [--interval-s S] [--alerts N] [--once] [--token-file PATH ...]
+        [--interval-s S] [--alerts N] [--once] [--token-file PATH ...] [--rules FILE]
 
 It refreshes both planes' ``GET /metrics`` (no token needed), the watcher's
 ``state/watcher_status.json`` and the tail of ``logs/alerts.jsonl``, and shows stale or dead
-nodes, failure rates above the watcher's default limits, and firing alerts in colour, with
-↑/↓ against the previous refresh. A plane that cannot be read is one "hub unreachable"
-line, never a traceback.
+nodes, failure rates above the limits of the watcher's active rules (``--rules``, else the
+home's ``configs/alert_rules.json``, else the packaged ones), and firing alerts in colour,
+with ↑/↓ against the previous refresh. A plane that cannot be read is one "hub unreachable"
+line, never a traceback. It says on stderr which home it reads (``--home``, else
+``SHERATAN_HOME``, else ``./.sheratan`` of the current folder), which of its files it found,
+and which rules it used.
 
 Nothing read is drawn as it came: the hub token (from ``HUB_TOKEN``,
 ``<home>/secrets/hub_token``, any ``--token-file``, or found by the hub's fingerprint in
@@ -20,7 +23,8 @@ never followed or read; the frame says so.
 
 Exit codes: 0 a frame was drawn (``--once``, also when the hub is unreachable: the frame
 says so; use ``smoke_checks.py`` to gate on health) or Ctrl+C left the live view; 2 bad
-usage (a bad argument, or a ``--token-file`` that cannot be read).
+usage (a bad argument, a ``--token-file`` that cannot be read, a rules file the watcher would
+refuse, or a home that does not exist or has no ``logs`` folder).
 
 The logic lives in the installed package ``sheratan_ops.top`` (``sheratan_ops.top.render`` is
 the pure rendering function), which also gives the ``sheratan-top`` command. This script

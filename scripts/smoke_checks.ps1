@@ -1,5 +1,6 @@
 # Thin wrapper for the Windows runbook: .\scripts\smoke_checks.ps1 [--control-url URL] [--data-url URL] [--token T] [--home DIR]
-# Every argument goes to smoke_checks.py unchanged (its defaults are 127.0.0.1:8787 and :8788), and its
+# Every argument goes to smoke_checks.py unchanged (its default URLs come from HUB_HOST, HUB_CONTROL_PORT
+# and HUB_DATA_PORT, else 127.0.0.1:8787 and :8788), and its
 # exit code is passed through: 0 all passed, 1 a check failed, 2 bad usage.
 # The interpreter: the first of the repository's .venv, `py -3` and python on PATH that has the
 # package installed (find_python.ps1); with none it says so and exits 9009.

@@ -2,9 +2,14 @@
 
 Usage, from the repository root::
 
-    python scripts/smoke_checks.py --control-url http://127.0.0.1:8787 \
-        --data-url http://127.0.0.1:8788 [--token TOKEN] [--home DIR] [--timeout-s N] \
+    python scripts/smoke_checks.py [--control-url http://127.0.0.1:8787] \
+        [--data-url http://127.0.0.1:8788] [--token TOKEN] [--home DIR] [--timeout-s N] \
         [--skip-jobs]
+
+Without ``--control-url`` and ``--data-url`` it checks the planes where the hub binds them:
+``HUB_HOST``, ``HUB_CONTROL_PORT`` and ``HUB_DATA_PORT``, read as the hub reads them (as
+diagnose and hub_top do; a value the hub would refuse warns and falls back to the default).
+On stderr it says which URLs it checks and which token file it read, if any.
 
 It first prints where the token came from (``token: from --token``, ``from HUB_TOKEN`` or
 ``from <path>``, never the token), then one line per check, ``PASS <name>``,

@@ -1,70 +1,118 @@
-"""Where the ops tools find the hub: ``SHERATAN_HOME``, ``HUB_HOST`` and the port variables,
-read as the v1.5 hub reads them, and the files below the home they read (CONTRACT sections 2
-and 4), in one place for diagnose, hub_top and smoke_checks.
+"""Where the ops tools find the hub, read with the hub's own readers (``sheratan_home``), and
+what they say about the home they used. One place for diagnose, hub_top and smoke_checks.
 
-The caller reads the environment once and passes it in; nothing here reads ``os.environ``.
+A value the hub would refuse to start with is not guessed at: the tool warns and uses the
+default, so it never reads a value differently from the hub. The caller reads the
+environment once and passes it in; nothing here reads ``os.environ``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-DEFAULT_HOME = Path(".sheratan")
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_CONTROL_PORT = 8787
-DEFAULT_DATA_PORT = 8788
+from sheratan_home import ConfigError, HomeLayout
+from sheratan_home import env as hub_env
 
-_PORT_VARS = {"control": ("HUB_CONTROL_PORT", DEFAULT_CONTROL_PORT),
-              "data": ("HUB_DATA_PORT", DEFAULT_DATA_PORT)}
+_PORT_VARS = {"control": "HUB_CONTROL_PORT", "data": "HUB_DATA_PORT"}
 #: A hub bound to every interface is reached over loopback.
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": DEFAULT_HOST}
-#: The integers the hub itself accepts (``baseline_hub.config``).
-_ASCII_INT = re.compile(r"[+-]?[0-9]+")
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 def home(env: Mapping[str, str]) -> Path:
-    """``SHERATAN_HOME``, else ``./.sheratan`` (an empty value counts as unset)."""
-    return Path(env.get("SHERATAN_HOME") or DEFAULT_HOME)
+    """``SHERATAN_HOME``, else ``./.sheratan`` (empty or blank counts as unset)."""
+    return hub_env.home(env)
 
 
-def token_file(home: Path) -> Path:
-    """Where the hub stores the token it generated when ``HUB_TOKEN`` was unset."""
-    return home / "secrets" / "hub_token"
+def host(env: Mapping[str, str], warn: list[str]) -> str:
+    """``HUB_HOST`` as a client on this machine reaches it: a wildcard bind means loopback.
 
-
-def alerts_file(home: Path) -> Path:
-    """Where the watcher appends its alerts."""
-    return home / "logs" / "alerts.jsonl"
-
-
-def watcher_status_file(home: Path) -> Path:
-    """Where the watcher keeps ``watcher_status.json``."""
-    return home / "state" / "watcher_status.json"
-
-
-def host(env: Mapping[str, str]) -> str:
-    """``HUB_HOST`` as a client on this machine reaches it: a wildcard bind means loopback."""
-    raw = env.get("HUB_HOST", DEFAULT_HOST).strip()
-    return _WILDCARDS.get(raw, raw)
+    A value the hub would refuse warns and falls back to the default.
+    """
+    try:
+        bound = hub_env.host(env)
+    except ConfigError as exc:
+        warn.append(f"{exc}; the hub would not start with it; using {hub_env.DEFAULT_HOST}")
+        bound = hub_env.DEFAULT_HOST
+    return _WILDCARDS.get(bound, bound)
 
 
 def port(env: Mapping[str, str], plane: str, warn: list[str]) -> int:
-    """The plane's port variable; a bad value (or 0, which nobody can guess) warns and falls
-    back to the default.
+    """The plane's port variable; a value the hub would refuse (or 0, which nobody can
+    guess) warns and falls back to the default.
 
     Args:
         env: The environment, read once by the caller.
         plane: ``control`` or ``data``.
         warn: Collects the warning for the caller to print.
     """
-    var, default = _PORT_VARS[plane]
-    raw = env.get(var, "").strip()
-    if not raw:
-        return default
-    parsed = int(raw) if _ASCII_INT.fullmatch(raw) else -1
-    if 1 <= parsed <= 65535:
-        return parsed
-    warn.append(f"{var}={raw!r} is not a port 1..65535; using {default}")
+    var = _PORT_VARS[plane]
+    default = hub_env.PORT_DEFAULTS[var]
+    try:
+        number = hub_env.port(env, var)
+    except ConfigError:
+        number = 0
+    if number:
+        return number
+    warn.append(f"{var}={env.get(var, '')!r} is not a port 1..65535; using {default}")
     return default
+
+
+def plane_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
+    """The plane's base URL as the hub binds it: ``HUB_HOST`` and the plane's port variable,
+    each falling back to its default with a warning."""
+    number = port(env, plane, warn)
+    name = host(env, warn)
+    try:
+        if ipaddress.ip_address(name).version == 6:
+            name = f"[{name}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{name}:{number}"
+
+
+def node_ages(env: Mapping[str, str], warn: list[str]) -> tuple[float, float]:
+    """``HUB_NODE_STALE_S`` and ``HUB_NODE_DEAD_S`` as the hub reads them; if the hub would
+    refuse either, both fall back to the defaults with a warning."""
+    try:
+        return hub_env.node_ages(env)
+    except ConfigError as exc:
+        warn.append(f"{exc}; the hub would not start with it; using the defaults "
+                    f"{hub_env.DEFAULT_NODE_STALE_S:g} and {hub_env.DEFAULT_NODE_DEAD_S:g}")
+        return hub_env.DEFAULT_NODE_STALE_S, hub_env.DEFAULT_NODE_DEAD_S
+
+
+def describe_home(home: Path, home_from: str, files: Iterable[Path]) -> str:
+    """What a command used, for stderr: the home's absolute path and where it came from,
+    then which of ``files`` were found and which are missing (relative to the home)."""
+    found: list[str] = []
+    missing: list[str] = []
+    for path in files:
+        (found if path.exists() else missing).append(_below(path, home))
+    lines = [f"home: {home.absolute()} ({home_from})"]
+    if found:
+        lines.append(f"  found: {', '.join(found)}")
+    if missing:
+        lines.append(f"  missing: {', '.join(missing)}")
+    return "\n".join(lines)
+
+
+def logs_problem(home: Path, home_from: str) -> str | None:
+    """Why ``home`` has nothing for an ops tool to read: it does not exist, or has no
+    ``logs`` folder (the hub makes one at its first start); None when it is usable."""
+    files = HomeLayout(home)
+    problem = files.problem()
+    if problem is None and not files.logs_dir.is_dir():
+        problem = f"the home {home.absolute()} has no {files.logs_dir.name} folder"
+    if problem is None:
+        return None
+    return (f"{problem} ({home_from}); point SHERATAN_HOME or --home at the hub's home "
+            "(the hub creates it at its first start)")
+
+
+def _below(path: Path, home: Path) -> str:
+    try:
+        return path.relative_to(home).as_posix()
+    except ValueError:
+        return str(path)

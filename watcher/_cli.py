@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from otel import SecretSourceError, ValueGuard
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
+from sheratan_home import HomeLayout, layout
+from sheratan_home import env as hub_env
 from watcher._am_config import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
@@ -24,10 +26,10 @@ from watcher._am_config import (
 from watcher._console import TerminalSafeFormatter, say
 from watcher._guard import known_secrets_guard
 from watcher._lifeline import watch_stdin
-from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
+from watcher._lock import InstanceLock, WatcherLocked
 from watcher._private import UnsafeFile
-from watcher._rules import RulesError, RuleSet, default_rules, load_rules
-from watcher._runner import STATUS_NAME, Watcher, WatchPaths, replay
+from watcher._rules import RulesError, RuleSet, active_rules_path, default_rules, load_rules
+from watcher._runner import Watcher, WatchPaths, replay
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink
 from watcher._status import Counters, StatusFile
@@ -44,18 +46,15 @@ EXIT_LOCKED = 3
 EXIT_FORCED = 130
 #: --replay or --check-rules stopped by SIGINT/SIGTERM before finishing; no output written.
 EXIT_INTERRUPTED = 130
-_EPILOG = (f"exit codes: {EXIT_OK} ok; {EXIT_FAILURE} I/O error, or the default alerts file "
-           f"refused; {EXIT_USAGE} bad command line, rules or --token-file, or the --alerts "
-           f"file refused (a symlink, not a regular file, or not ending with a newline nor a "
-           f"torn alert line); {EXIT_LOCKED} another watcher is already running on this home "
-           f"(follow and --once hold $SHERATAN_HOME/state/{LOCK_NAME}); {EXIT_INTERRUPTED} "
-           f"stopped by a signal (--replay, --check-rules) or forced by a second one (follow)")
-
-DEFAULT_HOME = Path(".sheratan")
-AUDIT_LOG_NAME = "hub_security_audit.jsonl"
-ALERTS_NAME = "alerts.jsonl"
-RULES_NAME = "alert_rules.json"
-AUDIT_FORMAT_NAME = "audit_format.json"
+_EPILOG = (f"follow mode and --once need the home to exist (they print it and the files "
+           f"they use on stderr; it is never created). exit codes: {EXIT_OK} ok; "
+           f"{EXIT_FAILURE} I/O error, or the default alerts file refused; {EXIT_USAGE} bad "
+           f"command line, rules or --token-file, no such home, or the --alerts file refused "
+           f"(a symlink, not a regular file, or not ending with a newline nor a torn alert "
+           f"line); {EXIT_LOCKED} another watcher is already running on this home (follow and "
+           f"--once hold $SHERATAN_HOME/{layout.WATCHER_LOCK_FILE.as_posix()}); "
+           f"{EXIT_INTERRUPTED} stopped by a signal (--replay, --check-rules) or forced by a "
+           f"second one (follow)")
 DEFAULT_INTERVAL_MS = 200
 DEFAULT_STATUS_INTERVAL_S = 30.0
 _SLEEP_SLICE_S = 0.05
@@ -101,10 +100,12 @@ class WatcherConfig:
     #: --alertmanager (else $HUB_ALERTMANAGER_URL, but not for --replay) and its options;
     #: None: no Alertmanager.
     alertmanager: AlertmanagerConfig | None = None
+    #: Where the home came from (``from --home``, ...), said beside it.
+    home_from: str = "from --home"
 
     @property
     def state_dir(self) -> Path:
-        return self.home / "state"
+        return HomeLayout(self.home).state_dir
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,17 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check-audit-format", metavar="FILE", type=Path,
                       help="validate an audit format file: exit 0 if valid, 2 if not")
     parser.add_argument("--log", type=Path, help="audit log (default: $HUB_AUDIT_LOG, else "
-                        "$SHERATAN_HOME/logs/hub_security_audit.jsonl)")
-    parser.add_argument("--alerts", type=Path,
-                        help="alerts file (default: $SHERATAN_HOME/logs/alerts.jsonl)")
+                        f"$SHERATAN_HOME/{layout.AUDIT_LOG.as_posix()})")
+    parser.add_argument("--alerts", type=Path, help="alerts file (default: "
+                        f"$SHERATAN_HOME/{layout.ALERTS_FILE.as_posix()})")
     parser.add_argument("--rules", type=Path, help="rules file (default: "
-                        "$SHERATAN_HOME/configs/alert_rules.json, else the packaged defaults)")
-    parser.add_argument("--home", type=Path, help="state root (default: $SHERATAN_HOME, "
-                        "else ./.sheratan)")
+                        f"$SHERATAN_HOME/{layout.ALERT_RULES_FILE.as_posix()}, else the "
+                        "packaged defaults)")
+    parser.add_argument("--home", type=Path, help="state root, which must exist (default: "
+                        "$SHERATAN_HOME, else ./.sheratan)")
     parser.add_argument("--audit-format", metavar="FILE", type=Path,
                         help="how the hub's audit lines name their fields and write their "
                         "time (default: $HUB_AUDIT_FORMAT, else "
-                        f"$SHERATAN_HOME/configs/{AUDIT_FORMAT_NAME}, else the contract's line)")
+                        f"$SHERATAN_HOME/{layout.AUDIT_FORMAT_FILE.as_posix()}, else the "
+                        "contract's line)")
     parser.add_argument("--token-file", metavar="PATH", type=Path, action="append",
                         default=[], help="a file holding the hub token (repeatable): kept "
                         "out of alerts, like $HUB_TOKEN, $SHERATAN_HOME/secrets/hub_token and "
@@ -167,10 +170,10 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         raise UsageError(f"--interval-ms must be between 10 and 60000, got {args.interval_ms}")
     if not 0 < args.status_interval_s <= 86_400:
         raise UsageError(f"--status-interval-s must be > 0, got {args.status_interval_s}")
-    env_home = env.get("SHERATAN_HOME", "").strip()
-    home: Path = args.home or (Path(env_home) if env_home else DEFAULT_HOME)
+    home, home_from = hub_env.resolve_home(args.home, env)
+    files = HomeLayout(home)
     env_log = env.get("HUB_AUDIT_LOG", "").strip()
-    log_path: Path = args.log or (Path(env_log) if env_log else home / "logs" / AUDIT_LOG_NAME)
+    log_path: Path = args.log or (Path(env_log) if env_log else files.audit_log)
     if args.replay is not None:
         mode, target = Mode.REPLAY, args.replay
         if args.alerts is None:
@@ -181,15 +184,13 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         mode, target = Mode.CHECK_FORMAT, args.check_audit_format
     else:
         mode, target = (Mode.ONCE if args.once else Mode.FOLLOW), None
-    rules_path: Path | None = args.rules
-    if rules_path is None and (home / "configs" / RULES_NAME).is_file():
-        rules_path = home / "configs" / RULES_NAME
     return WatcherConfig(
         mode=mode,
         home=home,
+        home_from=home_from,
         log_path=log_path,
-        alerts_path=args.alerts or home / "logs" / ALERTS_NAME,
-        rules_path=rules_path,
+        alerts_path=args.alerts or files.alerts,
+        rules_path=active_rules_path(args.rules, home),
         interval_ms=args.interval_ms,
         status_interval_s=args.status_interval_s,
         target=target,
@@ -218,7 +219,7 @@ def _audit_format_path(option: Path | None, env: Mapping[str, str], home: Path) 
     from_env = env.get("HUB_AUDIT_FORMAT", "").strip()
     if from_env:
         return Path(from_env)
-    default = home / "configs" / AUDIT_FORMAT_NAME
+    default = HomeLayout(home).audit_format
     return default if default.is_file() else None
 
 
@@ -258,11 +259,14 @@ class _Loaded:
     audit_format: AuditFormat
 
 
-def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, flags: StopFlags) -> int:
+def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, stderr: TextIO,
+           flags: StopFlags) -> int:
+    say(stderr, files_used(config))
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
-    with InstanceLock(config.state_dir / LOCK_NAME):
+    files = HomeLayout(config.home)
+    with InstanceLock(files.watcher_lock):
         follow = config.mode is Mode.FOLLOW
-        status = StatusFile(config.state_dir / STATUS_NAME, mode=config.mode.value,
+        status = StatusFile(files.watcher_status, mode=config.mode.value,
                             log_path=config.log_path, alerts_path=config.alerts_path,
                             interval_ms=config.interval_ms if follow else None)
         if follow:
@@ -372,6 +376,10 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     except UsageError as exc:
         say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
+    problem = _home_problem(config)
+    if problem is not None:
+        say(err, f"python -m watcher: error: {problem}")
+        return EXIT_USAGE
     handler = logging.StreamHandler(err)
     handler.setFormatter(TerminalSafeFormatter("watcher: %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
@@ -411,6 +419,7 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
     if not config.target.is_file():
         say(err, f"python -m watcher: error: --replay: no such file: {config.target}")
         return EXIT_USAGE
+    say(err, files_used(config))
     counters = replay(loaded.rules, config.target, config.alerts_path,
                       should_stop=lambda: flags.should_exit, value_guard=loaded.guard,
                       audit_format=loaded.audit_format)
@@ -424,6 +433,26 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
         say(out, f"alertmanager: posted {posted} alerts with their events' times to "
                  f"{len(config.alertmanager.urls)} Alertmanager(s)")
     return EXIT_OK
+
+
+def _home_problem(config: WatcherConfig) -> str | None:
+    """Why follow mode or ``--once`` cannot run on this home: it must exist, so that a
+    watcher started in the wrong folder says so instead of making a new, empty home."""
+    if config.mode not in (Mode.FOLLOW, Mode.ONCE):
+        return None
+    problem = HomeLayout(config.home).problem()
+    if problem is None:
+        return None
+    return (f"{problem} ({config.home_from}); set SHERATAN_HOME or pass --home "
+            "to the hub's home")
+
+
+def files_used(config: WatcherConfig) -> str:
+    """The home and the files a run reads and writes, as one line for stderr."""
+    log = config.target if config.mode is Mode.REPLAY else config.log_path
+    rules = "packaged defaults" if config.rules_path is None else str(config.rules_path)
+    return (f"python -m watcher: home {config.home.absolute()} ({config.home_from}); "
+            f"log {log}; alerts {config.alerts_path}; rules {rules}")
 
 
 def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> int:
@@ -447,7 +476,7 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
     try:
         if config.mode is Mode.REPLAY:
             return _replay(config, loaded, out, err, flags)
-        return _watch(config, loaded, out, flags)
+        return _watch(config, loaded, out, err, flags)
     except WatcherLocked as exc:
         say(err, f"python -m watcher: error: another watcher is already running on "
                  f"{config.home} (it holds {exc.path})")

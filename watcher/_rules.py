@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 
+from sheratan_home import HomeLayout
 from watcher._json import DECODE_ERRORS
 
 #: Audit fields a rule may group by. Anything else could carry data we never want in an alert.
@@ -321,6 +322,15 @@ def load_rules(path: Path) -> RuleSet:
     except DECODE_ERRORS as exc:
         raise RulesError(str(path), f"not valid JSON: {exc}") from None
     return parse_rules(data)
+
+
+def active_rules_path(option: Path | None, home: Path) -> Path | None:
+    """The rules file a watcher on ``home`` uses: ``option`` (``--rules``), else the home's
+    ``configs/alert_rules.json`` when it is a file; None: the packaged defaults."""
+    if option is not None:
+        return option
+    in_home = HomeLayout(home).alert_rules
+    return in_home if in_home.is_file() else None
 
 
 def default_rules() -> RuleSet:

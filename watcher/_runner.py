@@ -11,6 +11,7 @@ from pathlib import Path
 
 from otel import ValueGuard
 from otel.auditlog import DEFAULT_READ_BYTES, AuditFormat, Cursor, Tailer, iter_file_lines
+from sheratan_home import layout
 from watcher._alert import Alert
 from watcher._alerts_file import repair_torn_tail
 from watcher._checkpoint import (
@@ -30,8 +31,9 @@ from watcher._timefmt import US_PER_S
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "watcher_checkpoint.json"
-STATUS_NAME = "watcher_status.json"
+#: The names below the state folder (``sheratan_home.layout``).
+CHECKPOINT_NAME = layout.WATCHER_CHECKPOINT_FILE.name
+STATUS_NAME = layout.WATCHER_STATUS_FILE.name
 #: A log counts as live when its lines are stamped when they are written: its newest event
 #: was at most this far from the wall clock when it was read, or the file was last written
 #: at most this long after the event clock (a live log in a quiet period, also right after

@@ -43,14 +43,16 @@ def _diagnose_home(root: Path, name: str, log_bytes: int, *, link: bool) -> Path
     ``link`` they are hard links of one file, so 1 GB costs 1 GB of disk, not 3 (not for a
     home a live hub will append to)."""
     from baseline_hub.db import connect  # only this benchmark needs it
-    from otel import FINGERPRINT_FILE, TokenFingerprint, write_fingerprint
+    from otel import TokenFingerprint, write_fingerprint
+    from sheratan_home import HomeLayout
 
     home = root / name
-    (home / "logs").mkdir(parents=True)
+    files = HomeLayout(home)
+    files.logs_dir.mkdir(parents=True)
     # As a v1.5 hub leaves its home: diagnose, run without HUB_TOKEN, finds the token by
     # this fingerprint, and without it would write no bundle.
-    write_fingerprint(home / FINGERPRINT_FILE, TokenFingerprint.of(_BENCH_TOKEN))
-    conn = connect(home / "state" / "hub.db")
+    write_fingerprint(files.token_fingerprint, TokenFingerprint.of(_BENCH_TOKEN))
+    conn = connect(files.db)
     try:
         now = time.time()
         for i in range(50):
@@ -59,15 +61,15 @@ def _diagnose_home(root: Path, name: str, log_bytes: int, *, link: bool) -> Path
                          (f"node-{i}", f"n{i}", now, now - i))
     finally:
         conn.close()
-    first = home / "logs" / "hub_control.log"
+    first = files.control_log
     _fill_log(first, log_bytes)
-    for name in ("hub_data.log", "hub_security_audit.jsonl"):
+    for other in (files.data_log, files.audit_log):
         try:
             if not link:
                 raise OSError("copy wanted")
-            os.link(first, home / "logs" / name)
+            os.link(first, other)
         except OSError:  # a file system without hard links, or a live hub's home
-            _fill_log(home / "logs" / name, log_bytes)
+            _fill_log(other, log_bytes)
     return home
 
 

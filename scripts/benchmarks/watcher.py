@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sheratan_home import HomeLayout
+
 from .framework import BenchError, Row, Settings, Variant, measure
 from .hubs import REPO_ROOT, stop_process
 from .procs import run_child
@@ -347,8 +349,7 @@ def bench_follow(settings: Settings) -> list[Row]:
     latencies_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-follow-") as tmp:
         home = Path(tmp) / "home"
-        log = home / "logs" / "hub_security_audit.jsonl"
-        alerts = home / "logs" / "alerts.jsonl"
+        log, alerts = HomeLayout(home).audit_log, HomeLayout(home).alerts
         log.parent.mkdir(parents=True)
         log.touch()
         console = Path(tmp) / "watcher.out"

@@ -16,20 +16,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from otel import KnownSecrets, terminal_safe
+from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
 
 from .bundle import LeakFound
 from .config import (
     DEFAULT_LINES,
-    DEFAULT_NODE_DEAD_S,
-    DEFAULT_NODE_STALE_S,
     DEFAULT_TIMEOUT_S,
     MAX_LINES,
     MAX_TIMEOUT_S,
     DiagConfig,
     UsageError,
     endpoint_from_env,
-    env_seconds,
     now_epoch_s,
     parse_loopback_url,
     source_date_epoch,
@@ -56,6 +54,12 @@ _DESCRIPTION = ("Write diag_bundle_<UTC timestamp>.zip: hub health, metrics, a n
                 "log tails and env names, with secrets redacted and gated. Prints the bundle "
                 "path as the last line.")
 _EPILOG = f"""\
+the home:
+  diagnose says on stderr which home it used (--home, else SHERATAN_HOME, else
+  ./.sheratan of the current folder) and which of its files it found. A home that does
+  not exist, has no logs folder, or holds none of the hub's files gives no bundle and
+  exit {EXIT_USAGE}, unless --allow-empty. A hub that is down is fine: its files are read.
+
 the hub token:
   diagnose keeps the hub token out of the bundle, so it must know the token or be able
   to find it: HUB_TOKEN, the home's secrets/hub_token, --token-file PATH, or the
@@ -65,7 +69,8 @@ the hub token:
 exit codes:
   {EXIT_OK}  a bundle was written (even if some collectors failed), or --verify passed
   {EXIT_NO_BUNDLE}  no bundle was written (the output folder is not writable, say)
-  {EXIT_USAGE}  bad usage (an option, SOURCE_DATE_EPOCH, an unreadable --token-file)
+  {EXIT_USAGE}  bad usage (an option, SOURCE_DATE_EPOCH, an unreadable --token-file), or
+     a missing or empty home without --allow-empty
   {EXIT_LEAK}  the leak gate found a secret: the bundle was deleted (--verify: unsafe)
   {EXIT_TAMPERED}  --verify: the bundle does not match its manifest
   {EXIT_NO_TOKEN}  the hub token is neither known nor findable: no bundle written
@@ -120,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="PATH",
                         help="a file holding the hub token (one line), when this shell has "
                              "no HUB_TOKEN; repeatable")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="write a bundle even when the home is missing or holds none of "
+                             "the hub's files (health and env names only)")
     parser.add_argument("--verify", type=Path, metavar="ZIP",
                         help="re-check an existing bundle (manifest hashes and leak gate) "
                              "instead of writing one")
@@ -134,7 +142,7 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str],
     Raises:
         UsageError: a bad argument or ``SOURCE_DATE_EPOCH``.
     """
-    home = _home(args, env)
+    home, home_from = hub_env.resolve_home(args.home, env)
     if args.out.exists() and not args.out.is_dir():
         raise UsageError("--out: exists and is not a folder")
     control = (parse_loopback_url(args.control_url, "control") if args.control_url
@@ -142,16 +150,12 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str],
     data = (parse_loopback_url(args.data_url, "data") if args.data_url
             else endpoint_from_env(env, "data", warnings))
     epoch = source_date_epoch(env)
-    stale_s = env_seconds(env, "HUB_NODE_STALE_S", DEFAULT_NODE_STALE_S, warnings)
-    dead_s = env_seconds(env, "HUB_NODE_DEAD_S", DEFAULT_NODE_DEAD_S, warnings)
-    if dead_s <= stale_s:
-        warnings.append("HUB_NODE_DEAD_S is not above HUB_NODE_STALE_S; using the defaults")
-        stale_s, dead_s = DEFAULT_NODE_STALE_S, DEFAULT_NODE_DEAD_S
+    stale_s, dead_s = hubenv.node_ages(env, warnings)
     return DiagConfig(
         home=home, out_dir=args.out, lines=args.lines, control=control, data=data,
         timeout_s=args.timeout_s, epoch_s=epoch if epoch is not None else now_epoch_s(),
         reproducible=epoch is not None, node_stale_s=stale_s, node_dead_s=dead_s,
-        token_files=tuple(args.token_file),
+        token_files=tuple(args.token_file), home_from=home_from,
     )
 
 
@@ -189,8 +193,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 def _create(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     warnings: list[str] = []
     config = config_from(args, env, warnings)
-    for warning in warnings:
+    for warning in dict.fromkeys(warnings):
         _err(f"warning: {warning}")
+    _err(hubenv.describe_home(config.home, config.home_from, config.paths.read))
+    empty = _empty_home(config)
+    if empty is not None and not args.allow_empty:
+        raise UsageError(f"no bundle written: {empty}; or pass --allow-empty to write one "
+                         "anyway")
     secrets = _secrets(env, config.home, config.token_files,
                        "no bundle written: diagnose must keep the hub token out of the "
                        "bundle, but it neither knows the token nor can find it")
@@ -225,7 +234,7 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not path.is_file():
         _err(f"error: --verify: no such file: {path}")
         return EXIT_USAGE
-    home = _home(args, env)
+    home, _ = hub_env.resolve_home(args.home, env)
     # Checked without the token first: a leak by pattern or a tampered member is worth
     # reporting either way; only "clean" needs the token.
     secrets = _secrets(env, home, args.token_file, None)
@@ -248,11 +257,16 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
+def _empty_home(config: DiagConfig) -> str | None:
+    """Why the home gives no bundle worth sending: it does not exist, has no logs folder, or
+    holds none of the files a bundle is made from (run from the wrong folder, most likely)."""
+    problem = hubenv.logs_problem(config.home, config.home_from)
+    if problem is None and not any(path.exists() for path in config.paths.read):
+        problem = (f"the home {config.home.absolute()} ({config.home_from}) holds none of the "
+                   "hub's files (state/hub.db, logs/*)")
+    return problem
+
+
 def _err(text: str) -> None:
     """One message on stderr, made terminal-safe line by line (its own newlines kept)."""
     print("\n".join(terminal_safe(line) for line in text.split("\n")), file=sys.stderr)
-
-
-def _home(args: argparse.Namespace, env: Mapping[str, str]) -> Path:
-    """``--home``, else ``SHERATAN_HOME``, else the default."""
-    return args.home if args.home is not None else hubenv.home(env)

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sheratan_home import HomeLayout
+from sheratan_home.env import DEFAULT_NODE_DEAD_S, DEFAULT_NODE_STALE_S
 from sheratan_ops import hubenv
 
 DEFAULT_LINES = 200
 MAX_LINES = 100_000
 DEFAULT_TIMEOUT_S = 2.0
 MAX_TIMEOUT_S = 60.0
-DEFAULT_NODE_STALE_S = 30.0
-DEFAULT_NODE_DEAD_S = 120.0
 
 
 class UsageError(ValueError):
@@ -29,29 +29,19 @@ class UsageError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class HubPaths:
-    """The files diagnose reads below ``SHERATAN_HOME`` (the v1.5 layout, CONTRACT section 2)."""
-
-    home: Path
-
-    @property
-    def db(self) -> Path:
-        return self.home / "state" / "hub.db"
-
-    @property
-    def token_file(self) -> Path:
-        return hubenv.token_file(self.home)
-
-    @property
-    def watcher_status(self) -> Path:
-        return hubenv.watcher_status_file(self.home)
+class DiagPaths(HomeLayout):
+    """The home's layout (``sheratan_home``), with the logs diagnose copies."""
 
     @property
     def logs(self) -> dict[str, Path]:
         """Bundle member name -> log file."""
-        logs_dir = self.home / "logs"
-        names = ("hub_control.log", "hub_data.log", "hub_security_audit.jsonl", "alerts.jsonl")
-        return {f"logs/{name}": logs_dir / name for name in names}
+        files = (self.control_log, self.data_log, self.audit_log, self.alerts)
+        return {f"logs/{path.name}": path for path in files}
+
+    @property
+    def read(self) -> tuple[Path, ...]:
+        """Every file of the home a bundle is made from."""
+        return (self.db, *self.logs.values(), self.watcher_status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +75,12 @@ class DiagConfig:
     node_dead_s: float = DEFAULT_NODE_DEAD_S
     #: ``--token-file`` paths, in the order given.
     token_files: tuple[Path, ...] = ()
+    #: Where the home came from (``from --home``, ...), said beside it.
+    home_from: str = "from --home"
 
     @property
-    def paths(self) -> HubPaths:
-        return HubPaths(self.home)
+    def paths(self) -> DiagPaths:
+        return DiagPaths(self.home)
 
     def node_status(self, last_seen: float | None) -> str:
         """``online``, ``stale`` or ``dead`` as of the run's timestamp, as the hub computes
@@ -142,7 +134,7 @@ def endpoint_from_env(env: Mapping[str, str], plane: str, warn: list[str]) -> En
     not contacted (the endpoint carries why). A bad port warns and falls back to the default.
     """
     port = hubenv.port(env, plane, warn)
-    host = hubenv.host(env)
+    host = hubenv.host(env, warn)
     if not _is_loopback(host):
         return Endpoint(plane, host, port, refused="HUB_HOST is not a loopback address")
     return Endpoint(plane, host, port)
@@ -162,21 +154,6 @@ def source_date_epoch(env: Mapping[str, str]) -> int | None:
         raise UsageError("SOURCE_DATE_EPOCH: expected a non-negative integer of seconds "
                          "before year 10000")
     return int(raw)
-
-
-def env_seconds(env: Mapping[str, str], name: str, default: float, warn: list[str]) -> float:
-    """A positive number of seconds from the environment; a bad value warns and falls back."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        warn.append(f"{name} is not a positive number of seconds; using {default:g}")
-        return default
-    return value
 
 
 def now_epoch_s() -> int:

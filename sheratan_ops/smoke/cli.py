@@ -19,6 +19,8 @@ from typing import NoReturn
 import httpx
 
 from otel import terminal_safe
+from sheratan_home import HomeLayout
+from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
 
 from .checks import all_checks, run_checks
@@ -29,8 +31,6 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 
-DEFAULT_CONTROL_URL = "http://127.0.0.1:8787"
-DEFAULT_DATA_URL = "http://127.0.0.1:8788"
 DEFAULT_TIMEOUT_S = 5.0
 
 
@@ -72,16 +72,25 @@ def _timeout(value: str) -> float:
     return seconds
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(env: Mapping[str, str] | None = None,
+                 warn: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI; the default URLs come from ``env`` as the hub binds its planes (``HUB_HOST``
+    and the port variables; a value the hub would refuse warns into ``warn`` and falls back).
+    """
+    env = {} if env is None else env
+    warn = [] if warn is None else warn
     parser = _Parser(
         prog="smoke_checks.py",
         description="Check a running Sheratan hub: health, 401, 421, node and job round trips,"
                     " /metrics. Exit 0: all passed; 1: a check failed; 2: bad usage.",
     )
-    parser.add_argument("--control-url", type=_url, default=DEFAULT_CONTROL_URL,
-                        help=f"control plane base URL (default {DEFAULT_CONTROL_URL})")
-    parser.add_argument("--data-url", type=_url, default=DEFAULT_DATA_URL,
-                        help=f"data plane base URL (default {DEFAULT_DATA_URL})")
+    parser.add_argument("--control-url", type=_url,
+                        default=hubenv.plane_url(env, "control", warn),
+                        help="control plane base URL (default: from HUB_HOST and "
+                             "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
+    parser.add_argument("--data-url", type=_url, default=hubenv.plane_url(env, "data", warn),
+                        help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
+                             "else http://127.0.0.1:8788)")
     parser.add_argument("--token", help="bearer token (default: HUB_TOKEN, else the token file)")
     parser.add_argument("--home", type=Path,
                         help="SHERATAN_HOME holding secrets/hub_token"
@@ -101,10 +110,15 @@ def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) 
     """
     if token:
         return Token(token, "--token")
-    if env.get("HUB_TOKEN"):
-        return Token(env["HUB_TOKEN"], "HUB_TOKEN")
-    home = home or hubenv.home(env)
-    path = hubenv.token_file(home)
+    from_env = hub_env.value(env, "HUB_TOKEN")  # empty or blank: unset, as for the hub
+    if from_env is not None:
+        return Token(from_env, "HUB_TOKEN")
+    home, home_from = hub_env.resolve_home(home, env)
+    path = HomeLayout(home).token_file
+    problem = HomeLayout(home).problem()
+    if problem is not None:
+        raise UsageError(f"no token: --token and HUB_TOKEN are unset and {path} cannot be read:"
+                         f" {problem} ({home_from}); pass --token or --home")
     try:
         value = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -116,19 +130,38 @@ def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) 
     return Token(value, str(path.resolve()))
 
 
+def _home_used(token: Token, safe: SafeOutput) -> str:
+    """The one file of a home the checks read is the token file; else no home is used."""
+    if token.source in ("--token", "HUB_TOKEN"):
+        return f"no home used (the token is from {token.source})"
+    return f"token file {safe(token.source)}"
+
+
 def _port(url: str) -> int:
     parsed = httpx.URL(url)
     return parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run the checks; returns the exit code.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+        env: the environment (default ``os.environ``), read here only.
+    """
+    env = dict(os.environ if env is None else env)
+    warn: list[str] = []
+    args = build_parser(env, warn).parse_args(argv)
     try:
-        token = resolve_token(args.token, args.home, os.environ)
+        token = resolve_token(args.token, args.home, env)
     except UsageError as exc:
         print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     safe = SafeOutput(token.value)
+    for message in dict.fromkeys(warn):
+        print(f"warning: {safe(message)}", file=sys.stderr)
+    print(f"smoke_checks: control {safe(args.control_url)}, data {safe(args.data_url)}; "
+          f"{_home_used(token, safe)}", file=sys.stderr, flush=True)
     # Only the source is redacted: "token: from" itself reads as a secret field.
     print(f"token: from {safe(token.source)}", flush=True)
     timeout = httpx.Timeout(args.timeout_s)

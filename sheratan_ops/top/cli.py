@@ -5,15 +5,19 @@ The known secrets (``HUB_TOKEN``, the home's token file, ``--token-file`` paths,
 values and the hub token's fingerprint) are gathered here once, at start; every string a
 frame shows is redacted with them and its terminal controls escaped (``top.scrub``).
 
+It says on stderr which home it reads (``--home``, else ``SHERATAN_HOME``, else
+``./.sheratan`` of the current folder), which of its files it found, and which rules give the
+rate limits (the watcher's active rules: ``--rules``, else the home's, else the packaged ones).
+
 Exit codes: 0 a frame was drawn (``--once``, even when the hub is unreachable: that frame
-is the answer) or the live view was left with Ctrl+C; 2 bad usage (a bad argument, or a
-``--token-file`` that cannot be read).
+is the answer) or the live view was left with Ctrl+C; 2 bad usage (a bad argument, a
+``--token-file`` that cannot be read, a bad ``--rules`` file, or a home that does not exist
+or has no ``logs`` folder).
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 import time
@@ -28,8 +32,12 @@ from rich.console import Console
 from rich.live import Live
 
 from otel import KnownSecrets, SecretSourceError, load_known_secrets, terminal_safe
+from sheratan_home import HomeLayout
+from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
+from watcher import RulesError
 
+from .limits import active_rate_limits
 from .model import Snapshot
 from .render import render
 from .scrub import Scrubber
@@ -59,27 +67,14 @@ class TopConfig:
     once: bool
     alerts: int
     token_files: tuple[Path, ...] = ()
+    #: Where the home came from (``from --home``, ...), said beside it.
+    home_from: str = "from --home"
+    #: ``--rules``: the watcher's rules file; None: the one a watcher on the home uses.
+    rules: Path | None = None
 
 
-def default_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
-    """The plane's URL as the hub binds it: ``HUB_HOST`` and its port variable.
-
-    A port that is missing, not a number, or 0 (an ephemeral port nobody can guess) falls
-    back to the default with a warning appended to ``warn``.
-
-    Args:
-        env: The environment, read once by the caller.
-        plane: ``control`` or ``data``.
-        warn: Collects warnings for the caller to print.
-    """
-    port = hubenv.port(env, plane, warn)
-    host = hubenv.host(env)
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            host = f"[{host}]"
-    except ValueError:
-        pass  # a host name
-    return f"http://{host}:{port}"
+#: The plane's URL as the hub binds it (``sheratan_ops.hubenv.plane_url``).
+default_url = hubenv.plane_url
 
 
 def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
@@ -95,9 +90,12 @@ def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentPa
     parser.add_argument("--data-url", type=_url, default=default_url(env, "data", warn),
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
-    parser.add_argument("--home", type=Path, default=hubenv.home(env),
-                        help="hub home with logs/alerts.jsonl and state/watcher_status.json "
-                             "(default: SHERATAN_HOME, else ./.sheratan)")
+    parser.add_argument("--home", type=Path,
+                        help="hub home with logs/alerts.jsonl and state/watcher_status.json; "
+                             "it must exist (default: SHERATAN_HOME, else ./.sheratan)")
+    parser.add_argument("--rules", type=Path, metavar="FILE",
+                        help="the watcher's rules, for the rate limits (default: the home's "
+                             "configs/alert_rules.json, else the packaged rules)")
     parser.add_argument("--interval-s", type=_interval, default=DEFAULT_INTERVAL_S,
                         help=f"seconds between refreshes (default {DEFAULT_INTERVAL_S:g})")
     parser.add_argument("--alerts", type=_alerts, default=DEFAULT_ALERTS, metavar="N",
@@ -123,9 +121,11 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str],
         warn: Collects warnings about environment values that fell back to defaults.
     """
     args = build_parser(env, warn).parse_args(list(argv))
-    return TopConfig(control_url=args.control_url, data_url=args.data_url, home=args.home,
+    home, home_from = hub_env.resolve_home(args.home, env)
+    return TopConfig(control_url=args.control_url, data_url=args.data_url, home=home,
                      interval_s=args.interval_s, once=args.once, alerts=args.alerts,
-                     token_files=tuple(args.token_files))
+                     token_files=tuple(args.token_files), home_from=home_from,
+                     rules=args.rules)
 
 
 def run(config: TopConfig, console: Console, fetcher: Fetcher, *,
@@ -184,21 +184,53 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     warn: list[str] = []
     config = parse_config(sys.argv[1:] if argv is None else argv, env, warn)
     try:
-        secrets = load_known_secrets(env, home=config.home, token_files=config.token_files)
-    except SecretSourceError as exc:
+        secrets, limits, rules_from = _start(config, env)
+    except _Refused as exc:
         print(f"hub_top: error: {terminal_safe(str(exc))}", file=err)
         return EXIT_USAGE
-    for message in (*warn, *secrets.warnings):
+    for message in (*dict.fromkeys(warn), *secrets.warnings):
         print(f"hub_top: warning: {terminal_safe(message)}", file=err)
+    files = HomeLayout(config.home)
+    used = hubenv.describe_home(config.home, config.home_from,
+                                (files.alerts, files.watcher_status, files.supervisor_status))
+    for line in f"hub_top: {used}\n  rules: {rules_from}".splitlines():
+        print(terminal_safe(line), file=err)
     scrubber = make_scrubber(secrets)
     console = Console(file=stdout or sys.stdout)
     try:
         with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as client:
             return run(config, console, lambda: fetch(
                 client, control_url=config.control_url, data_url=config.data_url,
-                home=config.home, alerts=config.alerts, scrubber=scrubber))
+                home=config.home, alerts=config.alerts, scrubber=scrubber,
+                rate_limits=limits))
     except KeyboardInterrupt:  # Ctrl+C between frames or while connecting: quiet
         return EXIT_OK
+
+
+class _Refused(Exception):
+    """What keeps the view from starting: the user must fix the command (exit 2)."""
+
+
+def _start(config: TopConfig,
+           env: Mapping[str, str]) -> tuple[KnownSecrets, Mapping[str, int], str]:
+    """The known secrets, and the rate limits with the rules they came from.
+
+    Raises:
+        _Refused: a ``--token-file`` that cannot be read, a home that does not exist or has
+            no ``logs`` folder, or a rules file the watcher would refuse.
+    """
+    try:
+        secrets = load_known_secrets(env, home=config.home, token_files=config.token_files)
+    except SecretSourceError as exc:
+        raise _Refused(str(exc)) from None
+    problem = hubenv.logs_problem(config.home, config.home_from)
+    if problem is not None:
+        raise _Refused(problem)
+    try:
+        limits, rules_from = active_rate_limits(config.rules, config.home)
+    except RulesError as exc:
+        raise _Refused(f"invalid rules: {exc}") from None
+    return secrets, limits, rules_from
 
 
 def make_scrubber(secrets: KnownSecrets) -> Scrubber:

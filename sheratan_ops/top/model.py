@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-CONTROL_KEYS = ("nodes_online", "nodes_stale", "nodes_dead", "auth_fail_rate_1m",
-                "port_mismatch_rate_1m")
-DATA_KEYS = ("queue_depth", "inflight_jobs", "retry_rate_1m")
+from otel import Plane, json_keys
+
+from .limits import packaged_rate_limits
+
+#: The JSON ``/metrics`` keys of each plane, as ``otel`` exports them.
+CONTROL_KEYS = json_keys(Plane.CONTROL)
+DATA_KEYS = json_keys(Plane.DATA)
 PLANE_KEYS: Mapping[str, tuple[str, ...]] = {"control": CONTROL_KEYS, "data": DATA_KEYS}
 
 
@@ -135,6 +139,8 @@ class Snapshot:
     alerts: AlertsTail
     watcher: WatcherStatus
     supervisor: SupervisorStatus | None = None
+    #: ``*_rate_1m`` key -> the threshold above which the watcher's active rules fire.
+    rate_limits: Mapping[str, int] = field(default_factory=packaged_rate_limits)
 
     @property
     def planes(self) -> tuple[PlaneReading, PlaneReading]:

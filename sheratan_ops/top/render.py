@@ -13,7 +13,7 @@ here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,9 +34,6 @@ from .model import (
 )
 from .watcher_panel import watcher_panel, watcher_trouble
 
-#: The watcher's default rule thresholds (CONTRACT section 4): a ``*_rate_1m`` above its
-#: limit is what would make the watcher fire (its windows are 60 s too).
-RATE_LIMITS = {"auth_fail_rate_1m": 10, "port_mismatch_rate_1m": 5}
 #: Below this width the plane panels are stacked instead of side by side.
 SIDE_BY_SIDE_MIN_WIDTH = 70
 #: From this width the alerts show their window and severity too.
@@ -62,9 +59,9 @@ _SPECS = {
     "nodes_online": _Spec(rising_bad=False),
     "nodes_stale": _Spec(rising_bad=True, alarm_above=0, alarm_style=_WARN),
     "nodes_dead": _Spec(rising_bad=True, alarm_above=0),
-    "auth_fail_rate_1m": _Spec(rising_bad=True, alarm_above=RATE_LIMITS["auth_fail_rate_1m"]),
-    "port_mismatch_rate_1m": _Spec(rising_bad=True,
-                                   alarm_above=RATE_LIMITS["port_mismatch_rate_1m"]),
+    # Their limits are the watcher's active rules' (``Snapshot.rate_limits``).
+    "auth_fail_rate_1m": _Spec(rising_bad=True),
+    "port_mismatch_rate_1m": _Spec(rising_bad=True),
     "queue_depth": _Spec(rising_bad=None),
     "inflight_jobs": _Spec(rising_bad=None),
     "retry_rate_1m": _Spec(rising_bad=True),
@@ -101,7 +98,7 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
     values = snapshot.control.values
     if values.get("nodes_dead", 0) > 0:
         found.append((_plural(values["nodes_dead"], "node") + " dead", _BAD))
-    for key, limit in RATE_LIMITS.items():
+    for key, limit in snapshot.rate_limits.items():
         if values.get(key, 0) > limit:
             found.append((f"{key} > {limit}", _BAD))
     if values.get("nodes_stale", 0) > 0:
@@ -191,8 +188,8 @@ def _planes(snap: Snapshot, previous: Snapshot | None, width: int) -> Renderable
     side_by_side = width >= SIDE_BY_SIDE_MIN_WIDTH
     # Side by side, both panels get the taller one's height so their borders line up.
     height = max(len(keys) for keys in PLANE_KEYS.values()) + 2 if side_by_side else None
-    panels = [_plane_panel(now, old, height) for now, old in zip(snap.planes, before,
-                                                                strict=True)]
+    panels = [_plane_panel(now, old, height, snap.rate_limits)
+              for now, old in zip(snap.planes, before, strict=True)]
     if not side_by_side:
         return Group(*panels)
     grid = Table.grid(expand=True)
@@ -203,7 +200,7 @@ def _planes(snap: Snapshot, previous: Snapshot | None, width: int) -> Renderable
 
 
 def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
-                 height: int | None) -> Panel:
+                 height: int | None, limits: Mapping[str, int]) -> Panel:
     title = Text(f"{reading.plane} plane", style="bold")
     subtitle = Text(reading.url.split("://", 1)[-1], style="dim")
     if reading.error is not None:
@@ -230,12 +227,13 @@ def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
         if value is None:
             grid.add_row(Text(key), Text("?", style="dim"), Text(), Text("not sent", style="dim"))
             continue
-        alarmed = spec.alarm_above is not None and value > spec.alarm_above
+        limit = limits.get(key)
+        above = spec.alarm_above if limit is None else limit
+        alarmed = above is not None and value > above
         if alarmed:
             border = "red" if spec.alarm_style == _BAD or border == "red" else "yellow"
         note = Text("")
-        if key in RATE_LIMITS:
-            limit = RATE_LIMITS[key]
+        if limit is not None:
             note = Text(f"over {limit}", style=_BAD) if alarmed else Text(f"limit {limit}",
                                                                           style="dim")
         grid.add_row(Text(key, style=spec.alarm_style if alarmed else ""),

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import orjson
 
-from sheratan_ops import hubenv
+from sheratan_home import HomeLayout
 from watcher import NotRegularFile, open_regular
 
+from .limits import packaged_rate_limits
 from .liveness import writer_alive
 from .model import (
     PLANE_KEYS,
@@ -44,9 +45,6 @@ from .scrub import Scrubber
 SCAN_MAX_BYTES = 512 * 1024
 #: ``watcher_status.json`` is about 600 bytes; anything this big is not one.
 STATUS_MAX_BYTES = 64 * 1024
-#: What the hub's ``--watcher`` writes beside the watcher's status
-#: (``baseline_hub.sidecar.SUPERVISOR_STATUS_NAME``; the ops tools import no hub code).
-SUPERVISOR_STATUS_NAME = "watcher_supervisor.json"
 _REASON_MAX_CHARS = 120
 
 
@@ -59,6 +57,7 @@ def fetch(
     alerts: int,
     scrubber: Scrubber,
     now: Callable[[], datetime] | None = None,
+    rate_limits: Mapping[str, int] | None = None,
 ) -> Snapshot:
     """Read everything one frame shows, made safe to show. Never raises for a down hub or a
     bad file.
@@ -71,16 +70,18 @@ def fetch(
         alerts: How many of the newest alerts to keep.
         scrubber: Redacts secrets and escapes terminal controls in every string read.
         now: The clock stamped on the snapshot (timezone-aware); defaults to UTC now.
+        rate_limits: The watcher's active rules as rate limits; default: its packaged rules.
     """
     taken_at = (now or _utc_now)()
+    files = HomeLayout(home)
     return scrubber.snapshot(Snapshot(
         taken_at=taken_at,
         control=fetch_plane(client, "control", control_url),
         data=fetch_plane(client, "data", data_url),
-        alerts=read_alerts(hubenv.alerts_file(home), alerts),
-        watcher=read_watcher_status(hubenv.watcher_status_file(home)),
-        supervisor=read_supervisor_status(
-            hubenv.watcher_status_file(home).with_name(SUPERVISOR_STATUS_NAME)),
+        alerts=read_alerts(files.alerts, alerts),
+        watcher=read_watcher_status(files.watcher_status),
+        supervisor=read_supervisor_status(files.supervisor_status),
+        rate_limits=packaged_rate_limits() if rate_limits is None else rate_limits,
     ))
 
 

@@ -34,7 +34,8 @@ def test_empty_home_gives_a_bundle_with_a_manifest(tmp_path: Path, out_dir: Path
     home = tmp_path / "home"
     if exists:
         home.mkdir()
-    run = run_cli(["--out", str(out_dir), *DOWN_URLS],
+    # Asked for: without --allow-empty such a home gives no bundle (tests/diagnose/test_home.py).
+    run = run_cli(["--out", str(out_dir), "--allow-empty", *DOWN_URLS],
                   clean_env(SHERATAN_HOME=str(home), HUB_TOKEN=ENV_TOKEN), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.bundle.parent == out_dir
@@ -151,7 +152,7 @@ def test_without_source_date_epoch_the_name_and_durations_come_from_the_clock(
         tmp_path: Path, out_dir: Path) -> None:
     before = time.gmtime(time.time() - 1)
     run = run_cli(["--out", str(out_dir), *DOWN_URLS],
-                  clean_env(SHERATAN_HOME=str(tmp_path / "h"), HUB_TOKEN=ENV_TOKEN),
+                  clean_env(SHERATAN_HOME=str(make_home(tmp_path / "h")), HUB_TOKEN=ENV_TOKEN),
                   cwd=tmp_path)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", before)
     assert run.bundle.name >= f"diag_bundle_{stamp}.zip"
@@ -230,14 +231,14 @@ def test_an_unwritable_out_means_no_bundle_and_exit_1(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     run = run_cli(["--out", str(blocker / "sub"), *DOWN_URLS],
-                  clean_env(SHERATAN_HOME=str(tmp_path / "h"), HUB_TOKEN=ENV_TOKEN),
+                  clean_env(SHERATAN_HOME=str(make_home(tmp_path / "h")), HUB_TOKEN=ENV_TOKEN),
                   cwd=tmp_path)
     assert run.returncode == 1
     assert "no bundle written" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_a_bad_hub_env_value_warns_and_falls_back(tmp_path: Path, out_dir: Path) -> None:
-    env = clean_env(SHERATAN_HOME=str(tmp_path / "h"), HUB_CONTROL_PORT="eighty",
+    env = clean_env(SHERATAN_HOME=str(make_home(tmp_path / "h")), HUB_CONTROL_PORT="eighty",
                     HUB_HOST="10.9.9.9", HUB_TOKEN=ENV_TOKEN)
     run = run_cli(["--out", str(out_dir)], env, cwd=tmp_path)
     assert "warning: HUB_CONTROL_PORT" in run.stderr

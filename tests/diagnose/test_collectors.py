@@ -58,7 +58,8 @@ def test_a_hub_that_never_answers_times_out_and_the_bundle_is_still_written(
     started = time.monotonic()
     code = main(["--out", str(tmp_path / "out"), "--timeout-s", "0.5",
                  "--control-url", url, "--data-url", url],
-                env=clean_env(SHERATAN_HOME=str(tmp_path / "home"), HUB_TOKEN=ENV_TOKEN))
+                env=clean_env(SHERATAN_HOME=str(make_home(tmp_path / "home")),
+                              HUB_TOKEN=ENV_TOKEN))
     elapsed_s = time.monotonic() - started
     assert code == EXIT_OK
     assert elapsed_s < 5  # the four probes run side by side, each bounded by --timeout-s
@@ -80,8 +81,8 @@ def test_zip_times_come_from_the_timestamp_clamped_to_the_zip_epoch(
 def test_a_source_date_epoch_before_1980_still_names_the_bundle_by_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--out", str(tmp_path / "out"), *DOWN_URLS],
-                env=clean_env(SHERATAN_HOME=str(tmp_path / "h"), SOURCE_DATE_EPOCH="0",
-                              HUB_TOKEN=ENV_TOKEN))
+                env=clean_env(SHERATAN_HOME=str(make_home(tmp_path / "h")),
+                              SOURCE_DATE_EPOCH="0", HUB_TOKEN=ENV_TOKEN))
     assert code == EXIT_OK
     bundle = _bundle(capsys)
     assert bundle.name == "diag_bundle_19700101T000000Z.zip"

@@ -13,15 +13,25 @@ def test_unset_or_empty_variables_mean_the_hub_defaults() -> None:
     warn: list[str] = []
     env = {"SHERATAN_HOME": "", "HUB_CONTROL_PORT": " "}
     assert hubenv.home(env) == Path(".sheratan")
-    assert (hubenv.host({}), hubenv.port(env, "control", warn), hubenv.port({}, "data", warn)) \
-        == ("127.0.0.1", 8787, 8788)
+    assert (hubenv.host({"HUB_HOST": ""}, warn), hubenv.port(env, "control", warn),
+            hubenv.port({}, "data", warn)) == ("127.0.0.1", 8787, 8788)
     assert warn == []
 
 
-@pytest.mark.parametrize(("bound", "reached"), [("0.0.0.0", "127.0.0.1"), (" :: ", "::1"),
+@pytest.mark.parametrize(("bound", "reached"), [("0.0.0.0", "127.0.0.1"), ("::", "::1"),
                                                 ("10.0.0.5", "10.0.0.5")])
 def test_a_wildcard_bind_is_reached_over_loopback(bound: str, reached: str) -> None:
-    assert hubenv.host({"HUB_HOST": bound}) == reached
+    warn: list[str] = []
+    assert hubenv.host({"HUB_HOST": bound}, warn) == reached
+    assert warn == []
+
+
+def test_a_host_the_hub_would_refuse_warns_and_falls_back() -> None:
+    # The hub takes HUB_HOST as written: " :: " is no address it can bind.
+    warn: list[str] = []
+    assert hubenv.host({"HUB_HOST": " :: "}, warn) == "127.0.0.1"
+    assert warn == ["HUB_HOST: not an IP address or host name: ' :: '; the hub would not "
+                    "start with it; using 127.0.0.1"]
 
 
 def test_a_port_is_read_as_the_hub_reads_it() -> None:

@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 
 import otel
-from sheratan_ops import hubenv
+from sheratan_home import HomeLayout
 from sheratan_ops.top.cli import TopConfig, main, parse_config, run
 from sheratan_ops.top.model import Snapshot
 from tests.conftest import HubProcess, start_hub
@@ -153,9 +153,13 @@ def closed_port() -> Iterator[int]:
 def test_once_against_a_closed_port_prints_hub_unreachable_and_exits_0(
         closed_port: int, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port}"
-    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(tmp_path))
+    home = tmp_path / "home"
+    (home / "logs").mkdir(parents=True)  # a hub's home; hub_top refuses one without logs
+    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home))
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # stderr says only which home and rules it used (tests/top/test_home.py has the block)
+    assert done.stderr.splitlines()[0] == f"hub_top: home: {home} (from --home)"
+    assert "warning" not in done.stderr and "error" not in done.stderr
     assert "HUB UNREACHABLE" in done.stdout
     assert done.stdout.count("✗ hub unreachable") == 2
     assert done.stdout.count("connection refused") == 2
@@ -267,7 +271,7 @@ def _crafted_home(tmp_path: Path, how: str) -> tuple[Path, list[str], dict[str, 
     """A home with the crafted alerts, and how hub_top learns the token: ``env`` (HUB_TOKEN),
     ``fingerprint`` (only the hub's fingerprint file) or ``token-file`` (--token-file)."""
     home = tmp_path / "home"
-    _write_alerts(hubenv.alerts_file(home), _CRAFTED)
+    _write_alerts(HomeLayout(home).alerts, _CRAFTED)
     args: list[str] = []
     extra: dict[str, str] = {"COLUMNS": "220"}
     if how == "env":
@@ -290,7 +294,12 @@ def test_once_draws_crafted_alerts_escaped_and_without_secrets(
     done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
                     "--alerts", "20", *args, env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # stderr holds only the home block: no warning, and none of the secrets
+    assert done.stderr.splitlines() == [
+        f"hub_top: home: {home} (from --home)", "  found: logs/alerts.jsonl",
+        "  missing: state/watcher_status.json, state/watcher_supervisor.json",
+        "  rules: packaged defaults"]
+    _assert_safe(done.stderr, secrets=(HUB_SECRET, HUB_SECRET_B64, GITHUB_TOKEN))
     out = done.stdout
     _assert_safe(out, secrets=(HUB_SECRET, HUB_SECRET_B64, GITHUB_TOKEN))
     # Shown, visibly escaped, in their rows (so the checks above had something to find).
@@ -350,10 +359,10 @@ def test_a_symlinked_alerts_file_and_status_are_reasons_not_followed(
     home = tmp_path / "home"
     target = tmp_path / "target.jsonl"
     _write_alerts(target, [("TARGET-CONTENT", {"client": "10.0.0.1"})])
-    hubenv.alerts_file(home).parent.mkdir(parents=True)
-    hubenv.alerts_file(home).symlink_to(target)
-    hubenv.watcher_status_file(home).parent.mkdir(parents=True)
-    hubenv.watcher_status_file(home).symlink_to(target)
+    HomeLayout(home).alerts.parent.mkdir(parents=True)
+    HomeLayout(home).alerts.symlink_to(target)
+    HomeLayout(home).watcher_status.parent.mkdir(parents=True)
+    HomeLayout(home).watcher_status.symlink_to(target)
     url = f"http://127.0.0.1:{closed_port}"
     done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
                     env=_env(COLUMNS="200"))
@@ -371,8 +380,8 @@ def test_a_symlinked_alerts_file_and_status_are_reasons_not_followed(
 def test_a_fifo_alerts_file_is_a_reason_and_never_hangs(closed_port: int,
                                                         tmp_path: Path) -> None:
     home = tmp_path / "home"
-    hubenv.alerts_file(home).parent.mkdir(parents=True)
-    os.mkfifo(hubenv.alerts_file(home))  # no writer: a plain open would wait for ever
+    HomeLayout(home).alerts.parent.mkdir(parents=True)
+    os.mkfifo(HomeLayout(home).alerts)  # no writer: a plain open would wait for ever
     url = f"http://127.0.0.1:{closed_port}"
     started = time.monotonic()
     done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
@@ -389,7 +398,7 @@ def test_once_against_a_real_hub_keeps_its_generated_token_out(tmp_path: Path) -
     home.mkdir()
     hub = start_hub(home, token=None)
     try:
-        _write_alerts(hubenv.alerts_file(home), [
+        _write_alerts(HomeLayout(home).alerts, [
             (f"rule-{hub.token}", {"client": hub.token}),
             ("burst\x1b[2J\x1b]0;x\x07", {"client": "::FFFF:0A00:0007"}),
         ])

@@ -30,7 +30,10 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 
 def test_once_creates_owner_only_files_and_folders(run_cli: CliRunner, tmp_path: Path,
                                                    umask: int) -> None:
-    root = tmp_path / "fresh" / "home"  # nothing of it exists yet
+    # The home must exist (the watcher never makes one: tests/watcher/test_cli_home.py); its
+    # folders and files do not yet.
+    root = tmp_path / "fresh" / "home"
+    root.mkdir(parents=True)
     log = tmp_path / "audit.jsonl"
     write_lines(log, burst(0, 11))
     result = run_cli("--once", "--home", str(root), "--log", str(log),
@@ -39,7 +42,7 @@ def test_once_creates_owner_only_files_and_folders(run_cli: CliRunner, tmp_path:
     files = [root / "logs" / "alerts.jsonl", root / "state" / "watcher_checkpoint.json",
              root / "state" / "watcher_status.json", root / "state" / "watcher.lock"]
     assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
-    folders = [tmp_path / "fresh", root, root / "logs", root / "state"]
+    folders = [root / "logs", root / "state"]
     assert {str(d): _mode(d) for d in folders} == {str(d): 0o700 for d in folders}
 
 

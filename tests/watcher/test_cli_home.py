@@ -1,0 +1,93 @@
+"""The watcher says which home and files it used, and never makes a home of its own."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from watcher import EXIT_OK, EXIT_USAGE, main
+
+from .conftest import CliRunner, Home, burst, read_alerts, write_lines
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, env, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_once_in_a_folder_without_a_home_refuses_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(["--once"], {})
+    assert code == EXIT_USAGE and out == ""
+    assert f"the home {tmp_path / '.sheratan'} does not exist" in err
+    assert "SHERATAN_HOME is unset" in err and "--home" in err
+    assert "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("how", ["env", "option"])
+def test_a_missing_home_named_by_the_user_is_refused(tmp_path: Path, how: str) -> None:
+    missing = tmp_path / "typo"
+    argv, env = ((["--once"], {"SHERATAN_HOME": str(missing)}) if how == "env"
+                 else (["--once", "--home", str(missing)], {}))
+    code, _, err = _run(argv, env)
+    assert code == EXIT_USAGE
+    assert f"the home {missing} does not exist" in err
+    assert ("from SHERATAN_HOME" if how == "env" else "from --home") in err
+    assert not missing.exists()
+
+
+def test_follow_mode_refuses_a_file_where_the_home_should_be(tmp_path: Path) -> None:
+    a_file = tmp_path / "home"
+    a_file.write_text("not a folder")
+    code, _, err = _run(["--home", str(a_file)], {})
+    assert code == EXIT_USAGE and f"the home {a_file} is not a folder" in err
+
+
+def test_once_says_the_home_and_files_it_used(run_cli: CliRunner, home: Home) -> None:
+    write_lines(home.log, burst(0, 11))
+    result = run_cli("--once")
+    assert result.code == EXIT_OK, result.err
+    assert result.err.splitlines()[0] == (
+        f"python -m watcher: home {home.root} (from SHERATAN_HOME); log {home.log}; "
+        f"alerts {home.alerts}; rules packaged defaults")
+    assert len(read_alerts(home.alerts)) == 1
+
+
+def test_a_home_without_logs_gets_them_and_a_home_rules_file_is_named(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "configs").mkdir(parents=True)
+    rules = home / "configs" / "alert_rules.json"
+    rules.write_text('{"rules": [{"name": "r", "event": "AUTH_FAILURE", "threshold": 1, '
+                     '"window_s": 60, "severity": "info"}]}')
+    code, _, err = _run(["--once", "--home", str(home)], {})
+    assert code == EXIT_OK, err
+    assert f"rules {rules}" in err and "(from --home)" in err
+    assert (home / "state" / "watcher_status.json").is_file()
+
+
+def test_replay_needs_no_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "audit.jsonl"
+    write_lines(log, burst(0, 11))
+    out_file = tmp_path / "out.jsonl"
+    code, _, err = _run(["--replay", str(log), "--alerts", str(out_file)], {})
+    assert code == EXIT_OK, err
+    assert f"log {log}; alerts {out_file}" in err
+    assert len(read_alerts(out_file)) == 1
+    assert not (tmp_path / ".sheratan").exists()
+
+
+def test_check_rules_prints_only_its_verdict(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": [{"name": "r", "event": "AUTH_FAILURE", "threshold": 1, '
+                     '"window_s": 60, "severity": "info"}]}')
+    code, out, err = _run(["--check-rules", str(rules)], {})
+    assert (code, err) == (EXIT_OK, "") and "OK" in out
