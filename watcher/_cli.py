@@ -35,7 +35,7 @@ from watcher._sinks import AlertSink, ConsoleAlertSink
 from watcher._status import Counters, StatusFile
 
 if TYPE_CHECKING:
-    from watcher._otel import AlertLogWiring
+    from watcher._otel import WatcherTelemetry
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -116,7 +116,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m watcher",
-        description="Watch the hub's security audit log and raise alerts (CONTRACT section 4).",
+        description="Watch the hub's security audit log and raise alerts.",
         epilog=_EPILOG,
     )
     mode = parser.add_mutually_exclusive_group()
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how the hub's audit lines name their fields and write their "
                         "time (default: $HUB_AUDIT_FORMAT, else "
                         f"$SHERATAN_HOME/{layout.AUDIT_FORMAT_FILE.as_posix()}, else the "
-                        "contract's line)")
+                        "v1.5 hub's line)")
     parser.add_argument("--token-file", metavar="PATH", type=Path, action="append",
                         default=[], help="a file holding the hub token (repeatable): kept "
                         "out of alerts, like $HUB_TOKEN, $SHERATAN_HOME/secrets/hub_token and "
@@ -282,11 +282,12 @@ def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, stderr: TextI
 
 
 def _alert_sinks(config: WatcherConfig, stdout: TextIO,
-                 status: StatusFile) -> tuple[list[AlertSink], AlertLogWiring | None]:
+                 status: StatusFile) -> tuple[list[AlertSink], WatcherTelemetry | None]:
     """The sinks besides alerts.jsonl: Alertmanager when configured (its delivery counters
-    in the status file), OTel log records when exported, the console in follow mode; and
-    the OTel wiring, to shut down at the end."""
+    in the status file, and as OTel metrics when those are exported), OTel log records when
+    exported, the console in follow mode; and the OTel wiring, to shut down at the end."""
     sinks: list[AlertSink] = []
+    delivery_status = None
     if config.alertmanager is not None:
         from watcher._alertmanager import build_alertmanager_sink
 
@@ -295,14 +296,15 @@ def _alert_sinks(config: WatcherConfig, stdout: TextIO,
                                        token_files=config.token_files)
         status.add_section("alertmanager", sink.status)
         sinks.append(sink)
-    from watcher._otel import build_alert_log_provider
+        delivery_status = sink.status
+    from watcher._otel import build_watcher_telemetry
 
-    wiring: AlertLogWiring | None = None
+    wiring: WatcherTelemetry | None = None
     try:
-        wiring = build_alert_log_provider(config.otel_env)
+        wiring = build_watcher_telemetry(config.otel_env, delivery_status)
     except Exception:  # telemetry never takes the watcher down; alerts.jsonl still works
-        logging.getLogger(__name__).warning("OTel log export unavailable", exc_info=True)
-    if wiring is not None:
+        logging.getLogger(__name__).warning("OTel export unavailable", exc_info=True)
+    if wiring is not None and wiring.provider is not None:
         from watcher._otel_sink import OTelAlertSink
 
         sinks.append(OTelAlertSink(wiring.provider))

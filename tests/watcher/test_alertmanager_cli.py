@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.otlp_receiver import Receiver, number_points
 from tests.watcher.conftest import CliRunner, Home, audit, burst, read_alerts, write_lines
 from tests.watcher.fake_alertmanager import FakeAlertmanager
 
@@ -88,3 +89,20 @@ def test_a_bad_url_in_the_environment_names_the_variable(home: Home,
     result = run_cli("--once", env={**home.env, "HUB_ALERTMANAGER_URL": "am:9093"})
     assert result.code == 2
     assert "HUB_ALERTMANAGER_URL" in result.err
+
+
+def test_once_exports_the_delivery_counters_as_otlp_metrics(
+        home: Home, run_cli: CliRunner, fake: FakeAlertmanager, receiver: Receiver) -> None:
+    fake.status = 503  # every post fails: counted, and the metric says so
+    write_lines(home.log, burst(0, 7, event="PORT_MISMATCH", step_s=0.1))
+    env = {**home.env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+    result = run_cli("--once", "--alertmanager", fake.url, env=env)
+    assert result.code == 0, result.err
+    points = receiver.metric_points()
+    resource, failures = points["sheratan.watcher/sheratan.watcher.alertmanager.post_failures"]
+    assert resource["service.name"] == "sheratan-watcher"
+    [point] = number_points(failures)
+    assert point.as_int >= 1
+    assert {kv.key: kv.value.string_value for kv in point.attributes} == \
+        {"alertmanager": fake.url}
+    assert "sheratan.watcher/sheratan.watcher.alertmanager.alerts_sent" in points

@@ -155,7 +155,7 @@ def test_the_service_name_is_the_watchers_unless_the_user_names_one(
 
     wiring = build_alert_log_provider(
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", **extra})
-    assert wiring is not None
+    assert wiring is not None and wiring.provider is not None
     try:
         assert wiring.provider.resource.attributes["service.name"] == expected
     finally:
