@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Callable
+from datetime import datetime
 
 import msgspec
 
 from otel.auditlog import is_int64
-from watcher._timefmt import US_PER_S, format_us
+from watcher._timefmt import EPOCH, US_PER_S, format_us, from_us
 
 GroupValue = str | int | None
 GroupKey = tuple[GroupValue, ...]
@@ -45,6 +46,15 @@ def make_alert_id(rule: str, group: GroupKey, first_seen_us: int) -> str:
     return hashlib.sha256(raw).hexdigest()[:24]
 
 
+def _json_time(epoch_us: int) -> datetime | str:
+    """A time that msgspec writes as :func:`format_us` does: a UTC datetime, which it writes
+    with a fraction of six digits and ``Z``, but a whole second as a string (msgspec would
+    leave its fraction out)."""
+    if epoch_us % US_PER_S == 0:
+        return format_us(epoch_us)
+    return EPOCH + from_us(epoch_us)
+
+
 def _seconds(window_us: int) -> int | float:
     if window_us % US_PER_S == 0:
         return window_us // US_PER_S
@@ -78,8 +88,19 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
 
     def to_dict(self) -> dict[str, object]:
         """The ``alerts.jsonl`` object (CONTRACT section 4 fields)."""
+        return self._fields(format_us)
+
+    def to_line(self) -> bytes:
+        """The ``alerts.jsonl`` line: :meth:`to_dict` as JSON, with the same bytes.
+
+        Its times go to msgspec as datetimes, which it writes in C: formatting them here
+        took a third of the time of writing the alerts of a replay (40 ms per 24,000).
+        """
+        return msgspec.json.encode(self._fields(_json_time)) + b"\n"
+
+    def _fields(self, time: Callable[[int], object]) -> dict[str, object]:
         return {
-            "ts": format_us(self.ts_us),
+            "ts": time(self.ts_us),
             "alert_id": self.alert_id,
             "rule": self.rule,
             "event": self.event,
@@ -89,12 +110,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
             "threshold": self.threshold,
             "window_s": _seconds(self.window_us),
             "group": dict(self.group),
-            "first_seen": format_us(self.first_seen_us),
-            "last_seen": format_us(self.last_seen_us),
+            "first_seen": time(self.first_seen_us),
+            "last_seen": time(self.last_seen_us),
         }
-
-    def to_line(self) -> bytes:
-        return msgspec.json.encode(self.to_dict()) + b"\n"
 
     def summary(self) -> str:
         """Short human text, used as the console line and the OTel log body."""
