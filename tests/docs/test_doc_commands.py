@@ -1,20 +1,24 @@
-"""Every command in the operator docs runs, against a live hub, so the docs cannot rot.
+"""Every command in the docs runs as printed, from a fresh clone, against a live hub.
 
-In ``docs/*.md``, each line of a ``bash`` block is a command. They run in order, one block
-after another, in a scratch folder that links ``scripts/``, ``watcher/`` and ``docs/`` from
-the repository, with ``SHERATAN_HOME`` the live hub's home and the documented ports
-(8787, 8788, 8790) rewritten to the test's. A command marked ``# long-running`` is started in
-the background (on its own home and ephemeral ports), left running until its block ends, then
-stopped with SIGINT, and must exit 0. Every other command must exit 0 and print no traceback.
+The docs are ``README.md``, ``docs/*.md`` and ``collector-config/README.md``; their commands
+are the lines of their ``bash`` and ``sh`` blocks (``tests/docs/docrun.py`` says how they are
+read and run). The test copies what a clone holds into a scratch folder, runs the README's
+install command there, starts the README's quick-start hub (on 8787 and 8788 when they are
+free here), and then runs every other command of every document, in order, in a shell
+without this test run's environment: no ``SHERATAN_HOME``, no ``HUB_*``, no ``PYTHONPATH``.
+So a command only works if it works for an operator who copies it.
+
+Each command must exit 0 and print no traceback. Two kinds of line are not run as they are:
+
+* the README's test command, which ``.ci/run`` runs verbatim (the test checks that it does);
+* a long-running hub or watcher, which gets a home and ports of its own (so that it does not
+  fight the live hub over its home lock and ports); the command itself is as printed.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
-import socket
-import subprocess
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -23,117 +27,139 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, HubProcess, require_binary, start_hub
+from tests.conftest import REPO, require_binary
+from tests.docs.docrun import (
+    LONG_RUNNING,
+    Shell,
+    bare,
+    commands,
+    copy_tracked_files,
+    free_port,
+    operator_env,
+    ports_as_printed,
+)
 
 pytestmark = pytest.mark.e2e
 
-_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
-# performance.md quotes benchmark commands (minutes long) in plain blocks; it is not run.
-DOCS = [doc for doc in sorted((REPO / "docs").glob("*.md"))
-        if _BLOCK.search(doc.read_text(encoding="utf-8"))]
-LONG_RUNNING = "# long-running"
-START_S = 2.5
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")),
+        REPO / "collector-config" / "README.md"]
+#: Every port the docs print: the hub's two, the integration example's, Prometheus',
+#: Alertmanager's, and a collector's OTLP gRPC and HTTP ports.
+PRINTED_PORTS = (8787, 8788, 8790, 9090, 9093, 4317, 4318)
+CI_SCRIPT = REPO / ".ci" / "run"
+HUB_UP_TIMEOUT_S = 30.0
 
 
-def commands(doc: Path) -> list[list[str]]:
-    """The doc's bash blocks, each a list of command lines."""
-    return [[line for line in block.splitlines() if line.strip() and not line.startswith("#")]
-            for block in _BLOCK.findall(doc.read_text(encoding="utf-8"))]
+def _readme_setup() -> tuple[str, str]:
+    """The README's first two commands: the install, and the quick-start hub."""
+    first = commands((REPO / "README.md").read_text(encoding="utf-8"))[:2]
+    install, hub = first
+    assert "pip install" in install and LONG_RUNNING in hub, first
+    return install, hub
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+def _is_ci_test_command(command: str) -> bool:
+    """The README's test command, which .ci/run runs verbatim."""
+    return command in CI_SCRIPT.read_text(encoding="utf-8") and "-m pytest" in command
+
+
+def _own_home(tmp: Path) -> dict[str, str]:
+    home = tmp / f"home-{time.monotonic_ns()}"
+    (home / "logs").mkdir(parents=True)
+    return {"SHERATAN_HOME": str(home), "HUB_CONTROL_PORT": str(free_port()),
+            "HUB_DATA_PORT": str(free_port())}
 
 
 @pytest.fixture(scope="module")
-def live_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    home = tmp_path_factory.mktemp("docs-home")
-    hub = start_hub(home, token=None)  # a generated token file, as an operator has
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
+    """A fresh clone with the README's install done and its quick-start hub running."""
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the docs test needs a git checkout and git", pytrace=False)
+        pytest.skip("not a git checkout")
+    clone = tmp_path_factory.mktemp("clone")
+    copy_tracked_files(REPO, clone)
+    python_dir = str(Path(sys.executable).resolve().parent)  # a python3 for `python3 -m venv`
+    ports = ports_as_printed(PRINTED_PORTS)
+    # The integration example reads its port from MY_HUB_PORT (8790 when unset), the hub
+    # from HUB_CONTROL_PORT and HUB_DATA_PORT: set only where a printed port is taken here.
+    env = operator_env([python_dir])
+    for var, printed in (("HUB_CONTROL_PORT", 8787), ("HUB_DATA_PORT", 8788),
+                         ("MY_HUB_PORT", 8790)):
+        if ports[printed] != printed:
+            env[var] = str(ports[printed])
+    sh = Shell(clone, env, ports)
+    install, hub = _readme_setup()
+    result = sh.run(install)
+    assert result.returncode == 0, f"{install!r}:\n{result.stdout}\n{result.stderr}"
+    sh.start(hub)
+    control = f"http://127.0.0.1:{sh.ports[8787]}/health"
+    deadline = time.monotonic() + HUB_UP_TIMEOUT_S
+    while not _answers(control):
+        assert time.monotonic() < deadline and sh.background[0].proc.poll() is None, \
+            f"{hub!r} did not come up:\n{sh.background[0].stop()[1]}"
+        time.sleep(0.2)
     try:
-        with httpx.Client(timeout=5) as client:  # something for the watcher and the logs
-            for _ in range(3):
-                client.get(f"{hub.control_url}/nodes")
-                client.post(f"{hub.data_url}/nodes/register")
-        yield hub
+        yield sh
     finally:
-        hub.stop()
+        for command, code, out in sh.stop_all():
+            assert code == 0 and "Traceback" not in out, f"{command!r} ended {code}:\n{out}"
 
 
-class Runner:
-    """Runs doc commands the way an operator would, in bash, in a scratch folder."""
-
-    def __init__(self, hub: HubProcess, scratch: Path) -> None:
-        self.scratch = scratch
-        for name in ("scripts", "watcher", "docs"):
-            (scratch / name).symlink_to(REPO / name)
-        self.example_port = _free_port()
-        self.rewrites = {
-            "127.0.0.1:8787": hub.control_url.removeprefix("http://"),
-            "127.0.0.1:8788": hub.data_url.removeprefix("http://"),
-            "127.0.0.1:8790": f"127.0.0.1:{self.example_port}",
-        }
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
-        env.update(SHERATAN_HOME=str(hub.home), PYTHONPATH=str(REPO),
-                   MY_HUB_PORT=str(self.example_port),
-                   # `python` in the docs is the interpreter running these tests.
-                   PATH=os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]))
-        self.env = env
-
-    def command(self, line: str) -> str:
-        for documented, actual in self.rewrites.items():
-            line = line.replace(documented, actual)
-        return line
-
-    def run(self, line: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "-c", self.command(line)], cwd=self.scratch, env=self.env,
-                              capture_output=True, text=True, timeout=60)
-
-    def start(self, line: str, home: Path) -> subprocess.Popen[str]:
-        env = dict(self.env, SHERATAN_HOME=str(home), HUB_CONTROL_PORT="0", HUB_DATA_PORT="0")
-        return subprocess.Popen(["bash", "-c", f"exec {self.command(line)}"], cwd=self.scratch,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
-def test_the_operator_docs_have_commands_to_run() -> None:
-    assert {doc.name for doc in DOCS} >= {"system_overview.md", "integration.md"}
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    ci = CI_SCRIPT.read_text(encoding="utf-8")
+    tests = [c for c in commands((REPO / "README.md").read_text(encoding="utf-8"))
+             if "-m pytest" in c]
+    assert tests and all(c in ci for c in tests), tests
 
 
-@pytest.mark.parametrize("doc", DOCS, ids=[doc.name for doc in DOCS])
-def test_every_documented_command_runs(doc: Path, live_hub: HubProcess,
-                                       tmp_path: Path) -> None:
+def test_every_doc_has_commands() -> None:
+    for doc in DOCS:
+        if doc.name != "performance.md":  # benchmark commands take minutes: plain blocks
+            assert commands(doc.read_text(encoding="utf-8")), doc
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(REPO)) for d in DOCS])
+def test_every_documented_command_runs_as_printed(doc: Path, shell: Shell,
+                                                  tmp_path: Path) -> None:
     require_binary("curl", package="curl")
-    blocks = commands(doc)
-    runner = Runner(live_hub, tmp_path)
-    for block in blocks:
-        background: list[tuple[str, subprocess.Popen[str]]] = []
-        try:
-            for index, line in enumerate(block):
-                if LONG_RUNNING in line:
-                    home = tmp_path / f"home-{len(background)}-{index}"
-                    proc = runner.start(line.split("#", 1)[0].strip(), home)
-                    background.append((line, proc))
-                    time.sleep(START_S)
-                    assert proc.poll() is None, f"{line!r} exited early with {proc.returncode}"
-                    continue
-                result = runner.run(line)
-                output = result.stdout + result.stderr
-                assert result.returncode == 0, f"{line!r} exited {result.returncode}:\n{output}"
-                assert "Traceback" not in output, f"{line!r}:\n{output}"
-        finally:
-            for line, proc in background:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
-                try:
-                    code = proc.wait(timeout=10)
-                finally:
-                    if proc.poll() is None:
-                        proc.kill()
-                    out = proc.stdout.read() if proc.stdout else ""
-                    if proc.stdout:
-                        proc.stdout.close()
-                assert code == 0, f"{line!r} ended with {code}:\n{out}"
-                assert "Traceback" not in out, f"{line!r}:\n{out}"
+    todo = commands(doc.read_text(encoding="utf-8"))
+    if doc.name == "README.md" and doc.parent == REPO:
+        todo = todo[2:]  # the install and the live hub: done by the fixture
+    shell.cwd = shell.root
+    started = len(shell.background)
+    try:
+        for command in todo:
+            _run_one(shell, command, tmp_path)
+    finally:
+        while len(shell.background) > started:
+            line = shell.background[-1].command
+            code, out = shell.background.pop().stop()
+            assert code == 0 and "Traceback" not in out, f"{line!r} ended {code}:\n{out}"
+
+
+def _run_one(shell: Shell, command: str, tmp_path: Path) -> None:
+    if _is_ci_test_command(command):
+        return  # .ci/run runs it verbatim
+    for tool in ("promtool", "prometheus", "amtool", "prometheus-alertmanager"):
+        if bare(command).startswith(tool + " "):
+            require_binary(tool, package="prometheus-alertmanager" if "alert" in tool
+                           else "prometheus")
+    own = ("baseline_hub" in command or "watcher" in command)
+    extra = _own_home(tmp_path) if LONG_RUNNING in command and own else None
+    if LONG_RUNNING in command:
+        started = shell.start(command, extra)
+        assert started.proc.poll() is None, \
+            f"{command!r} exited early:\n{started.stop()[1]}"
+        return
+    result = shell.run(command)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{command!r} exited {result.returncode}:\n{output}"
+    assert "Traceback" not in output, f"{command!r}:\n{output}"
