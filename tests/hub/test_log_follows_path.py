@@ -4,6 +4,7 @@ under a running writer is reopened before the next line, and rotation still work
 from __future__ import annotations
 
 import json
+import logging.handlers
 import os
 import stat
 import threading
@@ -256,7 +257,8 @@ def test_a_plane_log_still_rotates(tmp_path: Path) -> None:
     log = open_plane_log("data", path)
     try:
         [handler] = log.logger.handlers
-        handler.maxBytes = 300  # type: ignore[attr-defined]
+        assert isinstance(handler, logging.handlers.RotatingFileHandler)
+        handler.maxBytes = 300
         for n in range(30):
             log.info("line %02d %s", n, "x" * 40)
     finally:

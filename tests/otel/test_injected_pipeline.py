@@ -184,4 +184,4 @@ def test_one_reader_for_two_planes_is_refused() -> None:
 
 def test_a_logger_provider_of_the_wrong_kind_is_refused() -> None:
     with pytest.raises(TypeError, match="logger_provider must be an SDK LoggerProvider"):
-        HubTelemetry(TelemetryConfig(), logger_provider=object())  # type: ignore[arg-type]
+        HubTelemetry(TelemetryConfig(), logger_provider=object())  # type: ignore[arg-type]  # the point
