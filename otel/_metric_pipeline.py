@@ -13,12 +13,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from ._config import TelemetryConfig
 from ._export import bounded_call, build_resource
-from ._pipeline import export_reader
+from ._pipeline import meter_provider
 from ._redaction import Redactor
 
 __all__ = ["MetricPipeline", "build_metric_pipeline"]
@@ -63,14 +63,5 @@ def build_metric_pipeline(
         redactor: as for :class:`HubTelemetry`: flagged resource attributes are dropped.
     """
     resource = build_resource(config, extra_resource_attributes, redactor)
-    all_readers = list(readers)
-    exporting = export_reader(config)  # None when metric export is off
-    if exporting is not None:
-        all_readers.append(exporting)
-    provider = MeterProvider(
-        metric_readers=all_readers,
-        resource=resource,
-        exemplar_filter=AlwaysOffExemplarFilter(),
-        shutdown_on_exit=False,  # our shutdown() is bounded; the SDK's atexit hook is not
-    )
-    return MetricPipeline(provider, exporting=exporting is not None)
+    provider, exporting = meter_provider(config, resource, readers)
+    return MetricPipeline(provider, exporting=exporting)

@@ -55,20 +55,30 @@ def build_meter_provider(
     kind, it never resets on read, and one ``get_metrics_data()`` is one collect.
     """
     reader = InMemoryMetricReader()
-    readers: list[MetricReader] = [reader, *extra_readers]
+    provider, _ = meter_provider(config, resource, [reader, *extra_readers],
+                                 views=cardinality_views())
+    return provider, reader
+
+
+def meter_provider(
+    config: TelemetryConfig, resource: Resource, readers: Sequence[MetricReader],
+    *, views: Sequence[View] = (),
+) -> tuple[MeterProvider, bool]:
+    """A MeterProvider for ``readers``, plus the OTLP reader when configured (True then)."""
+    all_readers = list(readers)
     exporting = export_reader(config)
     if exporting is not None:
-        readers.append(exporting)
+        all_readers.append(exporting)
     provider = MeterProvider(
-        metric_readers=readers,
+        metric_readers=all_readers,
         resource=resource,
-        views=cardinality_views(),
-        # There are no spans in the hub, and the exemplar path costs on every record.
+        views=list(views),
+        # There are no spans here, and the exemplar path costs on every record.
         exemplar_filter=AlwaysOffExemplarFilter(),
         # Our shutdown() is bounded; the SDK's atexit hook is not.
         shutdown_on_exit=False,
     )
-    return provider, reader
+    return provider, exporting is not None
 
 
 def cardinality_views() -> list[View]:
