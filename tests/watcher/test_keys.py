@@ -81,3 +81,17 @@ def test_an_unhashable_client_is_never_ignored(fields: tuple[str, ...]) -> None:
     key_of = key_reader(fields, ignore_check(client_filter), _GUARD)
     record = _Record(["::1"], {"a": 1})
     assert key_of(record) == tuple(None for _ in fields)
+
+
+def test_a_dotted_quad_client_needs_no_guard() -> None:
+    judged: list[str] = []
+
+    def guard(value: str) -> str:
+        judged.append(value)
+        return _GUARD(value)
+
+    key_of = key_reader(("client",), None, guard)
+    clients = ["10.0.0.7", "203.0.113.255", "010.0.0.7", "10.0.0.256", "::ffff:10.0.0.7",
+               "ws1.corp.example"]
+    assert [key_of(_Record(client)) for client in clients] == [(_GUARD(c),) for c in clients]
+    assert judged == clients[2:]  # the spellings that are no canonical dotted quad
