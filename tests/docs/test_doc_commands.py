@@ -43,9 +43,11 @@ pytestmark = pytest.mark.e2e
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")),
         REPO / "collector-config" / "README.md"]
-#: Every port the docs print: the hub's two, the integration example's, Prometheus',
-#: Alertmanager's, and a collector's OTLP gRPC and HTTP ports.
-PRINTED_PORTS = (8787, 8788, 8790, 9090, 9093, 4317, 4318)
+#: The live hub's ports, as the docs print them.
+HUB_PORTS = (8787, 8788)
+#: The other ports the docs print: the integration example's, Prometheus', Alertmanager's,
+#: and a collector's OTLP gRPC and HTTP ports. Looked at again before each document.
+OTHER_PORTS = (8790, 9090, 9093, 4317, 4318)
 CI_SCRIPT = REPO / ".ci" / "run"
 HUB_UP_TIMEOUT_S = 30.0
 
@@ -80,12 +82,11 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
     clone = tmp_path_factory.mktemp("clone")
     copy_tracked_files(REPO, clone)
     python_dir = str(Path(sys.executable).resolve().parent)  # a python3 for `python3 -m venv`
-    ports = ports_as_printed(PRINTED_PORTS)
-    # The integration example reads its port from MY_HUB_PORT (8790 when unset), the hub
-    # from HUB_CONTROL_PORT and HUB_DATA_PORT: set only where a printed port is taken here.
+    ports = ports_as_printed(HUB_PORTS)
+    # The hub reads its ports from HUB_CONTROL_PORT and HUB_DATA_PORT: set only where a
+    # printed port is taken here.
     env = operator_env([python_dir])
-    for var, printed in (("HUB_CONTROL_PORT", 8787), ("HUB_DATA_PORT", 8788),
-                         ("MY_HUB_PORT", 8790)):
+    for var, printed in (("HUB_CONTROL_PORT", 8787), ("HUB_DATA_PORT", 8788)):
         if ports[printed] != printed:
             env[var] = str(ports[printed])
     sh = Shell(clone, env, ports)
@@ -134,6 +135,11 @@ def test_every_documented_command_runs_as_printed(doc: Path, shell: Shell,
     if doc.name == "README.md" and doc.parent == REPO:
         todo = todo[2:]  # the install and the live hub: done by the fixture
     shell.cwd = shell.root
+    # Taken since the last document? Then this one gets others (the integration example
+    # reads its port from MY_HUB_PORT, 8790 when unset).
+    others = ports_as_printed(OTHER_PORTS)
+    shell.ports = {**{p: shell.ports[p] for p in HUB_PORTS}, **others}
+    shell.env = {**shell.env, "MY_HUB_PORT": str(others[8790])}
     started = len(shell.background)
     try:
         for command in todo:
