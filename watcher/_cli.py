@@ -26,16 +26,16 @@ from watcher._am_config import (
 from watcher._console import TerminalSafeFormatter, say
 from watcher._guard import known_secrets_guard
 from watcher._lifeline import watch_stdin
-from watcher._lock import InstanceLock, WatcherLocked
 from watcher._private import UnsafeFile
+from watcher._replay import replay
 from watcher._rules import RulesError, RuleSet, active_rules_path, default_rules, load_rules
-from watcher._runner import Watcher, WatchPaths, replay
 from watcher._signals import Interrupted, StopFlags, stop_on_signals
 from watcher._sinks import AlertSink, ConsoleAlertSink
 from watcher._status import Counters, StatusFile
 
 if TYPE_CHECKING:
     from watcher._otel import WatcherTelemetry
+    from watcher._runner import Watcher
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -261,24 +261,41 @@ class _Loaded:
 
 def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, stderr: TextIO,
            flags: StopFlags) -> int:
+    # Only follow mode and --once hold the lock: --replay never imports filelock.
+    from watcher._lock import InstanceLock, WatcherLocked
+
     say(stderr, files_used(config))
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
     files = HomeLayout(config.home)
-    with InstanceLock(files.watcher_lock):
-        follow = config.mode is Mode.FOLLOW
-        status = StatusFile(files.watcher_status, mode=config.mode.value,
-                            log_path=config.log_path, alerts_path=config.alerts_path,
-                            interval_ms=config.interval_ms if follow else None)
-        if follow:
-            # At once, before the state is loaded: this process holds the lock and its
-            # signal handlers are in, which is what a parent (or a test) waits for.
-            status.starting()
-        sinks, wiring = _alert_sinks(config, stdout, status)
-        try:
-            return _follow(config, loaded, sinks, status, stdout, flags)
-        finally:
-            if wiring is not None and not flags.force_exit:
-                wiring.shutdown()
+    lock = InstanceLock(files.watcher_lock)
+    try:
+        lock.acquire()
+    except WatcherLocked as exc:
+        say(stderr, f"python -m watcher: error: another watcher is already running on "
+                    f"{config.home} (it holds {exc.path})")
+        return EXIT_LOCKED
+    try:
+        return _watch_locked(config, loaded, files, stdout, flags)
+    finally:
+        lock.release()
+
+
+def _watch_locked(config: WatcherConfig, loaded: _Loaded, files: HomeLayout, stdout: TextIO,
+                  flags: StopFlags) -> int:
+    follow = config.mode is Mode.FOLLOW
+    status = StatusFile(files.watcher_status, mode=config.mode.value,
+                        log_path=config.log_path, alerts_path=config.alerts_path,
+                        interval_ms=config.interval_ms if follow else None)
+    if follow:
+        # At once, before the state is loaded: this process holds the lock and its
+        # signal handlers are in, which is what a parent (or a test) waits for.
+        status.starting()
+    sinks, wiring = _alert_sinks(config, stdout, status)
+    try:
+        return _follow(config, loaded, sinks, status, stdout, flags)
+    finally:
+        if wiring is not None and not flags.force_exit:
+            wiring.shutdown()
 
 
 def _alert_sinks(config: WatcherConfig, stdout: TextIO,
@@ -323,6 +340,9 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
     checkpoint follow mode resumes, so it reports what is over as over (a log of old events
     stays purely event-time either way).
     """
+    # The checkpointed cycle: --replay (``_replay``) imports none of it.
+    from watcher._runner import Watcher, WatchPaths
+
     follow = config.mode is Mode.FOLLOW
     paths = WatchPaths(log=config.log_path, alerts=config.alerts_path, state_dir=config.state_dir)
     watcher = Watcher(loaded.rules, paths, sinks=sinks, idle_advance=True,
@@ -479,10 +499,6 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
         if config.mode is Mode.REPLAY:
             return _replay(config, loaded, out, err, flags)
         return _watch(config, loaded, out, err, flags)
-    except WatcherLocked as exc:
-        say(err, f"python -m watcher: error: another watcher is already running on "
-                 f"{config.home} (it holds {exc.path})")
-        return EXIT_LOCKED
     except UnsafeFile as exc:
         say(err, f"python -m watcher: error: {exc}")
         explicit = config.alerts_from_option and exc.path == config.alerts_path

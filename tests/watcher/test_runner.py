@@ -14,6 +14,7 @@ import pytest
 import otel._files
 import otel.auditlog._tail as tail_module
 import watcher._checkpoint
+import watcher._replay
 import watcher._runner
 import watcher._status
 from otel.auditlog import KEEP_ROTATED
@@ -216,7 +217,7 @@ def test_bad_utf8_in_a_field_no_rule_reads_is_a_parse_error_whatever_the_chunkin
     assert [line for c in chunks for line in c.lines] == lines
 
     out = tmp_path / "replayed.jsonl"
-    counters = watcher._runner.replay(default_rules(), home.log, out)
+    counters = watcher._replay.replay(default_rules(), home.log, out)
     assert (counters.parse_errors, counters.invalid_events) == (1, 0)
     # The line with the non-ASCII path counts: the 11th event comes at 9 s, not 10 s.
     assert [(a["count"], a["ts"]) for a in read_alerts(out)] == [(11, ts(9))]
