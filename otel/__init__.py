@@ -28,7 +28,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._redaction import MIN_SECRET_LEN, REDACTED, Redactor, can_hold_secret, is_secret_key
 from ._terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -52,6 +51,13 @@ if TYPE_CHECKING:
     from ._lockfile import ExclusiveFileLock
     from ._logs import LogPipeline, build_log_pipeline
     from ._metric_pipeline import MetricPipeline, build_metric_pipeline
+    from ._redaction import (
+        MIN_SECRET_LEN,
+        REDACTED,
+        Redactor,
+        can_hold_secret,
+        is_secret_key,
+    )
     from ._render import OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE
     from ._secrets import (
         FINGERPRINT_FILE,
@@ -63,11 +69,16 @@ if TYPE_CHECKING:
     from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
     from ._values import ValueGuard, canonical_ip
 
-# Everything but the redaction rules loads on first use. The telemetry names pull in the
-# OTel SDK and prometheus_client (over 100 ms); the config and the metric keys cost
-# about 10 ms more (logging, dataclasses, urllib), which the watcher, needing only the
-# redaction rules, would pay at every start.
+# Everything but terminal_safe loads on first use. The telemetry names pull in the OTel
+# SDK and prometheus_client (over 100 ms); the config and the metric keys cost about 10 ms
+# more (logging, dataclasses, urllib), the redaction rules and secret sources about 10 ms
+# (json, base64, hashlib, tempfile): a watcher replaying a log of addresses needs none.
 _LAZY = {
+    "MIN_SECRET_LEN": "._redaction",
+    "REDACTED": "._redaction",
+    "Redactor": "._redaction",
+    "can_hold_secret": "._redaction",
+    "is_secret_key": "._redaction",
     "DEFAULT_SERVICE_NAME": "._config",
     "DURATION_BOUNDS_MS": "._config",
     "OtlpCompression": "._config",

@@ -14,10 +14,10 @@ import functools
 import ipaddress
 import threading
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from ._redaction import Redactor, is_secret_key
-from ._scanner import CredentialScanner
+if TYPE_CHECKING:
+    from ._redaction import Redactor
 
 __all__ = ["DEFAULT_VERDICT_CACHE", "MAX_JUDGED_CHARS", "ValueGuard", "canonical_ip"]
 
@@ -71,7 +71,6 @@ class ValueGuard:
         self._replacement = replacement
         self._max_chars = max_chars
         self._secret_names = secret_names
-        self._scanner = CredentialScanner()
         self.guard: Callable[[str], str] = functools.lru_cache(maxsize=cache_size)(
             self._verdict)
 
@@ -92,10 +91,15 @@ class ValueGuard:
         return text[: self._max_chars]
 
     def _looks_secret(self, text: str) -> bool:
+        # Imported on the first value that is no IP address: a tool whose values are all
+        # addresses never loads the redaction rules nor the scanner (stateless, so one per call).
+        from ._redaction import is_secret_key
+        from ._scanner import CredentialScanner
+
         return (
             (self._secret_names and is_secret_key(text))
             or bool(self._get_redactor().redact_text(text)[1])
-            or self._scanner.is_credential(text)
+            or CredentialScanner().is_credential(text)
         )
 
     def _get_redactor(self) -> Redactor:

@@ -38,8 +38,8 @@ import httpx
 import msgspec
 
 from watcher._alert import Alert, AlertState
-from watcher._am_alerts import REBUILD_TAIL_BYTES, AlertLabeler, read_alert_lines
-from watcher._am_config import AlertmanagerConfig, alerts_endpoint, display_url, label_guard
+from watcher._am_alerts import REBUILD_TAIL_BYTES, AlertLabeler, label_guard, read_alert_lines
+from watcher._am_config import AlertmanagerConfig, alerts_endpoint, display_url
 from watcher._sinks import AlertSink
 from watcher._timefmt import US_PER_S, format_us
 

@@ -16,19 +16,22 @@ resolved. A firing alert has no ``endsAt``: Alertmanager then resolves it by its
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
-from otel import terminal_safe
-from watcher._alert import Alert, AlertState, GroupValue
+from otel import Redactor, ValueGuard, load_known_secrets, terminal_safe
+from watcher._alert import REDACTED, Alert, AlertState, GroupValue
 from watcher._timefmt import EPOCH, ONE_US, US_PER_S, format_us
 
 #: The ``source`` label of every alert this watcher sends.
+logger = logging.getLogger(__name__)
+
 SOURCE = "sheratan-watcher"
 #: Labels the watcher sets itself; a group field of the same name could never override them.
 FIXED_LABELS = frozenset({"alertname", "severity", "event", "source", "instance"})
@@ -115,6 +118,37 @@ class AlertLabeler:
             body["endsAt"] = format_us(max(alert.ts_us, alert.first_seen_us))
         return body
 
+
+
+def label_guard(env: Mapping[str, str], *, home: Path,
+                token_files: Sequence[Path] = ()) -> Callable[[str], str]:
+    """Judges the label values taken from the rules file and the instance.
+
+    A known secret (``HUB_TOKEN``, the token files, the hub's fingerprint), a credential
+    pattern or an e-mail address becomes ``[redacted]``. Unlike the group-value guard it
+    does not judge by name: a rule called ``invalid_token_burst`` is the operator's word,
+    not a secret. The secrets are gathered on first use, in the sender's thread; if that
+    fails, every value judged is ``[redacted]`` (fail closed).
+    """
+
+    def redactor() -> Redactor:
+        known = load_known_secrets(env, home=home, token_files=token_files)
+        return known.redactor(mask_emails=True)
+
+    guard = ValueGuard(redactor, replacement=REDACTED)
+    failed: list[bool] = []
+
+    def judge(value: str) -> str:
+        try:
+            return guard(value)
+        except Exception:
+            if not failed:
+                failed.append(True)
+                logger.warning("could not gather the known secrets; Alertmanager labels from "
+                               "the rules are sent as %s", REDACTED, exc_info=True)
+            return REDACTED
+
+    return judge
 
 def _seconds_text(window_us: int) -> str:
     if window_us % US_PER_S == 0:

@@ -17,17 +17,10 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
-
-from otel import Redactor, ValueGuard, load_known_secrets
-from watcher._alert import REDACTED
-
-logger = logging.getLogger(__name__)
 
 URL_ENV = "HUB_ALERTMANAGER_URL"
 INSTANCE_ENV = "HUB_ALERTMANAGER_INSTANCE"
@@ -165,33 +158,3 @@ def default_instance(env: Mapping[str, str]) -> str:
         pass
     return f"{host}:{port}"
 
-
-def label_guard(env: Mapping[str, str], *, home: Path,
-                token_files: Sequence[Path] = ()) -> Callable[[str], str]:
-    """Judges the label values taken from the rules file and the instance.
-
-    A known secret (``HUB_TOKEN``, the token files, the hub's fingerprint), a credential
-    pattern or an e-mail address becomes ``[redacted]``. Unlike the group-value guard it
-    does not judge by name: a rule called ``invalid_token_burst`` is the operator's word,
-    not a secret. The secrets are gathered on first use, in the sender's thread; if that
-    fails, every value judged is ``[redacted]`` (fail closed).
-    """
-
-    def redactor() -> Redactor:
-        known = load_known_secrets(env, home=home, token_files=token_files)
-        return known.redactor(mask_emails=True)
-
-    guard = ValueGuard(redactor, replacement=REDACTED)
-    failed: list[bool] = []
-
-    def judge(value: str) -> str:
-        try:
-            return guard(value)
-        except Exception:
-            if not failed:
-                failed.append(True)
-                logger.warning("could not gather the known secrets; Alertmanager labels from "
-                               "the rules are sent as %s", REDACTED, exc_info=True)
-            return REDACTED
-
-    return judge

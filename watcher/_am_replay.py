@@ -18,8 +18,8 @@ import msgspec
 
 from watcher._alert import Alert
 from watcher._alertmanager import DEFAULT_TIMEOUT_S, INITIAL_BACKOFF_S, MAX_BATCH
-from watcher._am_alerts import AlertLabeler, read_alert_lines
-from watcher._am_config import AlertmanagerConfig, alerts_endpoint, display_url, label_guard
+from watcher._am_alerts import AlertLabeler, label_guard, read_alert_lines
+from watcher._am_config import AlertmanagerConfig, alerts_endpoint, display_url
 
 logger = logging.getLogger(__name__)
 _JSON = {"Content-Type": "application/json"}

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from otel import SecretSourceError, ValueGuard
+from otel import ValueGuard
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
 from sheratan_home import HomeLayout, layout
 from sheratan_home import env as hub_env
@@ -477,22 +477,39 @@ def files_used(config: WatcherConfig) -> str:
             f"log {log}; alerts {config.alerts_path}; rules {rules}")
 
 
+def _value_guard(config: WatcherConfig) -> ValueGuard:
+    """The group-value guard. It reads the --token-file files now; the other secrets wait
+    until a value that is no IP address needs judging.
+
+    Raises:
+        UsageError: a --token-file cannot be used (naming the option and the path, never the
+            content).
+    """
+    if not config.token_files:
+        return known_secrets_guard(config.env, home=config.home)
+    # The secret sources load only once named here, or on the guard's first real verdict.
+    from otel import SecretSourceError
+
+    try:
+        return known_secrets_guard(config.env, home=config.home, token_files=config.token_files)
+    except SecretSourceError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> int:
     try:
         if config.mode is Mode.CHECK_RULES:
             return _check_rules(config, out, flags)
         if config.mode is Mode.CHECK_FORMAT:
             return _check_format(config, out)
-        # Reads the --token-file files now; the other secrets wait until first needed.
-        loaded = _Loaded(_load(config), known_secrets_guard(
-            config.env, home=config.home, token_files=config.token_files), _load_format(config))
+        loaded = _Loaded(_load(config), _value_guard(config), _load_format(config))
     except RulesError as exc:
         say(err, f"python -m watcher: invalid rules: {exc}")
         return EXIT_USAGE
     except AuditFormatError as exc:
         say(err, f"python -m watcher: invalid audit format: {exc}")
         return EXIT_USAGE
-    except SecretSourceError as exc:  # names the option and the path, never the content
+    except UsageError as exc:
         say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
     try:

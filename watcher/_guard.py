@@ -6,9 +6,10 @@ secrets it must keep out itself (CONTRACT section 6): ``HUB_TOKEN``, the home's 
 each ``--token-file``, secret-judged environment values, and the hub's token fingerprint.
 
 They are gathered lazily, when the first value that is not an IP address needs judging: a
-watcher whose groups are all addresses never reads them, nor imports the credential scanner
-(about 100 ms). The ``--token-file`` files alone are read at start, so that a bad one is a
-usage error before any work, not a failure hours into a run.
+watcher whose groups are all addresses never reads them, nor imports the secret sources and
+the redaction rules (about 10 ms) or the credential scanner (about 100 ms). The
+``--token-file`` files alone are read at start, so that a bad one is a usage error before
+any work, not a failure hours into a run.
 
 What is secret is decided by ``otel``; the watcher only asks, as it always has, also
 whether a value sounds like a secret's name (``cookie 9f3c…``, ``api_key``), and has e-mail
@@ -23,17 +24,15 @@ import socket
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from otel import (
-    FINGERPRINT_FILE,
-    TOKEN_FILE,
-    KnownSecrets,
-    Redactor,
-    ValueGuard,
-    load_known_secrets,
-)
+from otel import ValueGuard
+from sheratan_home.layout import FINGERPRINT_FILE, TOKEN_FILE
 from watcher._alert import REDACTED
 from watcher._rules import is_dotted_quad
+
+if TYPE_CHECKING:
+    from otel import KnownSecrets, Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +88,21 @@ def ipv6_text(packed: bytes) -> str | None:
     return ":".join(hexes[:start]) + "::" + ":".join(hexes[start + length:])
 
 
-def _redactor(known: KnownSecrets) -> Redactor:
+def _redactor(known: KnownSecrets | None = None) -> Redactor:
+    """The redactor of ``known`` (default: no secret values)."""
+    if known is None:
+        # The secret sources and redaction rules load on the first value that is no address.
+        from otel import KnownSecrets
+
+        known = KnownSecrets()
     # E-mail addresses are personal data: an alert names the address it saw as [redacted].
     return known.redactor(mask_emails=True)
 
 
 def default_value_guard() -> ValueGuard:
     """A guard that knows no secret values: patterns, names and random-looking tokens only."""
-    return _GroupValueGuard(lambda: _redactor(KnownSecrets()), replacement=REDACTED,
-                      cache_size=VERDICT_CACHE_SIZE, secret_names=True)
+    return _GroupValueGuard(_redactor, replacement=REDACTED, cache_size=VERDICT_CACHE_SIZE,
+                            secret_names=True)
 
 
 def read_token_files(paths: Sequence[Path]) -> KnownSecrets:
@@ -107,25 +112,30 @@ def read_token_files(paths: Sequence[Path]) -> KnownSecrets:
         otel.SecretSourceError: a file is missing, unreadable or empty; the message names
             the option and the path, never the content.
     """
-    if not paths:
-        return KnownSecrets()
+    from otel import load_known_secrets  # only when files are named: see _LazySecrets
+
     return load_known_secrets({}, token_files=paths)
 
 
 class _LazySecrets:
     """The redactor factory: gathers the secrets on its one call, and says what it found."""
 
-    def __init__(self, env: Mapping[str, str], home: Path, named: KnownSecrets) -> None:
+    def __init__(self, env: Mapping[str, str], home: Path, named: KnownSecrets | None) -> None:
         self._env = env
         self._home = home
         self._named = named
 
     def __call__(self) -> Redactor:
+        # Imported here, on the first value that is no IP address: a replay of addresses
+        # never loads the secret sources (token files, the fingerprint, redaction rules).
+        from otel import KnownSecrets, load_known_secrets
+
         found = load_known_secrets(self._env, home=self._home)
+        named = self._named if self._named is not None else KnownSecrets()
         known = dataclasses.replace(
             found,
-            values=tuple(sorted({*found.values, *self._named.values})),
-            token_sources=(*found.token_sources, *self._named.token_sources),
+            values=tuple(sorted({*found.values, *named.values})),
+            token_sources=(*found.token_sources, *named.token_sources),
         )
         for warning in known.warnings:
             logger.warning("%s", warning)
@@ -148,6 +158,6 @@ def known_secrets_guard(env: Mapping[str, str], *, home: Path,
     Raises:
         otel.SecretSourceError: a ``--token-file`` cannot be used.
     """
-    named = read_token_files(token_files)
+    named = read_token_files(token_files) if token_files else None
     return _GroupValueGuard(_LazySecrets(env, home, named), replacement=REDACTED,
-                      cache_size=VERDICT_CACHE_SIZE, secret_names=True)
+                            cache_size=VERDICT_CACHE_SIZE, secret_names=True)

@@ -17,14 +17,13 @@ from tests.watcher.fake_alertmanager import FakeAlertmanager
 from watcher import Alert, AlertState, Watcher, WatchPaths, default_rules
 from watcher._alert import GroupValue
 from watcher._alertmanager import CLOSE_TIMEOUT_S, DEFAULT_MAX_EPISODES, AlertmanagerSink
-from watcher._am_alerts import SOURCE, AlertLabeler, label_name, parse_alert_line
+from watcher._am_alerts import SOURCE, AlertLabeler, label_guard, label_name, parse_alert_line
 from watcher._am_config import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
     add_alertmanager_arguments,
     alertmanager_config,
     default_instance,
-    label_guard,
 )
 from watcher._am_replay import AlertmanagerUnavailable, post_alerts_file
 from watcher._timefmt import format_us

@@ -17,7 +17,6 @@ from typing import Any, cast
 import pytest
 
 import otel
-import watcher._guard
 from tests.watcher.conftest import CliRunner, Home, audit, burst, read_alerts, write_lines
 from watcher import Counters, Engine, RuleSet, parse_rules
 from watcher._guard import default_value_guard, known_secrets_guard
@@ -102,7 +101,8 @@ def _count_gathering(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls.append(1)
         return real(env, **kwargs)
 
-    monkeypatch.setattr(watcher._guard, "load_known_secrets", counting)
+    # watcher._guard imports it from otel when it first needs it.
+    monkeypatch.setattr(otel, "load_known_secrets", counting)
     return calls
 
 
