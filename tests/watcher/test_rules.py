@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import pkgutil
 from pathlib import Path
 
 import orjson
@@ -29,6 +30,21 @@ def test_packaged_defaults_are_exactly_the_contract_rules() -> None:
     assert [r.name for r in rules.rules] == ["auth_failure_burst", "port_mismatch_burst"]
     assert rules.rules[0].repeat_after_s == 300
     assert rules.rules[1].group_by == ("client",)
+
+
+def test_packaged_defaults_a_loader_cannot_read_are_a_rules_error(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def no_data(package: str, resource: str) -> bytes | None:
+        asked.append((package, resource))
+        return None
+
+    monkeypatch.setattr(pkgutil, "get_data", no_data)
+    with pytest.raises(RulesError, match=r"default_rules\.json: the packaged defaults cannot"):
+        default_rules()
+    assert asked == [("watcher", "default_rules.json")]
 
 
 def _rule(**changes: object) -> dict[str, object]:
