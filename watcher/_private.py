@@ -48,6 +48,16 @@ def _refuse(path: Path, mode: int) -> UnsafeFile:
     return UnsafeFile(path, f"is {kind_of(mode)}, not a regular file")
 
 
+def _not_regular(path: Path) -> UnsafeFile | None:
+    """The refusal of ``path`` when it exists and is no regular file (a symlink is not
+    followed), else None."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else _refuse(path, mode)
+
+
 def make_private_dir(path: Path) -> None:
     """Creates ``path`` and its missing parents, each folder created here exactly 0700.
 
@@ -101,8 +111,10 @@ def open_private(path: Path, flags: int) -> int:
     try:
         fd = os.open(path, flags | _EXTRA_FLAGS, FILE_MODE)
     except OSError:
-        if os.path.islink(path):  # ELOOP (Linux) or EMLINK (BSD): it was a symlink
-            raise UnsafeFile(path, "is a symbolic link, not a regular file") from None
+        # ELOOP (Linux) or EMLINK (BSD): a symlink; EISDIR: a folder opened for writing
+        refusal = _not_regular(path)
+        if refusal is not None:
+            raise refusal from None
         raise
     try:
         mode = os.fstat(fd).st_mode

@@ -150,6 +150,21 @@ def test_the_hub_audit_log_given_as_alerts_file_is_never_cut(run_cli: CliRunner,
     assert _snapshot(home.log) == before
 
 
+@pytest.mark.parametrize("mode", ["--once", "--replay"])
+def test_a_folder_as_alerts_file_is_a_usage_error_in_every_mode(run_cli: CliRunner, home: Home,
+                                                                tmp_path: Path,
+                                                                mode: str) -> None:
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    write_lines(home.log, burst(0, 11))
+    argv = ["--once"] if mode == "--once" else ["--replay", str(home.log)]
+    result = run_cli(*argv, "--alerts", str(folder))
+    assert result.code == 2, result.err
+    assert (f"error: {folder} is a folder, not a regular file; the watcher left it untouched"
+            in result.err)
+    assert "Errno" not in result.err and os.listdir(folder) == []
+
+
 def test_a_watcher_object_refuses_a_foreign_file_too(home: Home) -> None:
     home.alerts.write_bytes(b"x" * 10)
     paths = WatchPaths(log=home.log, alerts=home.alerts, state_dir=home.state)
