@@ -21,6 +21,7 @@ from ._http_metrics import (
     UNMATCHED_ROUTE,
     EndpointRoutes,
     HttpMetricsMiddleware,
+    check_server_port,
 )
 from ._metrics_route import MetricsFormat, mount_metrics, negotiate, parse_plane
 from ._taps import HubTaps, SecurityEventLike, StateViewLike
@@ -56,12 +57,14 @@ def instrument_app(app: Starlette, telemetry: HubTelemetry, *, plane: Plane | st
         server_port: the port the app is served on.
 
     Raises:
-        ValueError: an unknown plane or a port outside 1..65535, at once, not on the
-            first request.
+        ValueError: an unknown plane, a port that is not an int in 1..65535, or an app
+            instrumented already, at once, not on the first request.
     """
     which = parse_plane(plane)
-    if not 0 < server_port < 65536:  # checked here too: Starlette builds middleware lazily
-        raise ValueError(f"server_port must be 1..65535, got {server_port!r}")
+    check_server_port(server_port)  # here too: Starlette builds middleware lazily
+    if any(getattr(m, "cls", None) is HttpMetricsMiddleware for m in app.user_middleware):
+        raise ValueError("this app is instrumented already: every request would be "
+                         "recorded twice")
     route_of = None if hasattr(app, "add_api_route") else EndpointRoutes(lambda: app.routes)
     mount_metrics(app, telemetry, plane=which)
     app.add_middleware(HttpMetricsMiddleware, telemetry=telemetry, plane=which.value,

@@ -20,6 +20,13 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 DEFAULT_EXCLUDED_PATHS = ("/metrics", "/health")
 
 
+def check_server_port(server_port: object) -> None:
+    """Raises ValueError unless ``server_port`` is an int in 1..65535 (not a bool, a float or
+    a string: each would label every request with a port the server does not have)."""
+    if type(server_port) is not int or not 0 < server_port < 65536:
+        raise ValueError(f"server_port must be an int in 1..65535, got {server_port!r}")
+
+
 class HttpMetricsMiddleware:
     """Times each HTTP request and records it once, after the response, on ``telemetry``.
 
@@ -52,8 +59,7 @@ class HttpMetricsMiddleware:
         excluded_paths: Iterable[str] = DEFAULT_EXCLUDED_PATHS,
         route_of: Callable[[Scope], str | None] | None = None,
     ) -> None:
-        if not 0 < server_port < 65536:
-            raise ValueError(f"server_port must be 1..65535, got {server_port!r}")
+        check_server_port(server_port)
         self.app = app
         self._telemetry = telemetry
         self._plane = parse_plane(plane).value

@@ -66,7 +66,18 @@ def test_an_unknown_plane_is_refused_when_the_app_is_built(
     assert not [r for r in app.routes if getattr(r, "path", "") == "/metrics"]
 
 
-def test_a_bad_port_is_refused_when_the_app_is_built(telemetry: HubTelemetry) -> None:
+@pytest.mark.parametrize("port", [70000, 0, -1, True, 8787.5, "8787", None])
+def test_a_bad_port_is_refused_when_the_app_is_built(telemetry: HubTelemetry,
+                                                     port: object) -> None:
     app = FastAPI()
     with pytest.raises(ValueError, match="server_port"):
-        instrument_app(app, telemetry, plane="control", server_port=70000)
+        instrument_app(app, telemetry, plane="control",
+                       server_port=port)  # type: ignore[arg-type]  # wrong on purpose
+    assert not [r for r in app.routes if getattr(r, "path", "") == "/metrics"]
+
+
+def test_an_app_is_instrumented_once(telemetry: HubTelemetry) -> None:
+    app = FastAPI()
+    instrument_app(app, telemetry, plane="control", server_port=8787)
+    with pytest.raises(ValueError, match="instrumented already"):
+        instrument_app(app, telemetry, plane="data", server_port=8788)
