@@ -9,6 +9,8 @@ Parsed once at the edge into a frozen :class:`AlertmanagerConfig`:
   control-plane address ``HUB_HOST:HUB_CONTROL_PORT`` (``127.0.0.1:8787`` by default): the
   ``instance`` Prometheus gives the hub-wide security series, so that an inhibition with
   ``equal: [instance]`` pairs the watcher's alert with the Prometheus rule's of the same hub.
+  Both are read with the hub's readers (``sheratan_home.env``): a value the hub would refuse
+  is never used as written; the default takes its place, with a warning.
 - ``--alertmanager-resend-s S`` (default 60): firing alerts are sent again this often. Keep it
   well below Alertmanager's ``resolve_timeout`` (default 5 minutes).
 """
@@ -21,6 +23,9 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from sheratan_home import ConfigError
+from sheratan_home import env as hub_env
 
 URL_ENV = "HUB_ALERTMANAGER_URL"
 INSTANCE_ENV = "HUB_ALERTMANAGER_INSTANCE"
@@ -70,9 +75,12 @@ def add_alertmanager_arguments(parser: argparse.ArgumentParser) -> None:
                         f"resolve_timeout (default {DEFAULT_RESEND_INTERVAL_S:g})")
 
 
-def alertmanager_config(args: argparse.Namespace, env: Mapping[str, str], *,
-                        replay: bool) -> AlertmanagerConfig | None:
+def alertmanager_config(args: argparse.Namespace, env: Mapping[str, str], *, replay: bool,
+                        warn: list[str] | None = None) -> AlertmanagerConfig | None:
     """The Alertmanager config from parsed arguments and the environment, or None (off).
+
+    ``warn`` collects, for the caller to print, why ``HUB_HOST`` or ``HUB_CONTROL_PORT`` was
+    not used for the default instance.
 
     Raises:
         AlertmanagerConfigError: a URL or the re-send interval is invalid.
@@ -92,7 +100,7 @@ def alertmanager_config(args: argparse.Namespace, env: Mapping[str, str], *,
             f"--alertmanager-resend-s must be between {MIN_RESEND_INTERVAL_S:g} and "
             f"{MAX_RESEND_INTERVAL_S:g}, got {resend_s:g}")
     instance = args.alertmanager_instance or env.get(INSTANCE_ENV, "").strip()
-    return AlertmanagerConfig(urls=urls, instance=instance or default_instance(env),
+    return AlertmanagerConfig(urls=urls, instance=instance or default_instance(env, warn),
                               resend_interval_s=resend_s)
 
 
@@ -113,11 +121,11 @@ def parse_urls(values: Iterable[str], source: str) -> tuple[str, ...]:
             parts = urlsplit(text)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
-            raise AlertmanagerConfigError(f"{source}: not a URL: {display_url(text)!r}") from None
+            raise AlertmanagerConfigError(f"{source}: not a URL: {shown_url(text)!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise AlertmanagerConfigError(
                 f"{source}: must be an http:// or https:// URL with a host, got "
-                f"{display_url(text)!r}")
+                f"{shown_url(text)!r}")
         if parts.query or parts.fragment:
             raise AlertmanagerConfigError(
                 f"{source}: must not have a query or fragment, got {display_url(text)!r}")
@@ -140,15 +148,32 @@ def display_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def shown_url(text: str) -> str:
+    """``text`` as typed when nothing in it can hold a password (no ``@``, query or
+    fragment), else :func:`display_url`: for a message about a value the user gave."""
+    return display_url(text) if any(c in text for c in "@?#") else text
+
+
 def alerts_endpoint(url: str) -> str:
     """The API v2 alerts endpoint under an Alertmanager base URL."""
     return url.rstrip("/") + "/api/v2/alerts"
 
 
-def default_instance(env: Mapping[str, str]) -> str:
-    """The hub's control-plane address, as Prometheus' scrape target names it."""
-    host = env.get("HUB_HOST", "").strip() or "127.0.0.1"
-    port = env.get("HUB_CONTROL_PORT", "").strip() or "8787"
+def default_instance(env: Mapping[str, str], warn: list[str] | None = None) -> str:
+    """The hub's control-plane address, as Prometheus' scrape target names it.
+
+    ``HUB_HOST`` and ``HUB_CONTROL_PORT`` are read as the hub reads them; a value the hub
+    would refuse (or port 0, which no scrape target can name) gives its default, and a
+    warning in ``warn`` when given. A wildcard host is this machine's name.
+    """
+    warnings: list[str] = [] if warn is None else warn
+    try:
+        host = hub_env.host(env)
+    except ConfigError as exc:
+        warnings.append(f"{exc}; the hub would not start with it; the alerts' instance uses "
+                        f"{hub_env.DEFAULT_HOST}")
+        host = hub_env.DEFAULT_HOST
+    port = _control_port(env, warnings)
     if host in _WILDCARD_HOSTS:
         host = socket.gethostname()
     try:
@@ -158,3 +183,15 @@ def default_instance(env: Mapping[str, str]) -> str:
         pass
     return f"{host}:{port}"
 
+
+def _control_port(env: Mapping[str, str], warn: list[str]) -> int:
+    name, default = "HUB_CONTROL_PORT", hub_env.DEFAULT_CONTROL_PORT
+    try:
+        number = hub_env.port(env, name)
+    except ConfigError:
+        number = 0
+    if not number:
+        warn.append(f"{name}={env.get(name, '')!r} is not a port 1..65535; the alerts' "
+                    f"instance uses {default}")
+        return default
+    return number

@@ -102,6 +102,8 @@ class WatcherConfig:
     alertmanager: AlertmanagerConfig | None = None
     #: Where the home came from (``from --home``, ...), said beside it.
     home_from: str = "from --home"
+    #: What the environment held that is not used as written, to say on stderr at start.
+    warnings: tuple[str, ...] = ()
 
     @property
     def state_dir(self) -> Path:
@@ -184,6 +186,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         mode, target = Mode.CHECK_FORMAT, args.check_audit_format
     else:
         mode, target = (Mode.ONCE if args.once else Mode.FOLLOW), None
+    warnings: list[str] = []
     return WatcherConfig(
         mode=mode,
         home=home,
@@ -200,14 +203,15 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
         alerts_from_option=args.alerts is not None,
         audit_format_path=_audit_format_path(args.audit_format, env, home),
         stop_on_stdin_eof=args.stop_on_stdin_eof,
-        alertmanager=_alertmanager(args, env, mode),
+        alertmanager=_alertmanager(args, env, mode, warnings),
+        warnings=tuple(warnings),
     )
 
 
-def _alertmanager(args: argparse.Namespace, env: Mapping[str, str],
-                  mode: Mode) -> AlertmanagerConfig | None:
+def _alertmanager(args: argparse.Namespace, env: Mapping[str, str], mode: Mode,
+                  warn: list[str]) -> AlertmanagerConfig | None:
     try:
-        return alertmanager_config(args, env, replay=mode is Mode.REPLAY)
+        return alertmanager_config(args, env, replay=mode is Mode.REPLAY, warn=warn)
     except AlertmanagerConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -398,6 +402,8 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     except UsageError as exc:
         say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE
+    for warning in config.warnings:
+        say(err, f"python -m watcher: warning: {warning}")
     problem = _home_problem(config)
     if problem is not None:
         say(err, f"python -m watcher: error: {problem}")

@@ -346,3 +346,25 @@ def test_the_instance_is_the_option_else_the_variable_else_the_control_plane() -
     assert default_instance({}) == "127.0.0.1:8787"
     assert default_instance({"HUB_HOST": "::1", "HUB_CONTROL_PORT": "9000"}) == "[::1]:9000"
     assert default_instance({"HUB_HOST": "0.0.0.0"}) == f"{socket.gethostname()}:8787"
+
+
+@pytest.mark.parametrize(("env", "instance", "named"), [
+    ({"HUB_CONTROL_PORT": "3_0"}, "127.0.0.1:8787", "HUB_CONTROL_PORT='3_0'"),
+    ({"HUB_CONTROL_PORT": "0"}, "127.0.0.1:8787", "HUB_CONTROL_PORT='0'"),
+    ({"HUB_CONTROL_PORT": "٩٠"}, "127.0.0.1:8787", "HUB_CONTROL_PORT"),
+    ({"HUB_HOST": "[::]", "HUB_CONTROL_PORT": " 9000 "}, "127.0.0.1:9000", "HUB_HOST"),
+])
+def test_a_value_the_hub_would_refuse_gives_the_default_and_a_warning(
+        env: dict[str, str], instance: str, named: str) -> None:
+    warn: list[str] = []
+    assert default_instance(env, warn) == instance
+    [warning] = warn
+    assert named in warning and "instance uses" in warning
+
+
+def test_values_the_hub_accepts_give_no_warning() -> None:
+    warn: list[str] = []
+    assert default_instance({"HUB_HOST": "hub-a.example", "HUB_CONTROL_PORT": "+9000"},
+                            warn) == "hub-a.example:9000"
+    assert default_instance({"HUB_HOST": "::"}, warn) == f"{socket.gethostname()}:8787"
+    assert warn == []

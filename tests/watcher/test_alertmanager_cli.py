@@ -74,6 +74,7 @@ def test_a_replay_to_an_unreachable_alertmanager_fails(home: Home, run_cli: CliR
 
 @pytest.mark.parametrize(("argv", "message"), [
     (("--alertmanager", "ftp://am:21"), "--alertmanager: must be an http"),
+    (("--alertmanager", "notaurl"), "with a host, got 'notaurl'"),  # as typed, not '://notaurl'
     (("--alertmanager", "http://am:9093", "--alertmanager-resend-s", "-1"),
      "--alertmanager-resend-s must be between"),
 ])
@@ -89,6 +90,24 @@ def test_a_bad_url_in_the_environment_names_the_variable(home: Home,
     result = run_cli("--once", env={**home.env, "HUB_ALERTMANAGER_URL": "am:9093"})
     assert result.code == 2
     assert "HUB_ALERTMANAGER_URL" in result.err
+
+
+@pytest.mark.parametrize(("variable", "value", "instance"), [
+    ("HUB_CONTROL_PORT", "3_0", "127.0.0.1:8787"),
+    ("HUB_CONTROL_PORT", "70000", "127.0.0.1:8787"),
+    ("HUB_HOST", "hub host", "127.0.0.1:8787"),
+])
+def test_a_hub_address_the_hub_would_refuse_is_not_the_alerts_instance(
+        home: Home, run_cli: CliRunner, fake: FakeAlertmanager, variable: str, value: str,
+        instance: str) -> None:
+    write_lines(home.log, burst(0, 11, step_s=0.1))
+    result = run_cli("--once", "--alertmanager", fake.url, env={**home.env, variable: value})
+    assert result.code == 0, result.err
+    [alert] = fake.alerts()
+    assert alert["labels"]["instance"] == instance
+    [warning] = [line for line in result.err.splitlines() if "warning" in line]
+    assert variable in warning and repr(value) in warning
+    assert f"instance uses {'8787' if variable.endswith('PORT') else '127.0.0.1'}" in warning
 
 
 def test_once_exports_the_delivery_counters_as_otlp_metrics(
