@@ -115,9 +115,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The program name in ``--help`` when none is given (``__main__`` passes the invoked one).
+DEFAULT_PROG = "python -m watcher"
+
+
+def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m watcher",
+        prog=prog,
         description="Watch the hub's security audit log and raise alerts.",
         epilog=_EPILOG,
     )
@@ -161,13 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> WatcherConfig:
-    """Builds the config from arguments and an environment mapping.
+def parse_config(argv: Sequence[str], env: Mapping[str, str], *,
+                 prog: str = DEFAULT_PROG) -> WatcherConfig:
+    """Builds the config from arguments and an environment mapping (``prog``: the program
+    name ``--help`` shows).
 
     Raises:
         UsageError: naming the bad argument or variable.
     """
-    args = build_parser().parse_args(list(argv))
+    args = build_parser(prog).parse_args(list(argv))
     if not 10 <= args.interval_ms <= 60_000:
         raise UsageError(f"--interval-ms must be between 10 and 60000, got {args.interval_ms}")
     if not 0 < args.status_interval_s <= 86_400:
@@ -386,7 +392,7 @@ def _state(watcher: Watcher) -> str:
 
 
 def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+         stderr: TextIO | None = None, prog: str = DEFAULT_PROG) -> int:
     """Runs the watcher CLI and returns its exit code.
 
     Everything it prints (paths, values from the log, error messages) is terminal-safe.
@@ -394,11 +400,12 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     Args:
         argv: the arguments after the program name.
         env: the environment, read once by ``__main__``.
+        prog: the program name ``--help`` shows: the command as invoked.
     """
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     try:
-        config = parse_config(argv, env)
+        config = parse_config(argv, env, prog=prog)
     except UsageError as exc:
         say(err, f"python -m watcher: error: {exc}")
         return EXIT_USAGE

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 from watcher import EXIT_OK, EXIT_USAGE, main
+from watcher.__main__ import main as entry_point
 
 from .conftest import CliRunner, Home, burst, read_alerts, write_lines
 
@@ -91,3 +93,18 @@ def test_check_rules_prints_only_its_verdict(tmp_path: Path,
                      '"window_s": 60, "severity": "info"}]}')
     code, out, err = _run(["--check-rules", str(rules)], {})
     assert (code, err) == (EXIT_OK, "") and "OK" in out
+
+
+@pytest.mark.parametrize(("argv0", "prog"), [
+    ("/venv/bin/sheratan-watcher", "sheratan-watcher"),
+    ("C:/venv/Scripts/sheratan-watcher.exe", "sheratan-watcher"),
+    ("/work/main/watcher/__main__.py", "python -m watcher"),
+])
+def test_help_names_the_command_as_invoked(argv0: str, prog: str,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0, "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        entry_point()
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: {prog} [-h]")
