@@ -46,16 +46,20 @@ EXIT_LOCKED = 3
 EXIT_FORCED = 130
 #: --replay or --check-rules stopped by SIGINT/SIGTERM before finishing; no output written.
 EXIT_INTERRUPTED = 130
-_EPILOG = (f"follow mode and --once need the home to exist (they print it and the files "
-           f"they use on stderr; it is never created). exit codes: {EXIT_OK} ok; "
+_EPILOG = (f"follow mode and --once need the home to exist, with its logs folder unless "
+           f"--log or $HUB_AUDIT_LOG names the audit log (they print the home and the files "
+           f"they use on stderr; a home is never created, nor its logs folder when the log is "
+           f"the home's). exit codes: {EXIT_OK} ok; "
            f"{EXIT_FAILURE} I/O error, or the default alerts file refused; {EXIT_USAGE} bad "
-           f"command line, rules or --token-file, no such home, or the --alerts file refused "
+           f"command line, rules or --token-file, no such home (or no logs folder in it), the "
+           f"audit log a folder or another non-regular file, or the --alerts file refused "
            f"(a symlink, not a regular file, or not ending with a newline nor a torn alert "
            f"line); {EXIT_LOCKED} another watcher is already running on this home (follow and "
            f"--once hold $SHERATAN_HOME/{layout.WATCHER_LOCK_FILE.as_posix()}); "
            f"{EXIT_INTERRUPTED} stopped by a signal (--replay, --check-rules) or forced by a "
            f"second one (follow)")
 DEFAULT_INTERVAL_MS = 200
+_HOME_LOG = "the home's"
 DEFAULT_STATUS_INTERVAL_S = 30.0
 _SLEEP_SLICE_S = 0.05
 
@@ -104,6 +108,13 @@ class WatcherConfig:
     home_from: str = "from --home"
     #: What the environment held that is not used as written, to say on stderr at start.
     warnings: tuple[str, ...] = ()
+    #: Where the log path came from: ``from --log``, ``from HUB_AUDIT_LOG`` or the home's.
+    log_from: str = _HOME_LOG
+
+    @property
+    def log_named(self) -> bool:
+        """The audit log is named by --log or HUB_AUDIT_LOG, not the home's."""
+        return self.log_from != _HOME_LOG
 
     @property
     def state_dir(self) -> Path:
@@ -182,6 +193,8 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str], *,
     files = HomeLayout(home)
     env_log = env.get("HUB_AUDIT_LOG", "").strip()
     log_path: Path = args.log or (Path(env_log) if env_log else files.audit_log)
+    log_from = ("from --log" if args.log is not None
+                else "from HUB_AUDIT_LOG" if env_log else _HOME_LOG)
     if args.replay is not None:
         mode, target = Mode.REPLAY, args.replay
         if args.alerts is None:
@@ -198,6 +211,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str], *,
         home=home,
         home_from=home_from,
         log_path=log_path,
+        log_from=log_from,
         alerts_path=args.alerts or files.alerts,
         rules_path=active_rules_path(args.rules, home),
         interval_ms=args.interval_ms,
@@ -267,14 +281,21 @@ class _Loaded:
     rules: RuleSet
     guard: ValueGuard
     audit_format: AuditFormat
+    #: Follow mode and --once: the line saying the hub token is unknown here, if it is.
+    token_notice: str | None = None
 
 
 def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, stderr: TextIO,
            flags: StopFlags) -> int:
     # Only follow mode and --once hold the lock: --replay never imports filelock.
     from watcher._lock import InstanceLock, WatcherLocked
+    from watcher._preflight import missing_log_notice
 
     say(stderr, files_used(config))
+    for notice in (missing_log_notice(config.log_path, config.log_from,
+                                      follow=config.mode is Mode.FOLLOW), loaded.token_notice):
+        if notice is not None:
+            say(stderr, f"python -m watcher: {notice}")
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
     files = HomeLayout(config.home)
     lock = InstanceLock(files.watcher_lock)
@@ -471,15 +492,16 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
 
 
 def _home_problem(config: WatcherConfig) -> str | None:
-    """Why follow mode or ``--once`` cannot run on this home: it must exist, so that a
-    watcher started in the wrong folder says so instead of making a new, empty home."""
+    """Why follow mode or ``--once`` cannot run on this home and log: the home must exist
+    (with its logs folder when the log is the home's), so that a watcher started in the
+    wrong folder says so instead of filling it; the log must not be a folder or a FIFO,
+    where no alert could ever come from."""
     if config.mode not in (Mode.FOLLOW, Mode.ONCE):
         return None
-    problem = HomeLayout(config.home).problem()
-    if problem is None:
-        return None
-    return (f"{problem} ({config.home_from}); set SHERATAN_HOME or pass --home "
-            "to the hub's home")
+    from watcher._preflight import home_problem, log_problem
+
+    return (home_problem(config.home, config.home_from, log_named=config.log_named)
+            or log_problem(config.log_path, config.log_from))
 
 
 def files_used(config: WatcherConfig) -> str:
@@ -490,16 +512,17 @@ def files_used(config: WatcherConfig) -> str:
             f"log {log}; alerts {config.alerts_path}; rules {rules}")
 
 
-def _value_guard(config: WatcherConfig) -> ValueGuard:
+def _value_guard(config: WatcherConfig, unknown_said: bool) -> ValueGuard:
     """The group-value guard. It reads the --token-file files now; the other secrets wait
-    until a value that is no IP address needs judging.
+    until a value that is no IP address needs judging (``unknown_said``: the token is
+    already said to be unknown).
 
     Raises:
         UsageError: a --token-file cannot be used (naming the option and the path, never the
             content).
     """
     if not config.token_files:
-        return known_secrets_guard(config.env, home=config.home)
+        return known_secrets_guard(config.env, home=config.home, unknown_said=unknown_said)
     # The secret sources load only once named here, or on the guard's first real verdict.
     from otel import SecretSourceError
 
@@ -509,13 +532,25 @@ def _value_guard(config: WatcherConfig) -> ValueGuard:
         raise UsageError(str(exc)) from None
 
 
+def _token_notice(config: WatcherConfig) -> str | None:
+    """Follow mode and --once: the line saying the hub token is unknown here, if it is (a
+    look at whether its sources exist; the guard reads them when first needed)."""
+    if config.mode not in (Mode.FOLLOW, Mode.ONCE):
+        return None
+    from watcher._preflight import unknown_token_notice
+
+    return unknown_token_notice(config.env, config.home, config.token_files)
+
+
 def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> int:
     try:
         if config.mode is Mode.CHECK_RULES:
             return _check_rules(config, out, flags)
         if config.mode is Mode.CHECK_FORMAT:
             return _check_format(config, out)
-        loaded = _Loaded(_load(config), _value_guard(config), _load_format(config))
+        notice = _token_notice(config)
+        loaded = _Loaded(_load(config), _value_guard(config, notice is not None),
+                         _load_format(config), notice)
     except RulesError as exc:
         say(err, f"python -m watcher: invalid rules: {exc}")
         return EXIT_USAGE

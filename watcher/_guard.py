@@ -120,10 +120,12 @@ def read_token_files(paths: Sequence[Path]) -> KnownSecrets:
 class _LazySecrets:
     """The redactor factory: gathers the secrets on its one call, and says what it found."""
 
-    def __init__(self, env: Mapping[str, str], home: Path, named: KnownSecrets | None) -> None:
+    def __init__(self, env: Mapping[str, str], home: Path, named: KnownSecrets | None,
+                 unknown_said: bool) -> None:
         self._env = env
         self._home = home
         self._named = named
+        self._unknown_said = unknown_said
 
     def __call__(self) -> Redactor:
         # Imported here, on the first value that is no IP address: a replay of addresses
@@ -139,25 +141,32 @@ class _LazySecrets:
         )
         for warning in known.warnings:
             logger.warning("%s", warning)
-        if not known.token_findable:
-            logger.warning("the hub token is unknown here (no HUB_TOKEN, --token-file, %s or "
-                           "%s): group values are checked against credential patterns only",
-                           self._home / TOKEN_FILE, self._home / FINGERPRINT_FILE)
+        if not known.token_findable and not self._unknown_said:
+            logger.warning("%s", unknown_token_message(self._home))
         return _redactor(known)
 
 
-def known_secrets_guard(env: Mapping[str, str], *, home: Path,
-                        token_files: Sequence[Path] = ()) -> ValueGuard:
+def unknown_token_message(home: Path) -> str:
+    """What the watcher says, once, when it cannot know the hub token."""
+    return (f"the hub token is unknown here (no HUB_TOKEN, --token-file, {home / TOKEN_FILE} "
+            f"or {home / FINGERPRINT_FILE}): group values are checked against credential "
+            "patterns only")
+
+
+def known_secrets_guard(env: Mapping[str, str], *, home: Path, token_files: Sequence[Path] = (),
+                        unknown_said: bool = False) -> ValueGuard:
     """A guard that knows this watcher's secrets, gathered when first needed.
 
     Args:
         env: the environment, as read once by ``__main__``.
         home: the hub's ``SHERATAN_HOME``: its token file and token fingerprint.
         token_files: the ``--token-file`` paths; read now.
+        unknown_said: the caller said at start that the token is unknown: the guard does not
+            say it again when it gathers the secrets and finds none.
 
     Raises:
         otel.SecretSourceError: a ``--token-file`` cannot be used.
     """
     named = read_token_files(token_files) if token_files else None
-    return _GroupValueGuard(_LazySecrets(env, home, named), replacement=REDACTED,
+    return _GroupValueGuard(_LazySecrets(env, home, named, unknown_said), replacement=REDACTED,
                             cache_size=VERDICT_CACHE_SIZE, secret_names=True)

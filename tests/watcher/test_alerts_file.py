@@ -114,8 +114,9 @@ def test_a_fifo_at_the_alerts_path_is_refused_without_blocking(run_cli: CliRunne
 
     def run() -> None:
         result = run_cli("--once")
-        # The first line names the home and files it uses; the error comes after it, alone.
-        done.append((result.code, result.err.split("\n", 1)[1]))
+        # The first line names the home and files it uses, the next says the token is
+        # unknown in this home; the error comes last, alone.
+        done.append((result.code, result.err.split("\n", 2)[2]))
 
     runner = threading.Thread(target=run, daemon=True)
     runner.start()

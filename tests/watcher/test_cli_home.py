@@ -61,9 +61,10 @@ def test_once_says_the_home_and_files_it_used(run_cli: CliRunner, home: Home) ->
     assert len(read_alerts(home.alerts)) == 1
 
 
-def test_a_home_without_logs_gets_them_and_a_home_rules_file_is_named(tmp_path: Path) -> None:
+def test_a_home_rules_file_is_named(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "configs").mkdir(parents=True)
+    (home / "logs").mkdir()
     rules = home / "configs" / "alert_rules.json"
     rules.write_text('{"rules": [{"name": "r", "event": "AUTH_FAILURE", "threshold": 1, '
                      '"window_s": 60, "severity": "info"}]}')
@@ -71,6 +72,79 @@ def test_a_home_without_logs_gets_them_and_a_home_rules_file_is_named(tmp_path: 
     assert code == EXIT_OK, err
     assert f"rules {rules}" in err and "(from --home)" in err
     assert (home / "state" / "watcher_status.json").is_file()
+
+
+@pytest.mark.parametrize("mode", [["--once"], []], ids=["once", "follow"])
+@pytest.mark.parametrize("how", ["env", "option"])
+def test_an_existing_folder_without_logs_is_no_home_and_stays_empty(
+        tmp_path: Path, mode: list[str], how: str) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv, env = ((mode, {"SHERATAN_HOME": str(empty)}) if how == "env"
+                 else ([*mode, "--home", str(empty)], {}))
+    code, out, err = _run(argv, env)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err == (f"python -m watcher: error: the home {empty} "
+                   f"({'from SHERATAN_HOME' if how == 'env' else 'from --home'}) has no logs "
+                   "folder, which the hub makes at its first start; set SHERATAN_HOME or pass "
+                   "--home to the hub's home, or name the audit log with --log\n")
+    assert os.listdir(empty) == []
+
+
+@pytest.mark.parametrize("how", ["--log", "HUB_AUDIT_LOG"])
+def test_a_named_log_needs_only_the_home_which_gets_its_state(tmp_path: Path, how: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    log = tmp_path / "audit.jsonl"
+    write_lines(log, burst(0, 11))
+    argv, env = ((["--once", "--log", str(log)], {"SHERATAN_HOME": str(home)}) if how == "--log"
+                 else (["--once"], {"SHERATAN_HOME": str(home), "HUB_AUDIT_LOG": str(log)}))
+    code, _, err = _run(argv, env)
+    assert code == EXIT_OK, err
+    assert len(read_alerts(home / "logs" / "alerts.jsonl")) == 1
+    assert (home / "state" / "watcher_checkpoint.json").is_file()
+
+
+@pytest.mark.parametrize("how", ["--log", "HUB_AUDIT_LOG"])
+@pytest.mark.parametrize("mode", [["--once"], []], ids=["once", "follow"])
+def test_a_folder_as_the_audit_log_is_refused(home: Home, tmp_path: Path, how: str,
+                                              mode: list[str]) -> None:
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    argv, env = (([*mode, "--log", str(folder)], home.env) if how == "--log"
+                 else (mode, {**home.env, "HUB_AUDIT_LOG": str(folder)}))
+    code, out, err = _run(argv, env)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err == (f"python -m watcher: error: the audit log {folder} (from {how}) is a folder, "
+                   "not a regular file; the watcher left it untouched\n")
+    assert os.listdir(folder) == [] and not home.state.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs and symlinks need POSIX")
+def test_a_fifo_as_the_audit_log_is_refused_and_a_link_to_a_log_is_followed(
+        run_cli: CliRunner, home: Home, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refused = run_cli("--once", "--log", str(fifo))
+    assert refused.code == EXIT_USAGE and "is a FIFO, not a regular file" in refused.err
+    write_lines(home.log, burst(0, 11))
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(home.log)
+    result = run_cli("--once", "--log", str(link))
+    assert result.code == EXIT_OK, result.err
+    assert len(read_alerts(home.alerts)) == 1
+
+
+def test_once_says_when_the_log_does_not_exist_yet(run_cli: CliRunner, home: Home,
+                                                   tmp_path: Path) -> None:
+    typo = tmp_path / "missing.jsonl"
+    result = run_cli("--once", "--log", str(typo))
+    assert result.code == EXIT_OK, result.err
+    assert (f"python -m watcher: the audit log {typo} (from --log) does not exist yet (the "
+            "hub creates it); nothing to read\n") in result.err
+    assert "waiting for log" in result.out
+    write_lines(home.log, burst(0, 1))
+    assert "does not exist" not in run_cli("--once").err
 
 
 def test_replay_needs_no_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
