@@ -126,6 +126,8 @@ def test_every_command_answers_help_from_the_root_folder(installed: Installed,
     done = installed.run(command, "--help")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: ")
+    if command == "sheratan-watcher":  # the command as invoked, not python -m watcher
+        assert done.stdout.startswith(f"usage: {command} ")
     assert "Traceback" not in done.stdout + done.stderr
 
 
