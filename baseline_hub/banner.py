@@ -8,6 +8,7 @@ scripts wait for it.
 from __future__ import annotations
 
 import ipaddress
+import os
 import shlex
 import subprocess
 import sys
@@ -72,21 +73,64 @@ def exposure_warning(bound: str, host: str) -> str | None:
 
 
 def next_steps(runtime: HubRuntime, *, watcher: bool) -> str:
-    """A few lines on what to try next: each plane's ``/metrics``, ``hub_top``, the watcher."""
+    """A few lines on what to try next: each plane's ``/metrics``, ``hub_top``, the watcher.
+
+    The commands are the ones installed beside the hub's own interpreter (see
+    :func:`tool_command`), so they work without an activated venv.
+    """
     home = _shell_word(str(runtime.config.home.resolve()))
-    top = (f"sheratan-top --home {home} --control-url {runtime.control_url} "
-           f"--data-url {runtime.data_url}")
+    top = (f"{tool_command('sheratan-top', 'sheratan_ops.top')} --home {home} "
+           f"--control-url {runtime.control_url} --data-url {runtime.data_url}")
     alerts = ("alerts: the audit watcher runs beside the hub; hub_top shows what it raises"
               if watcher else
-              f"alerts: restart with --watcher, or run sheratan-watcher --home {home}")
+              f"alerts: restart with --watcher, or run "
+              f"{tool_command('sheratan-watcher', 'watcher')} --home {home}")
     return "\n".join([
         "Try next:",
         f"  curl {runtime.control_url}/metrics    the control plane's metrics as JSON, no token",
         f"  curl '{runtime.data_url}/metrics?format=prometheus'    the data plane's, as "
         "Prometheus text (or send Accept: text/plain)",
-        f"  {top}    a live view (or python scripts/hub_top.py, same options)",
+        f"  {top}    a live view",
         f"  {alerts}",
     ])
+
+
+def tool_command(script: str, module: str, *, executable: str | None = None,
+                 cwd: Path | None = None) -> str:
+    """How to run an installed command with the hub's own interpreter, as typed in a shell.
+
+    The console script beside ``executable`` (``.venv/bin/sheratan-top``, with ``.exe`` on
+    Windows) when there is one, else ``<executable> -m <module>``: a bare ``sheratan-top``
+    fails in a shell without the venv activated. A path below ``cwd`` is shown relative to
+    it when that is shorter.
+
+    Args:
+        script: The console script's name.
+        module: The module ``-m`` runs instead.
+        executable: The interpreter (default ``sys.executable``).
+        cwd: The folder the command is typed in (default the current one).
+    """
+    python = Path(sys.executable if executable is None else executable)
+    suffix = ".exe" if sys.platform == "win32" else ""
+    installed = python.parent / f"{script}{suffix}"
+    if installed.is_file():
+        return _shell_word(_shortest(installed, cwd))
+    return f"{_shell_word(_shortest(python, cwd))} -m {module}"
+
+
+def _shortest(path: Path, cwd: Path | None) -> str:
+    """``path`` relative to ``cwd`` when it lies below it and that is shorter (never a bare
+    name, which a shell would look up on PATH), else absolute."""
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute, Path.cwd() if cwd is None else cwd)
+    except (ValueError, OSError):  # another drive on Windows, or no current folder
+        return absolute
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return absolute
+    if os.sep not in relative and (os.altsep is None or os.altsep not in relative):
+        relative = os.path.join(os.curdir, relative)
+    return relative if len(relative) < len(absolute) else absolute
 
 
 def _shell_word(text: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,7 +20,7 @@ import pytest
 
 from baseline_hub import HubConfig, HubContext, PlaneInfo
 from baseline_hub import demo as demo_module
-from baseline_hub.banner import exposure_warning, is_loopback
+from baseline_hub.banner import exposure_warning, is_loopback, tool_command
 from baseline_hub.envhelp import hub_variables
 from baseline_hub.server import HubRuntime
 from baseline_hub.token import TokenSource
@@ -61,8 +63,18 @@ def test_on_loopback_the_banner_says_so_and_then_what_to_try(hub_process: HubPro
     assert after[0].startswith(f"  curl {hub_process.control_url}/metrics ")
     assert f"curl '{hub_process.data_url}/metrics?format=prometheus'" in after[1]
     assert f"--control-url {hub_process.control_url} --data-url {hub_process.data_url}" in after[2]
-    assert after[2].startswith("  sheratan-top --home ")
-    assert "--watcher" in after[3] and "sheratan-watcher --home" in after[3]
+    top = tool_command("sheratan-top", "sheratan_ops.top", cwd=REPO)  # the hub runs in REPO
+    assert after[2].startswith(f"  {top} --home ")
+    watcher = tool_command("sheratan-watcher", "watcher", cwd=REPO)
+    assert "--watcher" in after[3] and f"{watcher} --home" in after[3]
+    # The live-view command works as printed, from the hub's folder, with no venv activated.
+    command = shlex.split(after[2].rsplit("    ", 1)[0])
+    done = subprocess.run([*command, "--once"], cwd=REPO, capture_output=True, text=True,
+                          encoding="utf-8", timeout=60, check=False,
+                          env={k: v for k, v in os.environ.items()
+                               if k not in ("PYTHONPATH", "VIRTUAL_ENV")})
+    assert done.returncode == 0, done.stderr
+    assert "nodes_online" in done.stdout and "unreachable" not in done.stdout
     # What the lines say to try works.
     assert httpx.get(f"{hub_process.control_url}/metrics").json()["plane"] == "control"
     text = httpx.get(f"{hub_process.data_url}/metrics?format=prometheus").text
@@ -93,6 +105,33 @@ def test_with_the_watcher_the_last_line_says_it_runs(hub_home: Path) -> None:
         assert "restart with --watcher" not in output
     finally:
         assert hub.stop() == 0
+
+
+def _interpreter(folder: Path, *scripts: str) -> Path:
+    folder.mkdir(parents=True)
+    for name in ("python", *scripts):
+        (folder / f"{name}{'.exe' if sys.platform == 'win32' else ''}").write_text("")
+    return folder / "python"
+
+
+def test_the_console_script_beside_the_interpreter_is_named_by_its_path(
+        tmp_path: Path) -> None:
+    python = _interpreter(tmp_path / ".venv" / "bin", "sheratan-top")
+    exe = ".exe" if sys.platform == "win32" else ""
+    shown = tool_command("sheratan-top", "sheratan_ops.top", executable=str(python),
+                         cwd=tmp_path)
+    assert shown == os.path.join(".venv", "bin", f"sheratan-top{exe}")
+    # From another folder the absolute path; never a bare name the shell looks up.
+    assert tool_command("sheratan-top", "sheratan_ops.top", executable=str(python),
+                        cwd=tmp_path / "elsewhere") == str(python.parent / f"sheratan-top{exe}")
+    assert tool_command("sheratan-top", "sheratan_ops.top", executable=str(python),
+                        cwd=python.parent) == os.path.join(".", f"sheratan-top{exe}")
+
+
+def test_without_a_console_script_the_interpreter_runs_the_module(tmp_path: Path) -> None:
+    python = _interpreter(tmp_path / "my venv" / "bin")
+    shown = tool_command("sheratan-watcher", "watcher", executable=str(python), cwd=tmp_path)
+    assert shlex.split(shown) == [os.path.join("my venv", "bin", "python"), "-m", "watcher"]
 
 
 def test_help_lists_every_variable_the_hub_reads_with_its_default() -> None:
