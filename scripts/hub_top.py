@@ -10,15 +10,17 @@ It refreshes both planes' ``GET /metrics`` (no token needed), the watcher's
 nodes, failure rates above the limits of the watcher's active rules (``--rules``, else the
 home's ``configs/alert_rules.json``, else the packaged ones), and firing alerts in colour,
 with ↑/↓ against the previous refresh. A plane that cannot be read is one "hub unreachable"
-line, never a traceback. It says on stderr which home it reads (``--home``, else
-``SHERATAN_HOME``, else ``./.sheratan`` of the current folder), which of its files it found,
-and which rules it used.
+line, never a traceback; a hub with ``OTEL_SDK_DISABLED=true`` (``/metrics`` answers 503,
+reason ``disabled``) is shown up, with its metrics disabled. It says on stderr which home it
+reads (``--home``, else ``SHERATAN_HOME``, else ``./.sheratan`` of the current folder), which
+of its files it found, and which rules it used.
 
 Nothing read is drawn as it came: the hub token (from ``HUB_TOKEN``,
 ``<home>/secrets/hub_token``, any ``--token-file``, or found by the hub's fingerprint in
 ``<home>/state/hub_token.fingerprint.json``), other known secrets and credential-like
-values are redacted, and terminal controls (escape sequences, CR/LF, bidi overrides) are
-shown as visible escapes. A symbolic link, FIFO or folder at the alerts or status path is
+values are redacted (when the token is none of these, it says so once on stderr and relies
+on the credential patterns), and terminal controls (escape sequences, CR/LF, bidi overrides)
+are shown as visible escapes. A symbolic link, FIFO or folder at the alerts or status path is
 never followed or read; the frame says so.
 
 Exit codes: 0 a frame was drawn (``--once``, also when the hub is unreachable: the frame
@@ -36,7 +38,14 @@ from __future__ import annotations
 
 import sys
 
-from sheratan_ops.top import main
+try:
+    from sheratan_ops.top import main
+except ModuleNotFoundError as missing:  # run by a python without the package: one line
+    print(f"hub_top.py: this python ({sys.executable}) cannot import {missing.name}; "
+          "install the package as the README says (python3 -m venv .venv && "
+          ".venv/bin/pip install .) and run .venv/bin/python scripts/hub_top.py",
+          file=sys.stderr)
+    raise SystemExit(2) from None
 
 if __name__ == "__main__":
     sys.exit(main())

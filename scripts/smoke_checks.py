@@ -9,11 +9,13 @@ Usage, from the repository root::
 Without ``--control-url`` and ``--data-url`` it checks the planes where the hub binds them:
 ``HUB_HOST``, ``HUB_CONTROL_PORT`` and ``HUB_DATA_PORT``, read as the hub reads them (as
 diagnose and hub_top do; a value the hub would refuse warns and falls back to the default).
-On stderr it says which URLs it checks and which token file it read, if any.
+On stderr it says which URLs it checks (a URL with a port outside 1..65535 is bad usage).
 
 It first prints where the token came from (``token: from --token``, ``from HUB_TOKEN`` or
 ``from <path>``, never the token), then one line per check, ``PASS <name>``,
-``FAIL <name>: <why>`` or ``SKIP <name>: <why>``, then a summary line. It exits 0 when no
+``FAIL <name>: <why>`` or ``SKIP <name>: <why>``, then a summary line. A hub with
+``OTEL_SDK_DISABLED=true`` answers ``/metrics`` with 503 and reason ``disabled``: the
+``metrics_*`` checks then SKIP with that reason; any other 503 is a FAIL. It exits 0 when no
 check failed, 1 when one did, and 2 for bad usage (a bad argument, or no token to be found).
 
 The token comes from ``--token``, else ``HUB_TOKEN``, else ``<home>/secrets/hub_token`` with
@@ -52,21 +54,28 @@ from __future__ import annotations
 import sys
 
 # Re-exported for programmatic use (the tests drive single checks through them).
-from sheratan_ops.smoke import (
-    EXIT_CHECK_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    CheckResult,
-    SafeOutput,
-    SmokeContext,
-    Token,
-    UsageError,
-    all_checks,
-    check_job_roundtrip,
-    main,
-    resolve_token,
-    run_checks,
-)
+try:
+    from sheratan_ops.smoke import (
+        EXIT_CHECK_FAILED,
+        EXIT_OK,
+        EXIT_USAGE,
+        CheckResult,
+        SafeOutput,
+        SmokeContext,
+        Token,
+        UsageError,
+        all_checks,
+        check_job_roundtrip,
+        main,
+        resolve_token,
+        run_checks,
+    )
+except ModuleNotFoundError as missing:  # run by a python without the package: one line
+    print(f"smoke_checks.py: this python ({sys.executable}) cannot import {missing.name}; "
+          "install the package as the README says (python3 -m venv .venv && "
+          ".venv/bin/pip install .) and run .venv/bin/python scripts/smoke_checks.py",
+          file=sys.stderr)
+    raise SystemExit(2) from None
 
 __all__ = [
     "EXIT_CHECK_FAILED",

@@ -49,13 +49,17 @@ def port(env: Mapping[str, str], plane: str, warn: list[str]) -> int:
     """
     var = _PORT_VARS[plane]
     default = hub_env.PORT_DEFAULTS[var]
+    hint = ""
     try:
         number = hub_env.port(env, var)
     except ConfigError:
         number = 0
+    else:
+        hint = (f" (the hub picks a free port for 0: pass --{plane}-url with the port "
+                "its banner shows)")
     if number:
         return number
-    warn.append(f"{var}={env.get(var, '')!r} is not a port 1..65535; using {default}")
+    warn.append(f"{var}={env.get(var, '')!r} is not a port 1..65535; using {default}{hint}")
     return default
 
 

@@ -149,4 +149,6 @@ class Benchmark:
 
     @property
     def summary(self) -> str:
-        return (self.fn.__doc__ or "").strip().splitlines()[0]
+        """The docstring's first paragraph, on one line (``--list``)."""
+        first = (self.fn.__doc__ or "").strip().split("\n\n", 1)[0]
+        return " ".join(first.split())

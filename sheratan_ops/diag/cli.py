@@ -15,9 +15,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from otel import KnownSecrets, terminal_safe
+from otel import FINGERPRINT_FILE, TOKEN_FILE, KnownSecrets, terminal_safe
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
+from sheratan_ops.cliargs import program_name
 
 from .bundle import LeakFound
 from .config import (
@@ -35,7 +36,7 @@ from .config import (
 from .gate import LeakGate
 from .known import NoTokenError, gather_secrets, require_token, token_summary
 from .run import VERSION, create_bundle
-from .verify import verify_bundle
+from .verify import NotAZipFile, verify_bundle
 
 EXIT_OK = 0
 #: No bundle was written (the output folder is not writable, say).
@@ -69,8 +70,8 @@ the hub token:
 exit codes:
   {EXIT_OK}  a bundle was written (even if some collectors failed), or --verify passed
   {EXIT_NO_BUNDLE}  no bundle was written (the output folder is not writable, say)
-  {EXIT_USAGE}  bad usage (an option, SOURCE_DATE_EPOCH, an unreadable --token-file), or
-     a missing or empty home without --allow-empty
+  {EXIT_USAGE}  bad usage (an option, SOURCE_DATE_EPOCH, an unreadable --token-file, a
+     --verify file that is not a zip), or a missing or empty home without --allow-empty
   {EXIT_LEAK}  the leak gate found a secret: the bundle was deleted (--verify: unsafe)
   {EXIT_TAMPERED}  --verify: the bundle does not match its manifest
   {EXIT_NO_TOKEN}  the hub token is neither known nor findable: no bundle written
@@ -105,7 +106,7 @@ def _timeout(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="diagnose.py", description=_DESCRIPTION, epilog=_EPILOG,
+    parser = _Parser(prog=program_name("diagnose.py"), description=_DESCRIPTION, epilog=_EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
                         help="folder for the bundle (default: the current folder)")
@@ -234,11 +235,15 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not path.is_file():
         _err(f"error: --verify: no such file: {path}")
         return EXIT_USAGE
-    home, _ = hub_env.resolve_home(args.home, env)
+    home, home_from = hub_env.resolve_home(args.home, env)
+    _err(hubenv.describe_home(home, home_from, (home / TOKEN_FILE, home / FINGERPRINT_FILE)))
     # Checked without the token first: a leak by pattern or a tampered member is worth
     # reporting either way; only "clean" needs the token.
     secrets = _secrets(env, home, args.token_file, None)
-    verdict = verify_bundle(path, LeakGate(secrets.redactor()))
+    try:
+        verdict = verify_bundle(path, LeakGate(secrets.redactor()))
+    except NotAZipFile as exc:
+        raise UsageError(f"--verify: {exc}") from None
     for problem in verdict.problems:
         print(terminal_safe(f"TAMPERED {problem}"))
     for leak in verdict.leaks:

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sheratan_home import HomeLayout
 from sheratan_home.env import DEFAULT_NODE_DEAD_S, DEFAULT_NODE_STALE_S
 from sheratan_ops import hubenv
+from sheratan_ops.cliargs import parse_base_url
 
 DEFAULT_LINES = 200
 MAX_LINES = 100_000
@@ -105,20 +105,18 @@ def parse_loopback_url(url: str, plane: str) -> Endpoint:
     """Parse an explicit ``--control-url``/``--data-url``; only loopback http is accepted.
 
     Raises:
-        UsageError: any other scheme or host, credentials, a query or a path.
+        UsageError: any other scheme or host, a bad port, credentials, a query or a path.
     """
     option = f"--{plane}-url"
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        parts = parse_base_url(url, schemes=("http",))
     except ValueError as exc:
-        raise UsageError(f"{option}: not a valid URL ({exc})") from None
-    if parts.scheme != "http":
-        raise UsageError(f"{option}: only http:// is supported, got {parts.scheme or 'none'!r}")
+        raise UsageError(f"{option}: {exc}") from None
+    port = parts.port
     if parts.username is not None or parts.password is not None:
         # Never echo the URL: it carries credentials.
         raise UsageError(f"{option}: credentials in the URL are not accepted")
-    if parts.query or parts.fragment or parts.path not in ("", "/"):
+    if parts.path not in ("", "/"):
         raise UsageError(f"{option}: give the base URL only (no path, query or fragment)")
     host = parts.hostname or ""
     if not _is_loopback(host):

@@ -25,6 +25,7 @@ class NoTokenError(Exception):
     """The hub token is neither known nor findable; the message says how to provide it."""
 
     def __init__(self, home: Path, *, headline: str) -> None:
+        home = home.absolute()
         token_file = home / TOKEN_FILE
         fingerprint = home / FINGERPRINT_FILE
         super().__init__(
@@ -34,9 +35,11 @@ class NoTokenError(Exception):
             "  - no --token-file was given\n"
             f"  - there is no token fingerprint at {fingerprint}\n"
             "Give it the token in one of these ways:\n"
+            f"  - if {home} is not the hub's home (run from another folder, say), pass "
+            "--home PATH or set SHERATAN_HOME to the folder the hub runs with\n"
             "  - set HUB_TOKEN to the hub's token for this run\n"
             "  - pass --token-file PATH, a file that holds the token (one line)\n"
-            f"  - start the v1.5 hub once with this home (SHERATAN_HOME={home}); it writes "
+            f"  - if it is, start the v1.5 hub once with it (SHERATAN_HOME={home}); it writes "
             f"{FINGERPRINT_FILE.as_posix()}, with which diagnose finds the token without "
             "knowing it")
 

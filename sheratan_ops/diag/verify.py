@@ -34,11 +34,16 @@ class Verdict:
         return not self.problems and not self.leaks
 
 
+class NotAZipFile(ValueError):
+    """The file given is no zip at all: a wrong argument, not a tampered bundle."""
+
+
 def verify_bundle(path: Path, gate: LeakGate) -> Verdict:
     """Check ``path``'s integrity against its manifest, and scan it for secrets.
 
     Raises:
         FileNotFoundError: there is no such file.
+        NotAZipFile: the file is not a zip file.
     """
     verdict = Verdict()
     contents = _read_members(path, verdict)
@@ -57,8 +62,7 @@ def _read_members(path: Path, verdict: Verdict) -> dict[str, bytes] | None:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        verdict.problems.append("not a zip file")
-        return None
+        raise NotAZipFile(f"{path} is not a zip file, so not a diagnose bundle") from None
     with archive:
         infos = archive.infolist()
         names = [info.filename for info in infos]

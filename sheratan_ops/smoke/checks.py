@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 
+from sheratan_ops.cliargs import metrics_disabled
+
 from .context import (
     MAX_DETAIL_CHARS,
     SMOKE_JOB_KIND,
@@ -89,6 +91,10 @@ def check_metrics(ctx: SmokeContext, plane: PlaneName) -> None:
                            headers={"Accept": "application/json"})
     if response.status_code == 501:
         raise CheckSkipped("not configured (501)")
+    reason = metrics_disabled(response.status_code, response.content)
+    if reason is not None:  # the hub's documented answer with OTEL_SDK_DISABLED=true
+        raise CheckSkipped(f"metrics are off on the hub (503, reason {reason!r}; "
+                           "OTEL_SDK_DISABLED=true)")
     body = expect(response, 200)
     if not isinstance(body, dict):
         raise CheckFailed(f"expected a JSON object: {describe(response)}")

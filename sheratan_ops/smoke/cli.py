@@ -22,6 +22,7 @@ from otel import terminal_safe
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
+from sheratan_ops.cliargs import parse_base_url, program_name
 
 from .checks import all_checks, run_checks
 from .context import SmokeContext, UsageError
@@ -54,12 +55,14 @@ class _Parser(argparse.ArgumentParser):
 
 def _url(value: str) -> str:
     try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parse_base_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    try:
+        httpx.URL(value.strip())
+    except httpx.InvalidURL as exc:
         raise argparse.ArgumentTypeError(f"not a URL: {value!r} ({exc})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise argparse.ArgumentTypeError(f"expected http(s)://host:port, got {value!r}")
-    return value.rstrip("/")
+    return value.strip().rstrip("/")
 
 
 def _timeout(value: str) -> float:
@@ -80,7 +83,7 @@ def build_parser(env: Mapping[str, str] | None = None,
     env = {} if env is None else env
     warn = [] if warn is None else warn
     parser = _Parser(
-        prog="smoke_checks.py",
+        prog=program_name("smoke_checks.py"),
         description="Check a running Sheratan hub: health, 401, 421, node and job round trips,"
                     " /metrics. Exit 0: all passed; 1: a check failed; 2: bad usage.",
     )
@@ -130,11 +133,9 @@ def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) 
     return Token(value, str(path.resolve()))
 
 
-def _home_used(token: Token, safe: SafeOutput) -> str:
-    """The one file of a home the checks read is the token file; else no home is used."""
-    if token.source in ("--token", "HUB_TOKEN"):
-        return f"no home used (the token is from {token.source})"
-    return f"token file {safe(token.source)}"
+def _home_used(token: Token) -> str:
+    """Whether a home was used: only for its token file, which the ``token:`` line names."""
+    return "" if token.source not in ("--token", "HUB_TOKEN") else "; no home used"
 
 
 def _port(url: str) -> int:
@@ -160,8 +161,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     safe = SafeOutput(token.value)
     for message in dict.fromkeys(warn):
         print(f"warning: {safe(message)}", file=sys.stderr)
-    print(f"smoke_checks: control {safe(args.control_url)}, data {safe(args.data_url)}; "
-          f"{_home_used(token, safe)}", file=sys.stderr, flush=True)
+    print(f"smoke_checks: control {safe(args.control_url)}, data {safe(args.data_url)}"
+          f"{_home_used(token)}", file=sys.stderr, flush=True)
     # Only the source is redacted: "token: from" itself reads as a secret field.
     print(f"token: from {safe(token.source)}", flush=True)
     timeout = httpx.Timeout(args.timeout_s)

@@ -25,16 +25,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TextIO
-from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
 from rich.live import Live
 
-from otel import KnownSecrets, SecretSourceError, load_known_secrets, terminal_safe
+from otel import (
+    FINGERPRINT_FILE,
+    TOKEN_FILE,
+    KnownSecrets,
+    SecretSourceError,
+    load_known_secrets,
+    terminal_safe,
+)
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
+from sheratan_ops.cliargs import parse_base_url, program_name
 from watcher import RulesError
 
 from .limits import active_rate_limits
@@ -80,7 +87,7 @@ default_url = hubenv.plane_url
 def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
     """The CLI; its defaults come from ``env`` (already read once by the caller)."""
     parser = _Parser(
-        prog="hub_top.py",
+        prog=program_name("hub_top.py"),
         description="A live terminal view of the Sheratan hub: both planes' /metrics, the "
                     "watcher's status and the newest alerts. Ctrl+C quits.",
     )
@@ -195,6 +202,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
                                 (files.alerts, files.watcher_status, files.supervisor_status))
     for line in f"hub_top: {used}\n  rules: {rules_from}".splitlines():
         print(terminal_safe(line), file=err)
+    for message in _token_unknown(secrets, config):
+        print(f"hub_top: warning: {terminal_safe(message)}", file=err)
     scrubber = make_scrubber(secrets)
     console = Console(file=stdout or sys.stdout)
     try:
@@ -233,6 +242,16 @@ def _start(config: TopConfig,
     return secrets, limits, rules_from
 
 
+def _token_unknown(secrets: KnownSecrets, config: TopConfig) -> list[str]:
+    """The one warning when the hub token can be neither known nor found by its fingerprint:
+    what is shown is then redacted by the credential patterns only."""
+    if secrets.token_findable:
+        return []
+    return [f"the hub token is unknown here (no HUB_TOKEN, --token-file, "
+            f"{config.home / TOKEN_FILE} or {config.home / FINGERPRINT_FILE}): what is shown "
+            "is redacted by the credential patterns only"]
+
+
 def make_scrubber(secrets: KnownSecrets) -> Scrubber:
     """The scrubber every frame goes through: ``secrets`` and the credential patterns."""
     return Scrubber(secrets.redactor())
@@ -246,15 +265,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(f"expected http(s)://host:port, got {value!r}")
     try:
-        _ = parts.port
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad port in {value!r}") from None
-    if parts.query or parts.fragment:
-        raise argparse.ArgumentTypeError(f"give the base URL only (no query), got {value!r}")
+        parse_base_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value.strip().rstrip("/")
 
 

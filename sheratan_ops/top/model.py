@@ -32,6 +32,8 @@ class PlaneReading:
             key is absent here and shown as ``?``).
         generated_at: The answer's ``generated_at``, as sent.
         error: Why nothing could be read (``None`` when ``values`` is the answer).
+        metrics_off: The reason the hub gave when it answered but its metrics are switched
+            off (``OTEL_SDK_DISABLED=true``: 503, reason ``disabled``); ``error`` says so too.
     """
 
     plane: str
@@ -39,10 +41,16 @@ class PlaneReading:
     values: Mapping[str, int] = field(default_factory=dict)
     generated_at: str | None = None
     error: str | None = None
+    metrics_off: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def answered(self) -> bool:
+        """The hub answered: with its metrics, or saying they are switched off."""
+        return self.ok or self.metrics_off is not None
 
 
 class AlertState(Enum):

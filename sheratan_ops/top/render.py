@@ -90,7 +90,9 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
     """What an operator should look at, most serious first, as ``(text, style)`` pairs."""
     found: list[tuple[str, str]] = []
     for reading in snapshot.planes:
-        if reading.error is not None:
+        if reading.metrics_off is not None:
+            found.append((f"{reading.plane} plane up, metrics disabled", _WARN))
+        elif reading.error is not None:
             what = "unreachable" if reading.error.startswith(_UNREACHABLE) else "no metrics"
             found.append((f"{reading.plane} plane {what}", _BAD))
     down = watcher_down(snapshot.watcher, snapshot.taken_at)
@@ -155,7 +157,7 @@ def _lines(lines: list[list[Segment]]) -> Iterable[Segment]:
 
 def _header(snap: Snapshot, hint: str | None, width: int) -> RenderableType:
     found = problems(snap)
-    if not any(r.ok for r in snap.planes):
+    if not any(r.answered for r in snap.planes):
         verdict, style = " HUB UNREACHABLE ", "bold white on red"
     elif any(s == _BAD for _, s in found):
         verdict, style = " ALERT ", "bold white on red"
@@ -203,6 +205,13 @@ def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
                  height: int | None, limits: Mapping[str, int]) -> Panel:
     title = Text(f"{reading.plane} plane", style="bold")
     subtitle = Text(reading.url.split("://", 1)[-1], style="dim")
+    if reading.metrics_off is not None:
+        body = Text.assemble(("✓ ", "green"), ("hub up", "bold"), " · ",
+                             ("metrics disabled", _WARN),
+                             (f"\n  reason: {reading.metrics_off} (OTEL_SDK_DISABLED=true "
+                              "on the hub)", "dim"))
+        return Panel(body, title=title, subtitle=subtitle, border_style="yellow",
+                     height=height)
     if reading.error is not None:
         # "hub unreachable: connection refused" -> the verdict bold, the reason below it.
         headline, reason = reading.error, ""

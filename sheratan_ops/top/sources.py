@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from sheratan_home import HomeLayout
+from sheratan_ops.cliargs import metrics_disabled
 from watcher import NotRegularFile, open_regular
 
 from .limits import packaged_rate_limits
@@ -105,6 +106,10 @@ def fetch_plane(client: httpx.Client, plane: str, base_url: str) -> PlaneReading
         return _unreachable(plane, url, reason)
     except httpx.HTTPError as exc:
         return _unreachable(plane, url, _short(f"{type(exc).__name__}: {exc}", "HTTP error"))
+    off = metrics_disabled(response.status_code, response.content)
+    if off is not None:
+        return PlaneReading(plane, url, error=f"hub up, metrics disabled ({off})",
+                            metrics_off=off)
     if response.status_code != 200:
         return PlaneReading(plane, url, error=_http_error(response))
     try:

@@ -12,8 +12,10 @@ import pytest
 from otel import KnownSecrets
 from sheratan_ops.diag import (
     EXIT_LEAK,
+    EXIT_NO_TOKEN,
     EXIT_OK,
     EXIT_TAMPERED,
+    EXIT_USAGE,
     LayeredRedactor,
     LeakGate,
     main,
@@ -133,8 +135,26 @@ def test_verify_flags_a_planted_token_pattern_without_known_values(tmp_path: Pat
     assert "LEAK logs/hub_data.log: bearer" in run.stdout
 
 
-def test_verify_rejects_a_file_that_is_not_a_zip(tmp_path: Path) -> None:
-    fake = tmp_path / "diag_bundle_x.zip"
+def test_verify_of_a_file_that_is_not_a_zip_is_a_bad_argument(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.txt"
     fake.write_bytes(b"not a zip at all")
     run = run_cli(["--verify", str(fake)], clean_env(), cwd=tmp_path)
-    assert run.returncode == EXIT_TAMPERED and "not a zip file" in run.stdout
+    assert run.returncode == EXIT_USAGE and run.stdout == ""  # nothing was tampered with
+    assert f"error: --verify: {fake} is not a zip file" in run.stderr
+    assert "TAMPERED" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_verify_from_another_folder_names_the_home_and_says_to_point_at_it(
+        tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = run_cli(["--verify", str(bundle)], clean_env(), cwd=elsewhere)
+    assert run.returncode == EXIT_NO_TOKEN
+    assert run.stderr.startswith(
+        f"home: {elsewhere / '.sheratan'} (SHERATAN_HOME is unset: the default ./.sheratan "
+        "of this folder)\n")
+    advice = run.stderr.split("Give it the token in one of these ways:\n", 1)[1]
+    assert advice.startswith(f"  - if {elsewhere / '.sheratan'} is not the hub's home")
+    assert "--home PATH or set SHERATAN_HOME" in advice.splitlines()[0]
+    assert "start the v1.5 hub once" in advice.splitlines()[-1]

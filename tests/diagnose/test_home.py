@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sheratan_ops.diag import EXIT_OK, EXIT_USAGE, main
+from sheratan_ops.diag import EXIT_NO_TOKEN, EXIT_OK, EXIT_USAGE, main
 
 from .conftest import DOWN_URLS, ENV_TOKEN, clean_env, make_home, read_json, read_members
 
@@ -80,3 +80,18 @@ def test_a_node_age_the_hub_would_refuse_warns_and_is_not_misread(
     assert code == EXIT_OK, err
     assert ("warning: HUB_NODE_STALE_S: expected a number of seconds, got '3_0'; the hub "
             "would not start with it; using the defaults 30 and 120") in err
+
+
+def test_allow_empty_from_the_wrong_folder_without_a_token_says_to_point_at_the_home(
+        tmp_path: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(["--out", str(out_dir), "--allow-empty", *DOWN_URLS], env=clean_env())
+    err = capsys.readouterr().err
+    assert code == EXIT_NO_TOKEN
+    assert err.startswith(f"home: {tmp_path / '.sheratan'} (SHERATAN_HOME is unset")
+    ways = err.split("Give it the token in one of these ways:\n", 1)[1].splitlines()
+    assert ways[0] == (f"  - if {tmp_path / '.sheratan'} is not the hub's home (run from "
+                       "another folder, say), pass --home PATH or set SHERATAN_HOME to the "
+                       "folder the hub runs with")
+    assert not (tmp_path / ".sheratan").exists()

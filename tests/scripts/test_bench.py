@@ -65,6 +65,9 @@ def test_list_and_bad_usage() -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert listed.returncode == 0
     assert [line.split()[0] for line in listed.stdout.splitlines()] == list(bench.BENCHMARKS)
+    jobs = next(line for line in listed.stdout.splitlines() if line.startswith("jobs "))
+    # The whole first paragraph of the docstring, not its first line cut mid-sentence.
+    assert jobs.endswith("on the data plane. The unit is cycles (3 requests, 3 SQLite writes).")
 
     bad = subprocess.run([sys.executable, str(BENCH), "--only", "nope"], env=clean_env(),
                          capture_output=True, text=True, timeout=60, check=False)

@@ -6,9 +6,18 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from sheratan_ops.smoke import EXIT_CHECK_FAILED, EXIT_USAGE, main, resolve_token
+from sheratan_ops.smoke import (
+    EXIT_CHECK_FAILED,
+    EXIT_USAGE,
+    SmokeContext,
+    all_checks,
+    main,
+    resolve_token,
+    run_checks,
+)
 from sheratan_ops.smoke.cli import build_parser
 from sheratan_ops.smoke.context import UsageError
 
@@ -50,8 +59,8 @@ def test_a_run_checks_the_port_of_hub_control_port_and_says_so(
     captured = capsys.readouterr()
     assert code == EXIT_CHECK_FAILED
     assert (f"smoke_checks: control http://127.0.0.1:{closed_port}, data "
-            "http://127.0.0.1:8788; no home used (the token is from HUB_TOKEN)") \
-        in captured.err
+            "http://127.0.0.1:8788; no home used\n") in captured.err
+    assert captured.out.startswith("token: from HUB_TOKEN\n")  # said once, on stdout
     assert f"127.0.0.1:{closed_port}" in captured.out  # the health check failed right there
     assert TOKEN not in captured.out + captured.err
 
@@ -71,3 +80,51 @@ def test_a_missing_home_for_the_token_names_the_home_and_where_it_came_from(
         resolve_token(None, None, {})
     assert main([], env={}) == EXIT_USAGE
     assert f"the home {tmp_path / '.sheratan'} does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:0",
+                                 "http://127.0.0.1:port"])
+def test_a_bad_port_in_a_url_is_a_usage_error_before_any_check(
+        url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--control-url", url], env={"HUB_TOKEN": TOKEN})
+    captured = capsys.readouterr()
+    assert exited.value.code == EXIT_USAGE and captured.out == ""  # no check ran
+    assert f"--control-url: bad port in {url!r} (expected 1..65535)" in captured.err
+
+
+def _metrics_context(status: int, body: dict[str, str]) -> SmokeContext:
+    client = httpx.Client(base_url="http://hub", transport=httpx.MockTransport(
+        lambda request: httpx.Response(status, json=body)))
+    return SmokeContext(clients={"control": client, "data": client},
+                        ports={"control": 1, "data": 2}, token=TOKEN, node_id="smoke-t")
+
+
+def test_metrics_disabled_on_the_hub_skips_the_metrics_checks_with_the_reason() -> None:
+    ctx = _metrics_context(503, {"error": "metrics_unavailable", "reason": "disabled"})
+    checks = [(name, check) for name, check in all_checks() if name.startswith("metrics_")]
+    assert [(r.name, r.outcome, r.detail) for r in run_checks(ctx, checks)] == [
+        (name, "SKIP", "metrics are off on the hub (503, reason 'disabled'; "
+                       "OTEL_SDK_DISABLED=true)") for name in ("metrics_control", "metrics_data")]
+
+
+@pytest.mark.parametrize("reason", ["shut_down", "collect_failed", ""])
+def test_another_503_from_metrics_stays_a_failure(reason: str) -> None:
+    ctx = _metrics_context(503, {"error": "metrics_unavailable", "reason": reason})
+    checks = [(name, check) for name, check in all_checks() if name == "metrics_data"]
+    (result,) = run_checks(ctx, checks)
+    assert result.outcome == "FAIL" and "expected 200" in result.detail and "503" in result.detail
+
+
+def test_the_token_file_is_named_once(tmp_path: Path, closed_port: int,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "secrets").mkdir()
+    token_file = tmp_path / "secrets" / "hub_token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    url = f"http://127.0.0.1:{closed_port}"
+    main(["--home", str(tmp_path), "--skip-jobs", "--timeout-s", "1", "--control-url", url,
+          "--data-url", url], env={})
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"token: from {token_file.resolve()}\n")
+    assert str(token_file) not in captured.err
+    assert captured.err.startswith(f"smoke_checks: control {url}, data {url}\n")

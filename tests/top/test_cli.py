@@ -62,11 +62,18 @@ def test_defaults_come_from_the_environment() -> None:
     assert config.control_url == "http://[::1]:8787"
 
 
-@pytest.mark.parametrize("port", ["0", "http", "70000", "-1"])
+@pytest.mark.parametrize("port", ["http", "70000", "-1"])
 def test_a_bad_port_variable_warns_and_falls_back(port: str) -> None:
     config, warn = _config([], {"HUB_CONTROL_PORT": port})
     assert config.control_url == "http://127.0.0.1:8787"
     assert warn == [f"HUB_CONTROL_PORT={port!r} is not a port 1..65535; using 8787"]
+
+
+def test_port_0_says_how_to_reach_a_hub_on_a_port_it_picked() -> None:
+    config, warn = _config([], {"HUB_DATA_PORT": "0"})
+    assert config.data_url == "http://127.0.0.1:8788"
+    assert warn == ["HUB_DATA_PORT='0' is not a port 1..65535; using 8788 (the hub picks a "
+                    "free port for 0: pass --data-url with the port its banner shows)"]
 
 
 def test_arguments_win_over_the_environment() -> None:
@@ -80,7 +87,8 @@ def test_arguments_win_over_the_environment() -> None:
 @pytest.mark.parametrize("argv", [
     ["--interval-s", "0"], ["--interval-s", "soon"], ["--alerts", "-1"], ["--alerts", "1000"],
     ["--control-url", "ftp://hub:21"], ["--data-url", "127.0.0.1:8788"],
-    ["--control-url", "http://hub:99999"], ["--control-url", "http://hub:1/?x=1"], ["--bogus"],
+    ["--control-url", "http://hub:99999"], ["--control-url", "http://hub:0"],
+    ["--control-url", "http://hub:1/?x=1"], ["--bogus"],
 ])
 def test_bad_usage_exits_2_with_a_message(argv: list[str],
                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,7 +163,8 @@ def test_once_against_a_closed_port_prints_hub_unreachable_and_exits_0(
     url = f"http://127.0.0.1:{closed_port}"
     home = tmp_path / "home"
     (home / "logs").mkdir(parents=True)  # a hub's home; hub_top refuses one without logs
-    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home))
+    done = _hub_top("--once", "--control-url", url, "--data-url", url, "--home", str(home),
+                    env=_env(HUB_TOKEN="t0ken-0123456789abcdef"))
     assert done.returncode == 0, done.stderr
     # stderr says only which home and rules it used (tests/top/test_home.py has the block)
     assert done.stderr.splitlines()[0] == f"hub_top: home: {home} (from --home)"
@@ -222,8 +231,10 @@ def test_once_against_a_hub_with_metrics_disabled_says_so(tmp_path: Path) -> Non
     finally:
         hub.stop()
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("✗ metrics unavailable (HTTP 503: metrics_unavailable") == 2
-    assert "control plane no metrics" in done.stdout and "Traceback" not in done.stderr
+    assert done.stdout.count("✓ hub up · metrics disabled") == 2
+    assert "reason: disabled" in done.stdout and "UNREACHABLE" not in done.stdout
+    assert "control plane up, metrics disabled" in done.stdout
+    assert "Traceback" not in done.stderr
 
 
 # -- what reaches the terminal: no escapes, no secrets, no followed links -------------------

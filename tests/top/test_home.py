@@ -70,6 +70,9 @@ def test_the_home_its_files_and_the_rules_are_said_on_stderr(tmp_path: Path,
         "  found: logs/alerts.jsonl",
         "  missing: state/watcher_status.json, state/watcher_supervisor.json",
         "  rules: packaged defaults",
+        f"{_UNKNOWN} (no HUB_TOKEN, --token-file, {home / 'secrets' / 'hub_token'} or "
+        f"{home / 'state' / 'hub_token.fingerprint.json'}): what is shown is redacted by the "
+        "credential patterns only",
     ]
 
 
@@ -109,3 +112,24 @@ def test_the_drawn_limits_are_the_snapshots() -> None:
     assert [text for text, _ in problems(busy)] == ["port_mismatch_rate_1m > 5"]
     tight = dataclasses.replace(busy, rate_limits={"auth_fail_rate_1m": 3})
     assert [text for text, _ in problems(tight)] == ["auth_fail_rate_1m > 3"]
+
+
+_UNKNOWN = "hub_top: warning: the hub token is unknown here"
+
+
+def test_a_home_without_token_or_fingerprint_says_the_token_is_unknown_once(
+        tmp_path: Path, closed_url: str) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "hub_security_audit.jsonl").write_text("", encoding="utf-8")
+    code, _, err = _top(["--home", str(tmp_path)], {}, closed_url)
+    assert code == 0 and err.count(_UNKNOWN) == 1
+    line = next(line for line in err.splitlines() if line.startswith(_UNKNOWN))
+    assert str(tmp_path / "secrets" / "hub_token") in line
+    assert "credential patterns only" in line
+
+
+def test_a_known_token_gives_no_such_warning(tmp_path: Path, closed_url: str) -> None:
+    (tmp_path / "logs").mkdir()
+    code, _, err = _top(["--home", str(tmp_path)], {"HUB_TOKEN": "t0ken-0123456789abcdef"},
+                        closed_url)
+    assert code == 0 and _UNKNOWN not in err

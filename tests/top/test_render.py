@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 
-from sheratan_ops.top.model import AlertsTail, AlertState, WatcherStatus
+from sheratan_ops.top.model import AlertsTail, AlertState, PlaneReading, WatcherStatus
 from sheratan_ops.top.render import render
 from tests.top.conftest import (
     CALM_CONTROL,
@@ -55,11 +56,23 @@ def test_both_planes_unreachable_says_so_at_the_top() -> None:
     assert text.count("no answer within the timeout") == 2
 
 
-def test_metrics_disabled_is_not_called_unreachable() -> None:
-    error = "metrics unavailable (HTTP 503: metrics_unavailable disabled)"
+def test_metrics_unavailable_for_another_reason_is_not_called_unreachable() -> None:
+    error = "metrics unavailable (HTTP 503: metrics_unavailable collect_failed)"
     text = draw(render(snap(error)), width=160)
     assert f"✗ {error}" in text and "unreachable" not in text
     assert "control plane no metrics" in text
+
+
+def test_a_hub_with_metrics_disabled_is_up_not_unreachable() -> None:
+    planes = [PlaneReading(plane, f"http://127.0.0.1:{port}", metrics_off="disabled",
+                           error="hub up, metrics disabled (disabled)")
+              for plane, port in (("control", 8787), ("data", 8788))]
+    frame = render(dataclasses.replace(snap(), control=planes[0], data=planes[1]))
+    text = draw(frame, width=160)
+    assert "UNREACHABLE" not in text and "unreachable" not in text and " ATTENTION " in text
+    assert text.count("✓ hub up · metrics disabled") == 2
+    assert text.count("reason: disabled (OTEL_SDK_DISABLED=true on the hub)") == 2
+    assert "control plane up, metrics disabled" in text
 
 
 def test_stale_nodes_stand_out_in_yellow_and_dead_nodes_in_red() -> None:

@@ -62,7 +62,19 @@ def test_a_metrics_answer_is_reduced_to_the_planes_keys() -> None:
     assert reading.generated_at == "2026-11-29T10:15:04.5Z"
 
 
+def test_metrics_disabled_on_the_hub_is_an_answer_with_its_reason() -> None:
+    body = b'{"error":"metrics_unavailable","reason":"disabled"}'
+    with _answer(503, body) as client:
+        reading = fetch_plane(client, "data", "http://hub:8788")
+    assert reading.metrics_off == "disabled" and reading.answered and not reading.ok
+    assert reading.error == "hub up, metrics disabled (disabled)" and reading.values == {}
+
+
 @pytest.mark.parametrize(("status", "content", "expected"), [
+    (503, b'{"error":"metrics_unavailable","reason":"shut_down"}',
+     "metrics unavailable (HTTP 503: metrics_unavailable shut_down)"),
+    (500, b'{"error":"metrics_unavailable","reason":"disabled"}',
+     "no metrics (HTTP 500: metrics_unavailable disabled)"),
     (503, b'{"error":"metrics_unavailable","reason":"OTEL_SDK_DISABLED"}',
      "metrics unavailable (HTTP 503: metrics_unavailable OTEL_SDK_DISABLED)"),
     (503, b"Service Unavailable", "metrics unavailable (HTTP 503)"),
@@ -77,6 +89,7 @@ def test_answers_that_are_not_metrics_become_a_reason(status: int, content: byte
     with _answer(status, content) as client:
         reading = fetch_plane(client, "control", "http://hub:8787")
     assert not reading.ok and reading.error == expected and reading.values == {}
+    assert reading.metrics_off is None and not reading.answered
 
 
 @pytest.mark.parametrize(("exc", "expected"), [
