@@ -169,6 +169,7 @@ def test_a_hub_beside_a_running_watcher_says_so_and_does_not_retry_in_a_loop(
     hub_home: Path,
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "OTEL_"))}
+    (hub_home / "logs").mkdir()  # as a hub left it: the watcher refuses a home without logs/
     other = subprocess.Popen([sys.executable, "-m", "watcher", "--home", str(hub_home)],
                              cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
