@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import enum
 import logging
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -432,7 +433,7 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
         return EXIT_USAGE
     for warning in config.warnings:
         say(err, f"python -m watcher: warning: {warning}")
-    problem = _home_problem(config)
+    problem = _alerts_problem(config) or _home_problem(config)
     if problem is not None:
         say(err, f"python -m watcher: error: {problem}")
         return EXIT_USAGE
@@ -489,6 +490,31 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
         say(out, f"alertmanager: posted {posted} alerts with their events' times to "
                  f"{len(config.alertmanager.urls)} Alertmanager(s)")
     return EXIT_OK
+
+
+def _alerts_problem(config: WatcherConfig) -> str | None:
+    """The alerts file may never be the log a run reads (the watcher would read its own
+    alerts as events, or a replay would replace the log), and a replay, which replaces its
+    file, may not replace the home's alerts.jsonl, the live alert history."""
+    if config.mode not in (Mode.FOLLOW, Mode.ONCE, Mode.REPLAY):
+        return None
+    source = config.target if config.mode is Mode.REPLAY else config.log_path
+    if source is not None and _same_file(config.alerts_path, source):
+        return (f"--alerts {config.alerts_path} is the audit log this run reads; the watcher "
+                "left both untouched")
+    live = HomeLayout(config.home).alerts
+    if config.mode is Mode.REPLAY and _same_file(config.alerts_path, live):
+        return (f"--alerts {config.alerts_path} is the home's alerts.jsonl, and a replay "
+                "replaces its file; name a file of its own (the watcher left it untouched)")
+    return None
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one existing file (links and spellings included)."""
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # one of them does not exist (yet): nothing to overwrite
+        return False
 
 
 def _home_problem(config: WatcherConfig) -> str | None:
