@@ -24,15 +24,14 @@ def home_problem(home: Path, home_from: str, *, log_named: bool) -> str | None:
     ``HUB_AUDIT_LOG`` names the audit log); None when it can."""
     files = HomeLayout(home)
     problem = files.problem()
-    if problem is not None:
-        problem = f"{problem} ({home_from})"
-    elif not log_named and not files.logs_dir.is_dir():
-        problem = (f"the home {home.absolute()} ({home_from}) has no {files.logs_dir.name} "
-                   "folder, which the hub makes at its first start")
-    else:
-        return None
-    return (f"{problem}; set SHERATAN_HOME or pass --home to the hub's home, or name the "
-            "audit log with --log")
+    fix = "set SHERATAN_HOME or pass --home to the hub's home"
+    if problem is not None:  # --log does not help: the watcher keeps its state in the home
+        return f"{problem} ({home_from}); {fix}"
+    if not log_named and not files.logs_dir.is_dir():
+        return (f"the home {home.absolute()} ({home_from}) has no {files.logs_dir.name} "
+                f"folder, which the hub makes at its first start; {fix}, or name the audit "
+                "log with --log")
+    return None
 
 
 def log_problem(log: Path, log_from: str) -> str | None:

@@ -182,3 +182,14 @@ def test_help_names_the_command_as_invoked(argv0: str, prog: str,
         entry_point()
     assert stopped.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: {prog} [-h]")
+
+
+def test_a_missing_home_is_not_rescued_by_naming_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_lines(log, burst(0, 11))
+    missing = tmp_path / "nowhere"
+    code, out, err = _run(["--once", "--log", str(log), "--home", str(missing)], {})
+    assert (code, out) == (EXIT_USAGE, "")
+    assert str(missing) in err and "pass --home to the hub's home" in err
+    assert "--log" not in err.split("; ", 1)[1]  # no advice to do what was done already
+    assert not missing.exists()
