@@ -60,6 +60,9 @@ RESTART_STABLE_S = 60.0
 LOCKED_RETRY_S = 60.0
 #: ``python -m watcher``'s exit code when another watcher holds ``state/watcher.lock``.
 WATCHER_EXIT_LOCKED = 3
+#: ``python -m watcher``'s exit code for a configuration it refuses (a folder as its audit
+#: log, say): the same one is refused again, so it is not restarted.
+WATCHER_EXIT_USAGE = 2
 WATCHER_STATUS_NAME = layout.WATCHER_STATUS_FILE.name
 SUPERVISOR_STATUS_NAME = layout.SUPERVISOR_STATUS_FILE.name
 _POLL_S = 0.05
@@ -135,6 +138,7 @@ class WatcherSupervisor:
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._locked_said = False
+        self._refused = False  # the watcher refused its configuration: no more restarts
         #: Watchers started after the first; read by tests and written to the status file.
         self.restarts = 0
         self._last_exit: tuple[int, float] | None = None
@@ -199,7 +203,7 @@ class WatcherSupervisor:
             logger.exception("the audit watcher supervisor failed; alerting has stopped")
             self._write_status("failed", None)
             return
-        self._write_status("stopped", None)
+        self._write_status("refused" if self._refused else "stopped", None)
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
         windows = sys.platform == "win32"
@@ -268,6 +272,13 @@ class WatcherSupervisor:
 
     def _after_exit(self, pid: int, code: int, uptime_s: float, confirmed: bool) -> float | None:
         if self._stopping.is_set():
+            return None
+        if code == WATCHER_EXIT_USAGE and not confirmed:
+            self._say("watcher: not started: it refused its configuration (exit 2, its "
+                      "message is above); alerting is off until the hub is started again "
+                      "with that fixed")
+            self._last_exit = (code, time.time())
+            self._refused = True
             return None
         if code == WATCHER_EXIT_LOCKED and not confirmed:
             if not self._locked_said:  # said once, not every minute

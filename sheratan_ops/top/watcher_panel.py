@@ -122,6 +122,8 @@ def _supervisor_state(state: str, next_at: object, now: datetime) -> tuple[str, 
         return f"another watcher holds the lock; trying again{when}", _WARN
     if state == "failed":
         return "its supervisor failed; no restarts", _WARN
+    if state == "refused":
+        return "the watcher refused its configuration (exit 2); no restarts", _WARN
     return state, "green" if state == "running" else "dim"
 
 

@@ -248,3 +248,23 @@ def test_stopping_with_a_hanging_collector_and_an_alert_takes_under_3_s(
     assert _gone(watcher)
     print(f"hub with --watcher stopped in {took_s:.2f} s")
     assert took_s < 3.0, "".join(hub.output)
+
+
+def test_a_watcher_that_refuses_its_configuration_is_not_restarted(hub_home: Path,
+                                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-log"
+    folder.mkdir()
+    hub = start_hub(hub_home, args=("--watcher",), env={"HUB_AUDIT_LOG": str(folder)})
+    try:
+        assert wait_for(lambda: _supervisor(hub_home).get("last_exit_code") == 2, 20), \
+            "".join(hub.output)
+        time.sleep(3)  # several restarts' worth, were it restarted
+        supervisor = _supervisor(hub_home)
+    finally:
+        assert hub.stop() == 0
+    output = "".join(hub.output)
+    assert "is a folder" in output  # the watcher's own message, on the hub's console
+    assert "watcher: not started: it refused its configuration (exit 2" in output
+    assert "restarting it" not in output
+    assert supervisor["restarts"] == 0
+    assert _supervisor(hub_home)["state"] == "refused"
