@@ -40,8 +40,14 @@ for _path in (REPO_ROOT, REPO_ROOT / "scripts"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from benchmarks import BENCHMARKS  # noqa: E402
-from benchmarks.framework import BenchError, Row, Settings, machine, render_table  # noqa: E402
+try:
+    from benchmarks import BENCHMARKS
+    from benchmarks.framework import BenchError, Row, Settings, machine, render_table
+except ModuleNotFoundError as missing:  # run by a python without the package: one line
+    print(f"bench.py: this python ({sys.executable}) cannot import {missing.name}; install the "
+          "package as the README says (python3 -m venv .venv && .venv/bin/pip install '.[bench]')"
+          " and run .venv/bin/python scripts/bench.py", file=sys.stderr)
+    raise SystemExit(2) from None
 
 EXIT_OK = 0
 EXIT_BENCH_FAILED = 1

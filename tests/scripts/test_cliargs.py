@@ -90,3 +90,12 @@ def test_a_python_without_the_package_gets_one_line_and_exit_2(script: str,
                                   "sheratan_ops; install the package")
     assert ".venv/bin/pip install ." in done.stderr
     assert f".venv/bin/python scripts/{script}.py" in done.stderr
+
+
+def test_bench_without_its_dependencies_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-I", "-S", str(SCRIPTS / "bench.py"), "--list"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(f"bench.py: this python ({sys.executable}) cannot import ")
+    assert ".venv/bin/pip install '.[bench]'" in done.stderr
