@@ -20,6 +20,8 @@ Thread-safety: one thread reads; the sink (the event counters) is thread-safe.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import threading
 import time
 from collections import Counter
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
 from ._events import UNKNOWN_PLANE
+from ._files import kind_of
 from .auditlog import AuditFormat, AuditRecord, RecordDecoder, Tailer, lookback_offset, read_back
 
 __all__ = ["AuditLogSource", "SecurityEventSink", "SourceCounts"]
@@ -107,6 +110,7 @@ class AuditLogSource:
         """Start the reader thread (once)."""
         if self._thread is not None:
             return
+        self._warn_if_not_a_file()
         self._started_at = self._wall_clock()
         self._thread = threading.Thread(target=self._run, name="otel-audit-log", daemon=True)
         self._thread.start()
@@ -116,9 +120,22 @@ class AuditLogSource:
         were in it (older ones are skipped). For a hub that counts with taps from now on but
         restarted: its rates
         then include the minute before the restart. Errors are logged, never raised."""
+        self._warn_if_not_a_file()
         self._started_at = self._wall_clock()
         self._guarded(self._read_back)
         return self.counts.events
+
+    def _warn_if_not_a_file(self) -> None:
+        """Says once, at start, when the log is a folder, a FIFO or a device: nothing can be
+        read from it, so the security counts would stay 0 without a word. A missing log is
+        fine: the hub creates it."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            return
+        if not stat.S_ISREG(mode):
+            logger.warning("the audit log %s is %s, not a regular file: the security counts "
+                           "stay 0 until it is one", self.path, kind_of(mode))
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Stop the reader and wait up to ``timeout_s`` for it. Safe to call twice."""

@@ -182,3 +182,21 @@ def test_stop_is_prompt_and_safe_twice(log: Path) -> None:
 def test_bad_settings_are_refused(log: Path, poll_s: float, lookback_s: float) -> None:
     with pytest.raises(ValueError, match="poll_s"):
         AuditLogSource(log, Sink(), poll_s=poll_s, lookback_s=lookback_s)
+
+
+def test_a_folder_as_the_log_is_said_once_at_start(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "not-a-log"
+    folder.mkdir()
+    with caplog.at_level("WARNING", logger="otel._audit_source"):
+        made = source(folder, Sink())
+        made.stop()
+        assert AuditLogSource(folder, Sink()).read_back_once() == 0
+    said = [r.getMessage() for r in caplog.records if "not a regular file" in r.getMessage()]
+    assert len(said) == 2 and "is a folder" in said[0] and str(folder) in said[0]
+
+
+def test_a_missing_log_is_not_warned_about(log: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="otel._audit_source"):
+        source(log, Sink()).stop()
+    assert not [r for r in caplog.records if "not a regular file" in r.getMessage()]
