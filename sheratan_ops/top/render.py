@@ -32,7 +32,7 @@ from .model import (
     Snapshot,
     watcher_down,
 )
-from .watcher_panel import watcher_panel, watcher_trouble
+from .watcher_panel import clock, watcher_panel, watcher_trouble
 
 #: Below this width the plane panels are stacked instead of side by side.
 SIDE_BY_SIDE_MIN_WIDTH = 70
@@ -324,21 +324,8 @@ def _alert_cells(row: AlertRow, now: datetime, *, stale: bool) -> tuple[Text, ..
     if row.threshold is not None:
         count += f" > {row.threshold}" if row.state is AlertState.FIRING else f" ≤ {row.threshold}"
     window = "" if row.window_s is None else f"{row.window_s}s"
-    return (Text(_clock(row.ts, now), style="dim"), state, Text(row.rule), Text(group),
+    return (Text(clock(row.ts, now), style="dim"), state, Text(row.rule), Text(group),
             Text(count.strip()), Text(window, style="dim"), Text(row.severity, style="dim"))
-
-
-def _clock(ts: str, now: datetime) -> str:
-    """``HH:MM:SS`` for today's alerts, ``MM-DD HH:MM`` for older ones (UTC, like the file)."""
-    try:
-        when = datetime.fromisoformat(ts)
-    except ValueError:
-        return ts[:19]
-    if when.tzinfo is not None and now.tzinfo is not None:
-        when = when.astimezone(now.tzinfo)
-    if when.date() == now.date():
-        return when.strftime("%H:%M:%S")
-    return when.strftime("%m-%d %H:%M")
 
 
 def _plural(count: int, noun: str) -> str:

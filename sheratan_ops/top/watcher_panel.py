@@ -110,12 +110,12 @@ def supervisor_line(supervisor: SupervisorStatus, now: datetime) -> Text:
     if isinstance(code, int):
         line.append(f"  last exit {_exit(code)}", style="dim")
         if isinstance(at, str):
-            line.append(f" at {_clock(at, now)}", style="dim")
+            line.append(f" at {clock(at, now)}", style="dim")
     return line
 
 
 def _supervisor_state(state: str, next_at: object, now: datetime) -> tuple[str, str]:
-    when = f" at {_clock(next_at, now)}" if isinstance(next_at, str) else ""
+    when = f" at {clock(next_at, now)}" if isinstance(next_at, str) else ""
     if state == "restarting":
         return f"restarting it{when}", _WARN
     if state == "locked":
@@ -131,7 +131,9 @@ def _exit(code: int) -> str:
     return f"signal {-code}" if code < 0 else f"code {code}"
 
 
-def _clock(ts: str, now: datetime) -> str:
+def clock(ts: str, now: datetime) -> str:
+    """``HH:MM:SS`` for a time of today, ``MM-DD HH:MM`` for an older one (in ``now``'s
+    zone); a time that does not parse is shown cut to 19 characters."""
     try:
         when = datetime.fromisoformat(ts)
     except ValueError:
