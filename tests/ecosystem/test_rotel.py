@@ -33,6 +33,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 from baseline_hub import __version__ as HUB_VERSION
 from otel._export import layer_version
 from tests.conftest import HubProcess, start_hub
+from tests.ecosystem.alertmanager import stop_process
 from tests.otlp_receiver import Receiver, attrs, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -102,16 +103,6 @@ def _listening(port: int) -> bool:
     return True
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 @pytest.fixture(scope="module", params=["http/protobuf", "grpc"])
 def path3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Path3]:
@@ -139,7 +130,7 @@ def path3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     finally:
         if hub is not None:
             hub.stop(signal.SIGTERM)  # SIGKILL would orphan its --watcher child
-        _stop(rotel)
+        stop_process(rotel)
         receiver.server.shutdown()
         receiver.server.server_close()
 
@@ -237,7 +228,7 @@ def test_the_watchers_alert_log_record_arrives_through_rotel_intact(path3: Path3
 
 
 def test_with_rotel_down_the_hub_still_answers_and_stops_within_3_s(path3: Path3) -> None:
-    _stop(path3.rotel)
+    stop_process(path3.rotel)
     with httpx.Client(timeout=5) as client:
         for _ in range(5):
             started = time.monotonic()
