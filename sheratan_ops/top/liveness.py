@@ -34,7 +34,7 @@ def writer_alive(fields: Mapping[str, str | int], *, pid_key: str = "pid",
     if isinstance(host, str) and host != socket.gethostname():
         return None
     started = fields.get(started_key)
-    return pid_alive(pid, _parse(started) if isinstance(started, str) else None)
+    return pid_alive(pid, parse_aware(started) if isinstance(started, str) else None)
 
 
 def pid_alive(pid: int, started_at: datetime | None) -> bool | None:
@@ -56,7 +56,8 @@ def pid_alive(pid: int, started_at: datetime | None) -> bool | None:
     return started_at is None or created_s <= started_at.timestamp() + PID_REUSE_SLACK_S
 
 
-def _parse(text: str) -> datetime | None:
+def parse_aware(text: str) -> datetime | None:
+    """An ISO-8601 time with its zone, or None (no zone, or not a time)."""
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

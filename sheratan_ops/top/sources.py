@@ -27,7 +27,7 @@ from sheratan_ops.cliargs import metrics_disabled
 from watcher import NotRegularFile, open_regular
 
 from .limits import packaged_rate_limits
-from .liveness import writer_alive
+from .liveness import parse_aware, writer_alive
 from .model import (
     PLANE_KEYS,
     AlertRow,
@@ -188,7 +188,7 @@ def read_watcher_status(path: Path) -> WatcherStatus:
     # A stopped watcher's pid is not worth a look (and may be anyone's by now).
     alive = None if fields.get("state") == "stopped" else writer_alive(fields)
     return WatcherStatus(shown, fields=fields,
-                         updated_at=_parse_ts(updated) if isinstance(updated, str) else None,
+                         updated_at=parse_aware(updated) if isinstance(updated, str) else None,
                          pid_alive=alive)
 
 
@@ -323,14 +323,6 @@ def _as_int(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
-
-
-def _parse_ts(text: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _short(text: str, default: str) -> str:
