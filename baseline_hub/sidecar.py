@@ -39,11 +39,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from otel import atomic_write
-from sheratan_home import HomeLayout, layout
+from sheratan_home import HomeLayout
+
+from .timefmt import iso
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ WATCHER_EXIT_LOCKED = 3
 #: ``python -m watcher``'s exit code for a configuration it refuses (a folder as its audit
 #: log, say): the same one is refused again, so it is not restarted.
 WATCHER_EXIT_USAGE = 2
-WATCHER_STATUS_NAME = layout.WATCHER_STATUS_FILE.name
-SUPERVISOR_STATUS_NAME = layout.SUPERVISOR_STATUS_FILE.name
 _POLL_S = 0.05
 #: What the watcher's status says once it has the lock, its files and its state.
 _RUNNING_STATES = ("following", "waiting_for_log")
@@ -93,9 +92,7 @@ class RestartBackoff:
 
 
 def _utc(epoch_s: float | None) -> str | None:
-    if epoch_s is None:
-        return None
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+    return None if epoch_s is None else iso(epoch_s)
 
 
 def _write_json_atomic(path: Path, payload: Mapping[str, object]) -> None:

@@ -98,15 +98,6 @@ def port(env: Mapping[str, str], name: str) -> int:
     return number
 
 
-def token(env: Mapping[str, str]) -> str | None:
-    """``HUB_TOKEN``, checked as :func:`check_token` does; None: the hub uses its token
-    file."""
-    raw = value(env, "HUB_TOKEN")
-    if raw is not None:
-        check_token(raw, "HUB_TOKEN")
-    return raw
-
-
 def node_ages(env: Mapping[str, str]) -> tuple[float, float]:
     """``HUB_NODE_STALE_S`` and ``HUB_NODE_DEAD_S``, each in range and dead above stale."""
     stale_s = seconds(env, "HUB_NODE_STALE_S", DEFAULT_NODE_STALE_S)

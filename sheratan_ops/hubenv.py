@@ -20,11 +20,6 @@ _PORT_VARS = {"control": "HUB_CONTROL_PORT", "data": "HUB_DATA_PORT"}
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
-def home(env: Mapping[str, str]) -> Path:
-    """``SHERATAN_HOME``, else ``./.sheratan`` (empty or blank counts as unset)."""
-    return hub_env.home(env)
-
-
 def host(env: Mapping[str, str], warn: list[str]) -> str:
     """``HUB_HOST`` as a client on this machine reaches it: a wildcard bind means loopback.
 

@@ -81,7 +81,6 @@ class TopConfig:
 
 
 #: The plane's URL as the hub binds it (``sheratan_ops.hubenv.plane_url``).
-default_url = hubenv.plane_url
 
 
 def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
@@ -91,10 +90,10 @@ def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentPa
         description="A live terminal view of the Sheratan hub: both planes' /metrics, the "
                     "watcher's status and the newest alerts. Ctrl+C quits.",
     )
-    parser.add_argument("--control-url", type=_url, default=default_url(env, "control", warn),
+    parser.add_argument("--control-url", type=_url, default=hubenv.plane_url(env, "control", warn),
                         help="control plane base URL (default: from HUB_HOST and "
                              "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
-    parser.add_argument("--data-url", type=_url, default=default_url(env, "data", warn),
+    parser.add_argument("--data-url", type=_url, default=hubenv.plane_url(env, "data", warn),
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
     parser.add_argument("--home", type=Path,

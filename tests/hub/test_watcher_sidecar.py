@@ -22,9 +22,9 @@ import pytest
 from baseline_hub.sidecar import (
     RESTART_INITIAL_S,
     RESTART_MAX_S,
-    SUPERVISOR_STATUS_NAME,
     RestartBackoff,
 )
+from sheratan_home import HomeLayout
 from tests.conftest import REPO, HubProcess, start_hub
 from tests.otlp_receiver import wait_for
 from tests.scripts.conftest import checkout_env
@@ -45,7 +45,7 @@ def _watcher_status(home: Path) -> dict[str, object]:
 
 
 def _supervisor(home: Path) -> dict[str, object]:
-    return _json(home / "state" / SUPERVISOR_STATUS_NAME)
+    return _json(HomeLayout(home).supervisor_status)
 
 
 def _running_watcher(hub: HubProcess) -> int:

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
 
 
 def test_unset_or_empty_variables_mean_the_hub_defaults() -> None:
     warn: list[str] = []
     env = {"SHERATAN_HOME": "", "HUB_CONTROL_PORT": " "}
-    assert hubenv.home(env) == Path(".sheratan")
+    assert hub_env.home(env) == Path(".sheratan")
     assert (hubenv.host({"HUB_HOST": ""}, warn), hubenv.port(env, "control", warn),
             hubenv.port({}, "data", warn)) == ("127.0.0.1", 8787, 8788)
     assert warn == []
