@@ -134,6 +134,9 @@ def _templates(routes: Iterable[object], prefix: str) -> Iterable[tuple[object, 
         nested = getattr(route, "routes", None)
         if nested:
             yield from _templates(nested, prefix + path)
-        endpoint = getattr(route, "endpoint", None)
+        # A Mount of a plain ASGI app (static files, say) has no endpoint: its app is what
+        # the router puts in the scope as the endpoint.
+        endpoint = getattr(route, "endpoint", None) or (
+            None if nested else getattr(route, "app", None))
         if endpoint is not None:
             yield endpoint, prefix + path

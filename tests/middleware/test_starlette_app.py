@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from hub_middleware import UNMATCHED_ROUTE, instrument_app
 from otel import HubTelemetry, Plane, TelemetryConfig
@@ -81,3 +82,29 @@ def test_an_app_is_instrumented_once(telemetry: HubTelemetry) -> None:
     instrument_app(app, telemetry, plane="control", server_port=8787)
     with pytest.raises(ValueError, match="instrumented already"):
         instrument_app(app, telemetry, plane="data", server_port=8788)
+
+
+def test_a_mounted_asgi_app_is_its_mount_and_the_table_is_built_once(
+        telemetry: HubTelemetry, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hub_middleware._http_metrics as http_metrics
+
+    builds: list[int] = []
+    original = http_metrics._templates
+
+    def counted(routes: Iterable[object], prefix: str) -> Iterable[tuple[object, str]]:
+        if not prefix:
+            builds.append(1)
+        return original(routes, prefix)
+
+    monkeypatch.setattr(http_metrics, "_templates", counted)
+
+    async def static(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("file")(scope, receive, send)
+
+    app = Starlette(routes=[Route("/items/{item_id}", item), Mount("/static", app=static)])
+    instrument_app(app, telemetry, plane=Plane.DATA, server_port=8788)
+    client = TestClient(app)
+    for path in ("/static/a.css", "/static/b.js", "/static/c.png", "/items/1"):
+        client.get(path)
+    assert _routes(telemetry) == {"/static": 3, "/items/{item_id}": 1}
+    assert len(builds) == 1  # a mount's requests used to rebuild the table every time
