@@ -58,17 +58,16 @@ def port(env: Mapping[str, str], plane: str, warn: list[str]) -> int:
     return default
 
 
-def plane_url(env: Mapping[str, str], plane: str, warn: list[str]) -> str:
-    """The plane's base URL as the hub binds it: ``HUB_HOST`` and the plane's port variable,
-    each falling back to its default with a warning."""
-    number = port(env, plane, warn)
+def plane_urls(env: Mapping[str, str], warn: list[str]) -> dict[str, str]:
+    """Both planes' base URLs as the hub binds them, by plane: ``HUB_HOST`` (read once) and
+    each plane's port variable, each falling back to its default with a warning."""
     name = host(env, warn)
     try:
         if ipaddress.ip_address(name).version == 6:
             name = f"[{name}]"
     except ValueError:
         pass  # a host name
-    return f"http://{name}:{number}"
+    return {plane: f"http://{name}:{port(env, plane, warn)}" for plane in _PORT_VARS}
 
 
 def node_ages(env: Mapping[str, str], warn: list[str]) -> tuple[float, float]:

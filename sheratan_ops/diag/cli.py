@@ -28,7 +28,7 @@ from .config import (
     MAX_TIMEOUT_S,
     DiagConfig,
     UsageError,
-    endpoint_from_env,
+    endpoints_from_env,
     now_epoch_s,
     parse_loopback_url,
     source_date_epoch,
@@ -146,10 +146,12 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str],
     home, home_from = hub_env.resolve_home(args.home, env)
     if args.out.exists() and not args.out.is_dir():
         raise UsageError("--out: exists and is not a folder")
+    from_env = ({} if args.control_url and args.data_url
+                else endpoints_from_env(env, warnings))
     control = (parse_loopback_url(args.control_url, "control") if args.control_url
-               else endpoint_from_env(env, "control", warnings))
+               else from_env["control"])
     data = (parse_loopback_url(args.data_url, "data") if args.data_url
-            else endpoint_from_env(env, "data", warnings))
+            else from_env["data"])
     epoch = source_date_epoch(env)
     stale_s, dead_s = hubenv.node_ages(env, warnings)
     return DiagConfig(
@@ -194,7 +196,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 def _create(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     warnings: list[str] = []
     config = config_from(args, env, warnings)
-    for warning in dict.fromkeys(warnings):
+    for warning in warnings:
         _err(f"warning: {warning}")
     _err(hubenv.describe_home(config.home, config.home_from, config.paths.read))
     empty = _empty_home(config)

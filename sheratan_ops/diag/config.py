@@ -125,17 +125,17 @@ def parse_loopback_url(url: str, plane: str) -> Endpoint:
     return Endpoint(plane, host, port if port is not None else 80)
 
 
-def endpoint_from_env(env: Mapping[str, str], plane: str, warn: list[str]) -> Endpoint:
-    """The plane's URL from ``HUB_HOST`` and its port variable, as the hub binds it.
+def endpoints_from_env(env: Mapping[str, str], warn: list[str]) -> dict[str, Endpoint]:
+    """Both planes' endpoints, by plane, from ``HUB_HOST`` (read once) and each plane's port
+    variable, as the hub binds them.
 
     A wildcard bind (``0.0.0.0``, ``::``) is reached over loopback. A non-loopback host is
     not contacted (the endpoint carries why). A bad port warns and falls back to the default.
     """
-    port = hubenv.port(env, plane, warn)
     host = hubenv.host(env, warn)
-    if not _is_loopback(host):
-        return Endpoint(plane, host, port, refused="HUB_HOST is not a loopback address")
-    return Endpoint(plane, host, port)
+    refused = None if _is_loopback(host) else "HUB_HOST is not a loopback address"
+    return {plane: Endpoint(plane, host, hubenv.port(env, plane, warn), refused=refused)
+            for plane in ("control", "data")}
 
 
 def source_date_epoch(env: Mapping[str, str]) -> int | None:

@@ -82,16 +82,17 @@ def build_parser(env: Mapping[str, str] | None = None,
     """
     env = {} if env is None else env
     warn = [] if warn is None else warn
+    urls = hubenv.plane_urls(env, warn)
     parser = _Parser(
         prog=program_name("smoke_checks.py"),
         description="Check a running Sheratan hub: health, 401, 421, node and job round trips,"
                     " /metrics. Exit 0: all passed; 1: a check failed; 2: bad usage.",
     )
     parser.add_argument("--control-url", type=_url,
-                        default=hubenv.plane_url(env, "control", warn),
+                        default=urls["control"],
                         help="control plane base URL (default: from HUB_HOST and "
                              "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
-    parser.add_argument("--data-url", type=_url, default=hubenv.plane_url(env, "data", warn),
+    parser.add_argument("--data-url", type=_url, default=urls["data"],
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
     parser.add_argument("--token", help="bearer token (default: HUB_TOKEN, else the token file)")
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     safe = SafeOutput(token.value)
-    for message in dict.fromkeys(warn):
+    for message in warn:
         print(f"warning: {safe(message)}", file=sys.stderr)
     print(f"smoke_checks: control {safe(args.control_url)}, data {safe(args.data_url)}"
           f"{_home_used(token)}", file=sys.stderr, flush=True)

@@ -80,20 +80,19 @@ class TopConfig:
     rules: Path | None = None
 
 
-#: The plane's URL as the hub binds it (``sheratan_ops.hubenv.plane_url``).
-
 
 def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
     """The CLI; its defaults come from ``env`` (already read once by the caller)."""
+    urls = hubenv.plane_urls(env, warn)
     parser = _Parser(
         prog=program_name("hub_top.py"),
         description="A live terminal view of the Sheratan hub: both planes' /metrics, the "
                     "watcher's status and the newest alerts. Ctrl+C quits.",
     )
-    parser.add_argument("--control-url", type=_url, default=hubenv.plane_url(env, "control", warn),
+    parser.add_argument("--control-url", type=_url, default=urls["control"],
                         help="control plane base URL (default: from HUB_HOST and "
                              "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
-    parser.add_argument("--data-url", type=_url, default=hubenv.plane_url(env, "data", warn),
+    parser.add_argument("--data-url", type=_url, default=urls["data"],
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
     parser.add_argument("--home", type=Path,
@@ -194,7 +193,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     except _Refused as exc:
         print(f"hub_top: error: {terminal_safe(str(exc))}", file=err)
         return EXIT_USAGE
-    for message in (*dict.fromkeys(warn), *secrets.warnings):
+    for message in (*warn, *secrets.warnings):
         print(f"hub_top: warning: {terminal_safe(message)}", file=err)
     files = HomeLayout(config.home)
     used = hubenv.describe_home(config.home, config.home_from,

@@ -11,7 +11,7 @@ from otel import KnownSecrets
 from sheratan_ops.diag import LayeredRedactor, RedactionCounts, tail_lines
 from sheratan_ops.diag.config import (
     UsageError,
-    endpoint_from_env,
+    endpoints_from_env,
     parse_loopback_url,
     source_date_epoch,
 )
@@ -122,8 +122,8 @@ def test_other_urls_are_refused(url: str) -> None:
 
 def test_a_wildcard_hub_host_is_reached_over_loopback() -> None:
     warnings: list[str] = []
-    endpoint = endpoint_from_env({"HUB_HOST": "0.0.0.0", "HUB_DATA_PORT": "9000"}, "data",
-                                 warnings)
+    endpoint = endpoints_from_env({"HUB_HOST": "0.0.0.0", "HUB_DATA_PORT": "9000"},
+                                  warnings)["data"]
     assert (endpoint.host, endpoint.port, endpoint.refused, warnings) == (
         "127.0.0.1", 9000, None, [])
 

@@ -40,3 +40,10 @@ def test_a_port_is_read_as_the_hub_reads_it() -> None:
     assert hubenv.port({"HUB_DATA_PORT": "+9001"}, "data", warn) == 9001
     assert hubenv.port({"HUB_DATA_PORT": "9_001"}, "data", warn) == 8788
     assert warn == ["HUB_DATA_PORT='9_001' is not a port 1..65535; using 8788"]
+
+
+def test_a_bad_hub_host_is_read_once_for_both_planes_and_said_once() -> None:
+    warn: list[str] = []
+    urls = hubenv.plane_urls({"HUB_HOST": "bad host!", "HUB_DATA_PORT": "9000"}, warn)
+    assert urls == {"control": "http://127.0.0.1:8787", "data": "http://127.0.0.1:9000"}
+    assert len(warn) == 1 and "HUB_HOST" in warn[0]
