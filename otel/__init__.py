@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ._lockfile import ExclusiveFileLock
     from ._logs import LogPipeline, build_log_pipeline
     from ._metric_pipeline import MetricPipeline, build_metric_pipeline
+    from ._pipeline import shutdown_together
     from ._redaction import (
         MIN_SECRET_LEN,
         REDACTED,
@@ -109,6 +110,7 @@ _LAZY = {
     "build_log_pipeline": "._logs",
     "MetricPipeline": "._metric_pipeline",
     "build_metric_pipeline": "._metric_pipeline",
+    "shutdown_together": "._pipeline",
     "json_keys": "._instruments",
     "OPENMETRICS_CONTENT_TYPE": "._render",
     "PROMETHEUS_CONTENT_TYPE": "._render",
@@ -167,6 +169,7 @@ __all__ = [
     "open_shared",
     "read_fingerprint",
     "read_small_regular",
+    "shutdown_together",
     "staged_file",
     "terminal_safe",
     "write_fingerprint",

@@ -8,40 +8,20 @@ just the LoggerProvider, from the same config and with the same resource rules
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from opentelemetry.sdk._logs import LoggerProvider
 
 from ._config import TelemetryConfig
-from ._export import bounded_call, build_resource
-from ._pipeline import build_logger_provider
+from ._export import build_resource
+from ._pipeline import Pipeline, build_logger_provider
 from ._redaction import Redactor
 
 __all__ = ["LogPipeline", "build_log_pipeline"]
 
 
-@dataclass(slots=True)
-class LogPipeline:
-    """A LoggerProvider and its bounded shutdown.
-
-    Attributes:
-        provider: where loggers come from; exports over OTLP when the config says so.
-        exporting: whether an OTLP log exporter is attached.
-    """
-
-    provider: LoggerProvider
-    exporting: bool
-    _done: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def shutdown(self, timeout_s: float = 2.0) -> None:
-        """Flush and stop, returning within about ``timeout_s`` whatever the collector does.
-        Safe to call twice."""
-        if self._done.is_set():
-            return
-        self._done.set()
-        bounded_call("LogPipeline", [self.provider.shutdown], timeout_s)
+#: A LoggerProvider and its bounded shutdown (``Pipeline``).
+LogPipeline = Pipeline[LoggerProvider]
 
 
 def build_log_pipeline(

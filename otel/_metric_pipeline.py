@@ -9,41 +9,21 @@ same config and with the same resource rules as :class:`HubTelemetry` and
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from ._config import TelemetryConfig
-from ._export import bounded_call, build_resource
-from ._pipeline import meter_provider
+from ._export import build_resource
+from ._pipeline import Pipeline, meter_provider
 from ._redaction import Redactor
 
 __all__ = ["MetricPipeline", "build_metric_pipeline"]
 
 
-@dataclass(slots=True)
-class MetricPipeline:
-    """A MeterProvider and its bounded shutdown.
-
-    Attributes:
-        provider: where meters come from.
-        exporting: whether an OTLP metric reader is attached.
-    """
-
-    provider: MeterProvider
-    exporting: bool
-    _done: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    def shutdown(self, timeout_s: float = 2.0) -> None:
-        """A last export, then stop, returning within about ``timeout_s`` whatever the
-        collector does. Safe to call twice."""
-        if self._done.is_set():
-            return
-        self._done.set()
-        bounded_call("MetricPipeline", [self.provider.shutdown], timeout_s)
+#: A MeterProvider and its bounded shutdown (``Pipeline``).
+MetricPipeline = Pipeline[MeterProvider]
 
 
 def build_metric_pipeline(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
@@ -18,11 +21,12 @@ from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
 from ._config import TelemetryConfig
-from ._export import log_exporter, metric_exporter
+from ._export import bounded_call, log_exporter, metric_exporter
 from ._instruments import INSTRUMENTS, InstrumentSpec, Plane
 
 __all__ = [
     "Callback",
+    "Pipeline",
     "PlaneReaders",
     "build_logger_provider",
     "build_meter_provider",
@@ -31,6 +35,7 @@ __all__ = [
     "export_reader",
     "observable_gauge",
     "plane_readers",
+    "shutdown_together",
     "window_gauge",
 ]
 
@@ -196,3 +201,42 @@ def window_gauge(meter: Meter, instrument: InstrumentSpec, read: Callable[[], in
             return ()
 
     observable_gauge(meter, instrument, [observe])
+
+
+class _Provider(Protocol):
+    def shutdown(self) -> object: ...
+
+
+ProviderT = TypeVar("ProviderT", bound=_Provider)
+
+
+@dataclass(slots=True)
+class Pipeline(Generic[ProviderT]):
+    """A provider for a process that is not the hub (a LoggerProvider, a MeterProvider) and
+    its bounded shutdown.
+
+    Attributes:
+        provider: where loggers or meters come from.
+        exporting: whether an OTLP exporter is attached.
+    """
+
+    provider: ProviderT
+    exporting: bool
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def shutdown(self, timeout_s: float = 2.0) -> None:
+        """Flush and stop, returning within about ``timeout_s`` whatever the collector does.
+        Safe to call twice."""
+        shutdown_together([self], timeout_s)
+
+
+def shutdown_together(pipelines: Sequence[Pipeline[Any]], timeout_s: float) -> None:
+    """Flush and stop ``pipelines`` side by side, within about ``timeout_s`` in all; one
+    already shut down is left alone."""
+    steps: list[Callable[[], object]] = []
+    for pipeline in pipelines:
+        if not pipeline._done.is_set():
+            pipeline._done.set()
+            steps.append(pipeline.provider.shutdown)
+    if steps:
+        bounded_call("pipeline", steps, timeout_s)

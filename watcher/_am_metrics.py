@@ -22,7 +22,6 @@ or surplus episodes the bounded re-send book let go.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +29,6 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from otel import MetricPipeline, TelemetryConfig, build_metric_pipeline
-from watcher._otel import watcher_service_name
 
 __all__ = ["DELIVERY_INSTRUMENTS", "build_delivery_metrics", "delivery_instruments"]
 
@@ -75,23 +73,18 @@ def delivery_instruments(meter: Meter, status: Status) -> None:
         description="Alert episodes the bounded re-send book let go")
 
 
-def build_delivery_metrics(env: Mapping[str, str], status: Status, *,
+def build_delivery_metrics(config: TelemetryConfig, status: Status, *,
                            readers: Sequence[MetricReader] = ()) -> MetricPipeline | None:
     """The metrics pipeline with the delivery instruments, or None when metric export is
     off.
 
     Args:
-        env: the environment as read once by ``__main__``.
+        config: the watcher's telemetry config (``watcher._otel.watcher_config``).
         status: the Alertmanager sink's status.
         readers: more SDK readers beside the OTLP one (a test's).
     """
-    config = TelemetryConfig.from_env(env)
     if not config.metrics_export_enabled:
         return None
-    config = dataclasses.replace(
-        config, otlp_endpoint=None, otlp_logs_endpoint=None,
-        otlp_metrics_endpoint=config.metrics_endpoint_url,
-        service_name=watcher_service_name(config.service_name))
     pipeline = build_metric_pipeline(config, readers=readers)
     delivery_instruments(pipeline.provider.get_meter("sheratan.watcher"), status)
     return pipeline

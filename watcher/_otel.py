@@ -9,8 +9,6 @@ instrument.
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from otel import (
     MetricPipeline,
     TelemetryConfig,
     build_log_pipeline,
+    shutdown_together,
 )
 
 WATCHER_SERVICE_NAME = "sheratan-watcher"
@@ -31,10 +30,14 @@ WATCHER_SERVICE_NAME = "sheratan-watcher"
 _SHUTDOWN_TIMEOUT_S = 1.5
 
 
-def watcher_service_name(configured: str) -> str:
-    """The hub's default name would file the watcher under the hub; a name the user set is
-    kept."""
-    return WATCHER_SERVICE_NAME if configured == DEFAULT_SERVICE_NAME else configured
+def watcher_config(env: Mapping[str, str]) -> TelemetryConfig:
+    """The ``OTEL_*`` environment as the watcher exports with it: the hub's default service
+    name would file the watcher under the hub, so it becomes the watcher's; a name the user
+    set is kept."""
+    config = TelemetryConfig.from_env(env)
+    if config.service_name == DEFAULT_SERVICE_NAME:
+        config = dataclasses.replace(config, service_name=WATCHER_SERVICE_NAME)
+    return config
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,46 +60,27 @@ class WatcherTelemetry:
     def shutdown(self) -> None:
         """Flushes and stops both side by side, within ``_SHUTDOWN_TIMEOUT_S`` in all.
         Safe to call twice."""
-        pipelines = [p for p in (self.logs, self.metrics) if p is not None]
-        threads = [threading.Thread(target=p.shutdown, args=(_SHUTDOWN_TIMEOUT_S,),
-                                    name="otel shutdown", daemon=True) for p in pipelines]
-        deadline = time.monotonic() + _SHUTDOWN_TIMEOUT_S
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def build_alert_log_provider(env: Mapping[str, str]) -> WatcherTelemetry | None:
-    """The alert records' pipeline, or None when OTLP log export is off.
-
-    Args:
-        env: the environment as read once by ``__main__``.
-    """
-    config = TelemetryConfig.from_env(env)
-    if not config.logs_export_enabled:
-        return None
-    config = dataclasses.replace(
-        config,
-        otlp_endpoint=None,
-        otlp_metrics_endpoint=None,
-        otlp_logs_endpoint=config.logs_endpoint_url,
-        service_name=watcher_service_name(config.service_name),
-    )
-    return WatcherTelemetry(logs=build_log_pipeline(config))
+        shutdown_together([p for p in (self.logs, self.metrics) if p is not None],
+                          _SHUTDOWN_TIMEOUT_S)
 
 
 def build_watcher_telemetry(env: Mapping[str, str],
                             delivery_status: Callable[[], Mapping[str, Any]] | None = None,
                             ) -> WatcherTelemetry | None:
-    """The alert records' pipeline and, with ``delivery_status`` (an Alertmanager sink's
-    status), the delivery counters' pipeline; None when neither is exported."""
-    logs = build_alert_log_provider(env)
+    """The alert records' pipeline when log export is on and, with ``delivery_status`` (an
+    Alertmanager sink's status), the delivery counters' pipeline when metric export is on;
+    None when neither is.
+
+    Args:
+        env: the environment as read once by ``__main__``.
+    """
+    config = watcher_config(env)
+    logs = build_log_pipeline(config) if config.logs_export_enabled else None
     metrics = None
     if delivery_status is not None:
         from watcher._am_metrics import build_delivery_metrics
 
-        metrics = build_delivery_metrics(env, delivery_status)
+        metrics = build_delivery_metrics(config, delivery_status)
     if logs is None and metrics is None:
         return None
-    return WatcherTelemetry(logs=logs.logs if logs is not None else None, metrics=metrics)
+    return WatcherTelemetry(logs=logs, metrics=metrics)

@@ -11,7 +11,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 
 from watcher._am_metrics import DROPPED, build_delivery_metrics, delivery_instruments
-from watcher._otel import build_watcher_telemetry
+from watcher._otel import build_watcher_telemetry, watcher_config
 
 
 class FakeStatus:
@@ -69,8 +69,9 @@ def test_each_counter_is_read_per_alertmanager_at_collect_time() -> None:
 
 
 def test_nothing_is_built_without_metric_export() -> None:
-    assert build_delivery_metrics({}, FakeStatus()) is None
-    assert build_delivery_metrics({"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://127.0.0.1:9"},
+    assert build_delivery_metrics(watcher_config({}), FakeStatus()) is None
+    assert build_delivery_metrics(watcher_config(
+        {"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://127.0.0.1:9"}),
                                   FakeStatus()) is None
     assert build_watcher_telemetry({}, FakeStatus()) is None
 
@@ -79,7 +80,7 @@ def test_with_export_the_pipeline_is_the_watchers_and_stops_within_its_budget() 
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",  # nobody listens
            "OTEL_METRIC_EXPORT_INTERVAL": "60000"}
     reader = InMemoryMetricReader()
-    pipeline = build_delivery_metrics(env, FakeStatus(), readers=[reader])
+    pipeline = build_delivery_metrics(watcher_config(env), FakeStatus(), readers=[reader])
     assert pipeline is not None and pipeline.exporting
     data = reader.get_metrics_data()
     assert data is not None

@@ -151,9 +151,9 @@ def test_a_simulated_burst_reaches_a_real_otlp_receiver(home: Home, receiver: Re
 def test_the_service_name_is_the_watchers_unless_the_user_names_one(
     extra: dict[str, str], expected: str
 ) -> None:
-    from watcher._otel import build_alert_log_provider
+    from watcher._otel import build_watcher_telemetry
 
-    wiring = build_alert_log_provider(
+    wiring = build_watcher_telemetry(
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", **extra})
     assert wiring is not None and wiring.provider is not None
     try:
