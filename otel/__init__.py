@@ -40,7 +40,14 @@ if TYPE_CHECKING:
         SignalExporter,
         TelemetryConfig,
     )
-    from ._files import NotRegularFile, kind_of, open_regular, open_shared, read_small_regular
+    from ._files import (
+        NotRegularFile,
+        irregular_kind,
+        kind_of,
+        open_regular,
+        open_shared,
+        read_small_regular,
+    )
     from ._fingerprint import (
         FingerprintError,
         TokenFingerprint,
@@ -90,6 +97,7 @@ _LAZY = {
     "staged_file": "._atomic",
     "ExclusiveFileLock": "._lockfile",
     "NotRegularFile": "._files",
+    "irregular_kind": "._files",
     "kind_of": "._files",
     "open_regular": "._files",
     "open_shared": "._files",
@@ -161,6 +169,7 @@ __all__ = [
     "build_metric_pipeline",
     "can_hold_secret",
     "canonical_ip",
+    "irregular_kind",
     "is_secret_key",
     "json_keys",
     "kind_of",

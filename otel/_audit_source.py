@@ -20,8 +20,6 @@ Thread-safety: one thread reads; the sink (the event counters) is thread-safe.
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import threading
 import time
 from collections import Counter
@@ -31,7 +29,7 @@ from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
 from ._events import UNKNOWN_PLANE
-from ._files import kind_of
+from ._files import irregular_kind
 from .auditlog import AuditFormat, AuditRecord, RecordDecoder, Tailer, lookback_offset, read_back
 
 __all__ = ["AuditLogSource", "SecurityEventSink", "SourceCounts"]
@@ -129,13 +127,10 @@ class AuditLogSource:
         """Says once, at start, when the log is a folder, a FIFO or a device: nothing can be
         read from it, so the security counts would stay 0 without a word. A missing log is
         fine: the hub creates it."""
-        try:
-            mode = os.stat(self.path).st_mode
-        except OSError:
-            return
-        if not stat.S_ISREG(mode):
+        kind = irregular_kind(self.path)
+        if kind is not None:
             logger.warning("the audit log %s is %s, not a regular file: the security counts "
-                           "stay 0 until it is one", self.path, kind_of(mode))
+                           "stay 0 until it is one", self.path, kind)
 
     def stop(self, timeout_s: float = 1.0) -> None:
         """Stop the reader and wait up to ``timeout_s`` for it. Safe to call twice."""

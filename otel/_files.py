@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["NotRegularFile", "kind_of", "open_regular", "open_shared", "read_small_regular"]
+__all__ = ["NotRegularFile", "irregular_kind", "kind_of", "open_regular", "open_shared",
+           "read_small_regular"]
 
 
 class NotRegularFile(OSError):
@@ -43,6 +44,17 @@ def kind_of(mode: int) -> str:
              (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
     return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+def irregular_kind(path: Path, *, follow: bool = True) -> str | None:
+    """What ``path`` is when it exists and is no regular file ("a folder", "a FIFO", ...), or
+    None when it is a regular file or missing. ``follow``: a symlink to a regular file
+    counts as one (``stat``); else a symlink is itself irregular (``lstat``)."""
+    try:
+        mode = (os.stat if follow else os.lstat)(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else kind_of(mode)
+
 
 if sys.platform == "win32":
     import ctypes

@@ -7,12 +7,10 @@ pointed at the wrong folder leaves it as it was.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from otel import kind_of
+from otel import irregular_kind
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from watcher._guard import unknown_token_message
@@ -38,14 +36,11 @@ def log_problem(log: Path, log_from: str) -> str | None:
     """Why ``log`` cannot be the audit log: it is a folder, a FIFO or a device (a symlink to
     a regular file is followed, as the tailer does); None when it is a regular file or
     missing (:func:`missing_log_notice`)."""
-    try:
-        mode = os.stat(log).st_mode
-    except OSError:
-        return None  # missing; anything else the run itself reports
-    if stat.S_ISREG(mode):
+    kind = irregular_kind(log)  # None when missing too: the run reports that itself
+    if kind is None:
         return None
-    return (f"the audit log {log} ({log_from}) is {kind_of(mode)}, not a regular file; the "
-            "watcher left it untouched")
+    return (f"the audit log {log} ({log_from}) is {kind}, not a regular file; the watcher "
+            "left it untouched")
 
 
 def missing_log_notice(log: Path, log_from: str, *, follow: bool) -> str | None:

@@ -22,7 +22,7 @@ import os
 import stat
 from pathlib import Path
 
-from otel import kind_of
+from otel import irregular_kind, kind_of
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -51,11 +51,8 @@ def _refuse(path: Path, mode: int) -> UnsafeFile:
 def _not_regular(path: Path) -> UnsafeFile | None:
     """The refusal of ``path`` when it exists and is no regular file (a symlink is not
     followed), else None."""
-    try:
-        mode = os.lstat(path).st_mode
-    except OSError:
-        return None
-    return None if stat.S_ISREG(mode) else _refuse(path, mode)
+    kind = irregular_kind(path, follow=False)
+    return None if kind is None else UnsafeFile(path, f"is {kind}, not a regular file")
 
 
 def make_private_dir(path: Path) -> None:

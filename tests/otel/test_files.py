@@ -55,3 +55,18 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
 def test_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotRegularFile, match="folder"):
         open_regular(tmp_path)
+
+
+def test_irregular_kind_names_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    from otel import irregular_kind
+
+    regular = tmp_path / "log"
+    regular.write_text("x\n")
+    link = tmp_path / "link"
+    link.symlink_to(regular)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert irregular_kind(regular) is None and irregular_kind(tmp_path / "missing") is None
+    assert irregular_kind(link) is None  # followed: a link to a regular file is one
+    assert irregular_kind(link, follow=False) == "a symbolic link"
+    assert irregular_kind(folder) == "a folder"
