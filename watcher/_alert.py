@@ -55,7 +55,8 @@ def _json_time(epoch_us: int) -> datetime | str:
     return EPOCH + from_us(epoch_us)
 
 
-def _seconds(window_us: int) -> int | float:
+def window_seconds(window_us: int) -> int | float:
+    """A window in seconds as alerts write it: an int when whole."""
     if window_us % US_PER_S == 0:
         return window_us // US_PER_S
     return window_us / US_PER_S
@@ -108,7 +109,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
             "severity": self.severity,
             "count": self.count,
             "threshold": self.threshold,
-            "window_s": _seconds(self.window_us),
+            "window_s": window_seconds(self.window_us),
             "group": dict(self.group),
             "first_seen": time(self.first_seen_us),
             "last_seen": time(self.last_seen_us),
@@ -119,7 +120,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
         group = ",".join(f"{k}={v}" for k, v in self.group) or "all"
         return (
             f"{self.state.value.upper()} {self.rule} [{group}]: {self.count} {self.event} "
-            f"in {_seconds(self.window_us)}s (threshold {self.threshold})"
+            f"in {window_seconds(self.window_us)}s (threshold {self.threshold})"
         )
 
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import msgspec
 
 from otel import Redactor, ValueGuard, load_known_secrets, terminal_safe
-from watcher._alert import REDACTED, Alert, AlertState, GroupValue
-from watcher._timefmt import EPOCH, ONE_US, US_PER_S, format_us
+from watcher._alert import REDACTED, Alert, AlertState, GroupValue, window_seconds
+from watcher._timefmt import EPOCH, US_PER_S, format_us, to_us
 
 #: The ``source`` label of every alert this watcher sends.
 logger = logging.getLogger(__name__)
@@ -49,16 +49,11 @@ def label_name(field: str) -> str:
     return name if name and not name[0].isdigit() else f"_{name}"
 
 
-def label_value(text: str) -> str:
-    """A valid Alertmanager label value: UTF-8 without controls, bidi overrides or lone
-    surrogates (each shown as a visible escape, as on the console)."""
-    return terminal_safe(text)
-
 
 def _group_text(value: GroupValue) -> str | None:
     if value is None:
         return None
-    text = label_value(str(value))
+    text = terminal_safe(str(value))
     return text or None
 
 
@@ -78,11 +73,11 @@ class AlertLabeler:
 
     def labels(self, alert: Alert) -> dict[str, str]:
         labels = {
-            "alertname": label_value(self.guard(alert.rule)),
-            "severity": label_value(self.guard(alert.severity)),
-            "event": label_value(self.guard(alert.event)),
+            "alertname": terminal_safe(self.guard(alert.rule)),
+            "severity": terminal_safe(self.guard(alert.severity)),
+            "event": terminal_safe(self.guard(alert.event)),
             "source": SOURCE,
-            "instance": label_value(self.guard(self.instance)),
+            "instance": terminal_safe(self.guard(self.instance)),
         }
         for field, value in alert.group:
             text, name = _group_text(value), label_name(field)
@@ -94,7 +89,7 @@ class AlertLabeler:
         """One element of the ``POST /api/v2/alerts`` list."""
         labels = self.labels(alert)
         group = ", ".join(f"{k}={v}" for k, v in labels.items() if k not in FIXED_LABELS)
-        window = _seconds_text(alert.window_us)
+        window = str(window_seconds(alert.window_us))
         where = f" from {group}" if group else " hub-wide"
         body: dict[str, object] = {
             "labels": labels,
@@ -150,12 +145,6 @@ def label_guard(env: Mapping[str, str], *, home: Path,
 
     return judge
 
-def _seconds_text(window_us: int) -> str:
-    if window_us % US_PER_S == 0:
-        return str(window_us // US_PER_S)
-    return f"{window_us / US_PER_S:g}"
-
-
 class _AlertLine(msgspec.Struct):
     """An ``alerts.jsonl`` line as this watcher writes it (unknown fields are ignored)."""
 
@@ -173,10 +162,6 @@ class _AlertLine(msgspec.Struct):
     last_seen: datetime
 
 
-def _us(moment: datetime) -> int:
-    return (moment - EPOCH) // ONE_US
-
-
 _DECODER = msgspec.json.Decoder(_AlertLine)
 
 
@@ -185,10 +170,11 @@ def parse_alert_line(line: bytes) -> Alert | None:
     try:
         raw = _DECODER.decode(line)
         return Alert(
-            ts_us=_us(raw.ts), alert_id=raw.alert_id, rule=raw.rule, event=raw.event,
-            state=raw.state, severity=raw.severity, count=raw.count, threshold=raw.threshold,
-            window_us=round(raw.window_s * US_PER_S), group=tuple(raw.group.items()),
-            first_seen_us=_us(raw.first_seen), last_seen_us=_us(raw.last_seen))
+            ts_us=to_us(raw.ts - EPOCH), alert_id=raw.alert_id, rule=raw.rule,
+            event=raw.event, state=raw.state, severity=raw.severity, count=raw.count,
+            threshold=raw.threshold, window_us=round(raw.window_s * US_PER_S),
+            group=tuple(raw.group.items()), first_seen_us=to_us(raw.first_seen - EPOCH),
+            last_seen_us=to_us(raw.last_seen - EPOCH))
     except (msgspec.DecodeError, ValueError, TypeError, OverflowError):
         return None
 
