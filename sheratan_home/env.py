@@ -98,6 +98,33 @@ def port(env: Mapping[str, str], name: str) -> int:
     return number
 
 
+def host_or_default(env: Mapping[str, str], warn: list[str], *, using: str = "using") -> str:
+    """``HUB_HOST`` as the hub reads it, for a tool: a value the hub would refuse gives the
+    default and a warning in ``warn`` (``using`` words what the default is used for)."""
+    try:
+        return host(env)
+    except ConfigError as exc:
+        warn.append(f"{exc}; the hub would not start with it; {using} {DEFAULT_HOST}")
+        return DEFAULT_HOST
+
+
+def port_or_default(env: Mapping[str, str], name: str, warn: list[str], *,
+                    using: str = "using", zero_hint: str = "") -> int:
+    """A port variable as the hub reads it, for a tool that must reach the port: a value the
+    hub would refuse, or 0 (the port the OS picked, which no tool can guess), gives the
+    default and a warning in ``warn``; ``zero_hint`` is added for a 0."""
+    default = PORT_DEFAULTS[name]
+    try:
+        number = port(env, name)
+    except ConfigError:
+        number, zero_hint = 0, ""
+    if number:
+        return number
+    warn.append(f"{name}={env.get(name, '')!r} is not a port 1..65535; {using} {default}"
+                f"{zero_hint}")
+    return default
+
+
 def node_ages(env: Mapping[str, str]) -> tuple[float, float]:
     """``HUB_NODE_STALE_S`` and ``HUB_NODE_DEAD_S``, each in range and dead above stale."""
     stale_s = seconds(env, "HUB_NODE_STALE_S", DEFAULT_NODE_STALE_S)

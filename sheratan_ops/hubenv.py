@@ -25,11 +25,7 @@ def host(env: Mapping[str, str], warn: list[str]) -> str:
 
     A value the hub would refuse warns and falls back to the default.
     """
-    try:
-        bound = hub_env.host(env)
-    except ConfigError as exc:
-        warn.append(f"{exc}; the hub would not start with it; using {hub_env.DEFAULT_HOST}")
-        bound = hub_env.DEFAULT_HOST
+    bound = hub_env.host_or_default(env, warn)
     return _WILDCARDS.get(bound, bound)
 
 
@@ -42,20 +38,10 @@ def port(env: Mapping[str, str], plane: str, warn: list[str]) -> int:
         plane: ``control`` or ``data``.
         warn: Collects the warning for the caller to print.
     """
-    var = _PORT_VARS[plane]
-    default = hub_env.PORT_DEFAULTS[var]
-    hint = ""
-    try:
-        number = hub_env.port(env, var)
-    except ConfigError:
-        number = 0
-    else:
-        hint = (f" (the hub picks a free port for 0: pass --{plane}-url with the port "
-                "its banner shows)")
-    if number:
-        return number
-    warn.append(f"{var}={env.get(var, '')!r} is not a port 1..65535; using {default}{hint}")
-    return default
+    return hub_env.port_or_default(
+        env, _PORT_VARS[plane], warn,
+        zero_hint=f" (the hub picks a free port for 0: pass --{plane}-url with the port its "
+                  "banner shows)")
 
 
 def plane_urls(env: Mapping[str, str], warn: list[str]) -> dict[str, str]:

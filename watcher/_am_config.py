@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sheratan_home import ConfigError
 from sheratan_home import env as hub_env
 
 URL_ENV = "HUB_ALERTMANAGER_URL"
@@ -167,13 +166,9 @@ def default_instance(env: Mapping[str, str], warn: list[str] | None = None) -> s
     warning in ``warn`` when given. A wildcard host is this machine's name.
     """
     warnings: list[str] = [] if warn is None else warn
-    try:
-        host = hub_env.host(env)
-    except ConfigError as exc:
-        warnings.append(f"{exc}; the hub would not start with it; the alerts' instance uses "
-                        f"{hub_env.DEFAULT_HOST}")
-        host = hub_env.DEFAULT_HOST
-    port = _control_port(env, warnings)
+    using = "the alerts' instance uses"
+    host = hub_env.host_or_default(env, warnings, using=using)
+    port = hub_env.port_or_default(env, "HUB_CONTROL_PORT", warnings, using=using)
     if host in _WILDCARD_HOSTS:
         host = socket.gethostname()
     try:
@@ -184,14 +179,3 @@ def default_instance(env: Mapping[str, str], warn: list[str] | None = None) -> s
     return f"{host}:{port}"
 
 
-def _control_port(env: Mapping[str, str], warn: list[str]) -> int:
-    name, default = "HUB_CONTROL_PORT", hub_env.DEFAULT_CONTROL_PORT
-    try:
-        number = hub_env.port(env, name)
-    except ConfigError:
-        number = 0
-    if not number:
-        warn.append(f"{name}={env.get(name, '')!r} is not a port 1..65535; the alerts' "
-                    f"instance uses {default}")
-        return default
-    return number
