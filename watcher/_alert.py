@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import msgspec
@@ -89,31 +89,27 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
 
     def to_dict(self) -> dict[str, object]:
         """The ``alerts.jsonl`` object (CONTRACT section 4 fields)."""
-        return self._fields(format_us)
+        return msgspec.structs.asdict(self._line(format_us))
 
     def to_line(self) -> bytes:
-        """The ``alerts.jsonl`` line: :meth:`to_dict` as JSON, with the same bytes.
+        """The ``alerts.jsonl`` line: :meth:`to_dict` as JSON, with the same bytes."""
+        return alert_lines((self,))
 
-        Its times go to msgspec as datetimes, which it writes in C: formatting them here
-        took a third of the time of writing the alerts of a replay (40 ms per 24,000).
-        """
-        return msgspec.json.encode(self._fields(_json_time)) + b"\n"
-
-    def _fields(self, time: Callable[[int], object]) -> dict[str, object]:
-        return {
-            "ts": time(self.ts_us),
-            "alert_id": self.alert_id,
-            "rule": self.rule,
-            "event": self.event,
-            "state": self.state.value,
-            "severity": self.severity,
-            "count": self.count,
-            "threshold": self.threshold,
-            "window_s": window_seconds(self.window_us),
-            "group": dict(self.group),
-            "first_seen": time(self.first_seen_us),
-            "last_seen": time(self.last_seen_us),
-        }
+    def _line(self, time: Callable[[int], datetime | str]) -> _AlertLine:
+        return _AlertLine(
+            ts=time(self.ts_us),
+            alert_id=self.alert_id,
+            rule=self.rule,
+            event=self.event,
+            state=self.state.value,
+            severity=self.severity,
+            count=self.count,
+            threshold=self.threshold,
+            window_s=window_seconds(self.window_us),
+            group=dict(self.group),
+            first_seen=time(self.first_seen_us),
+            last_seen=time(self.last_seen_us),
+        )
 
     def summary(self) -> str:
         """Short human text, used as the console line and the OTel log body."""
@@ -122,6 +118,36 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
             f"{self.state.value.upper()} {self.rule} [{group}]: {self.count} {self.event} "
             f"in {window_seconds(self.window_us)}s (threshold {self.threshold})"
         )
+
+
+class _AlertLine(msgspec.Struct, gc=False):
+    """An ``alerts.jsonl`` object, its fields in the order they are written."""
+
+    ts: datetime | str
+    alert_id: str
+    rule: str
+    event: str
+    state: str
+    severity: str
+    count: int
+    threshold: int
+    window_s: int | float
+    group: dict[str, GroupValue]
+    first_seen: datetime | str
+    last_seen: datetime | str
+
+
+_LINE_ENCODER = msgspec.json.Encoder()
+
+
+def alert_lines(alerts: Iterable[Alert]) -> bytes:
+    """The ``alerts.jsonl`` lines of ``alerts``, each ending in a newline.
+
+    All in one call to msgspec, which writes the times in C: formatting them here took a
+    third of the time of writing a replay's alerts, and encoding a dict per alert (rather
+    than a struct, all lines at once) about a third of the rest.
+    """
+    return _LINE_ENCODER.encode_lines([alert._line(_json_time) for alert in alerts])
 
 
 def alert_key_from_dict(data: dict[str, object]) -> tuple[str, str, str] | None:

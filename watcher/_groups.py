@@ -8,7 +8,6 @@ Not thread-safe: owned by one engine.
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,17 +32,6 @@ class Episode:
     first_seen: timedelta  # the oldest event in the window when it fired
     last_seen: timedelta  # the newest event it has counted
     last_emit: timedelta  # when its last firing alert went out
-
-
-def slide(window: Window, t: timedelta, floor: timedelta) -> int:
-    """Adds an event at ``t`` and forgets those at or before ``floor``; the new count."""
-    if window and t < window[-1]:
-        bisect.insort(window, t)  # a line out of order
-    else:
-        window.append(t)
-    while window[0] <= floor:  # never empties it: t is after floor
-        window.popleft()
-    return len(window)
 
 
 def trim(window: Window, floor: timedelta) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from otel import ValueGuard
 from otel.auditlog import AuditFormat, iter_file_lines
+from watcher._alert import alert_lines
 from watcher._engine import Engine
 from watcher._private import check_regular
 from watcher._rules import RuleSet
@@ -53,7 +54,7 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
             engine.feed(split.lines, ascii=split.ascii)
             alerts = engine.take_alerts()
             if alerts:
-                out.write(b"".join(alert.to_line() for alert in alerts))
+                out.write(alert_lines(alerts))
                 counters.alerts += len(alerts)
         if should_stop():
             raise Interrupted(f"replay of {log_path} stopped")

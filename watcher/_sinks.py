@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from otel import terminal_safe
-from watcher._alert import Alert
+from watcher._alert import Alert, alert_lines
 from watcher._private import make_private_dir, open_private
 from watcher._timefmt import format_us
 
@@ -53,7 +53,7 @@ class JsonlAlertSink(AlertSink):
             return
         fd = open_private(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         with os.fdopen(fd, "ab") as handle:
-            handle.write(b"".join(alert.to_line() for alert in alerts))
+            handle.write(alert_lines(alerts))
             handle.flush()
             os.fsync(handle.fileno())
             self.size_bytes = handle.tell()
