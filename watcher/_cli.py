@@ -77,6 +77,10 @@ class UsageError(Exception):
     """Bad command line or environment: reported in one line, exit code 2."""
 
 
+#: The program name in ``--help`` when none is given (``__main__`` passes the invoked one).
+DEFAULT_PROG = "python -m watcher"
+
+
 @dataclass(frozen=True, slots=True)
 class WatcherConfig:
     """Everything the watcher takes from its command line and environment, parsed once."""
@@ -111,6 +115,9 @@ class WatcherConfig:
     warnings: tuple[str, ...] = ()
     #: Where the log path came from: ``from --log``, ``from HUB_AUDIT_LOG`` or the home's.
     log_from: str = _HOME_LOG
+    #: The command as invoked (``sheratan-watcher``, ``python -m watcher``): what the
+    #: messages on stderr start with.
+    prog: str = DEFAULT_PROG
 
     @property
     def log_named(self) -> bool:
@@ -127,8 +134,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-#: The program name in ``--help`` when none is given (``__main__`` passes the invoked one).
-DEFAULT_PROG = "python -m watcher"
 
 
 def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
@@ -208,6 +213,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str], *,
         mode, target = (Mode.ONCE if args.once else Mode.FOLLOW), None
     warnings: list[str] = []
     return WatcherConfig(
+        prog=prog,
         mode=mode,
         home=home,
         home_from=home_from,
@@ -296,14 +302,14 @@ def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, stderr: TextI
     for notice in (missing_log_notice(config.log_path, config.log_from,
                                       follow=config.mode is Mode.FOLLOW), loaded.token_notice):
         if notice is not None:
-            say(stderr, f"python -m watcher: {notice}")
+            say(stderr, f"{config.prog}: {notice}")
     # The lock comes first: a second watcher leaves before it touches any state or exporter.
     files = HomeLayout(config.home)
     lock = InstanceLock(files.watcher_lock)
     try:
         lock.acquire()
     except WatcherLocked as exc:
-        say(stderr, f"python -m watcher: error: another watcher is already running on "
+        say(stderr, f"{config.prog}: error: another watcher is already running on "
                     f"{config.home} (it holds {exc.path})")
         return EXIT_LOCKED
     try:
@@ -429,13 +435,13 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
     try:
         config = parse_config(argv, env, prog=prog)
     except UsageError as exc:
-        say(err, f"python -m watcher: error: {exc}")
+        say(err, f"{prog}: error: {exc}")
         return EXIT_USAGE
     for warning in config.warnings:
-        say(err, f"python -m watcher: warning: {warning}")
+        say(err, f"{prog}: warning: {warning}")
     problem = _alerts_problem(config) or _home_problem(config)
     if problem is not None:
-        say(err, f"python -m watcher: error: {problem}")
+        say(err, f"{prog}: error: {problem}")
         return EXIT_USAGE
     handler = logging.StreamHandler(err)
     handler.setFormatter(TerminalSafeFormatter("watcher: %(levelname)s %(name)s: %(message)s"))
@@ -448,7 +454,7 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, stdout: TextIO | None =
                 watch_stdin(flags.stop_for_parent)
             return _run(config, out, err, flags)
     except (Interrupted, KeyboardInterrupt):  # KeyboardInterrupt: before the handlers were in
-        say(err, "python -m watcher: interrupted")
+        say(err, f"{prog}: interrupted")
         return EXIT_INTERRUPTED
 
 
@@ -474,7 +480,7 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
             flags: StopFlags) -> int:
     assert config.target is not None
     if not config.target.is_file():
-        say(err, f"python -m watcher: error: --replay: no such file: {config.target}")
+        say(err, f"{config.prog}: error: --replay: no such file: {config.target}")
         return EXIT_USAGE
     say(err, files_used(config))
     counters = replay(loaded.rules, config.target, config.alerts_path,
@@ -534,7 +540,7 @@ def files_used(config: WatcherConfig) -> str:
     """The home and the files a run reads and writes, as one line for stderr."""
     log = config.target if config.mode is Mode.REPLAY else config.log_path
     rules = "packaged defaults" if config.rules_path is None else str(config.rules_path)
-    return (f"python -m watcher: home {config.home.absolute()} ({config.home_from}); "
+    return (f"{config.prog}: home {config.home.absolute()} ({config.home_from}); "
             f"log {log}; alerts {config.alerts_path}; rules {rules}")
 
 
@@ -578,22 +584,22 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
         loaded = _Loaded(_load(config), _value_guard(config, notice is not None),
                          _load_format(config), notice)
     except RulesError as exc:
-        say(err, f"python -m watcher: invalid rules: {exc}")
+        say(err, f"{config.prog}: invalid rules: {exc}")
         return EXIT_USAGE
     except AuditFormatError as exc:
-        say(err, f"python -m watcher: invalid audit format: {exc}")
+        say(err, f"{config.prog}: invalid audit format: {exc}")
         return EXIT_USAGE
     except UsageError as exc:
-        say(err, f"python -m watcher: error: {exc}")
+        say(err, f"{config.prog}: error: {exc}")
         return EXIT_USAGE
     try:
         if config.mode is Mode.REPLAY:
             return _replay(config, loaded, out, err, flags)
         return _watch(config, loaded, out, err, flags)
     except UnsafeFile as exc:
-        say(err, f"python -m watcher: error: {exc}")
+        say(err, f"{config.prog}: error: {exc}")
         explicit = config.alerts_from_option and exc.path == config.alerts_path
         return EXIT_USAGE if explicit else EXIT_FAILURE
     except OSError as exc:
-        say(err, f"python -m watcher: error: {exc}")
+        say(err, f"{config.prog}: error: {exc}")
         return EXIT_FAILURE

@@ -184,6 +184,29 @@ def test_help_names_the_command_as_invoked(argv0: str, prog: str,
     assert capsys.readouterr().out.startswith(f"usage: {prog} [-h]")
 
 
+@pytest.mark.parametrize(("argv0", "prog"), [
+    ("/venv/bin/sheratan-watcher", "sheratan-watcher"),
+    ("/work/main/watcher/__main__.py", "python -m watcher"),
+])
+def test_messages_name_the_command_as_invoked(argv0: str, prog: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A usage error, a refused home and what a replay used all start with the command the
+    operator typed, not always ``python -m watcher``."""
+    log = tmp_path / "audit.jsonl"
+    write_lines(log, burst(0, 11))
+    for env in ("HUB_TOKEN", "SHERATAN_HOME", "HUB_AUDIT_LOG", "HUB_ALERTMANAGER_URL"):
+        monkeypatch.delenv(env, raising=False)
+    runs = [["--interval-ms", "nope"], ["--once", "--home", str(tmp_path / "typo")],
+            ["--replay", str(log), "--alerts", str(tmp_path / "alerts.jsonl")]]
+    for args in runs:
+        monkeypatch.setattr(sys, "argv", [argv0, *args])
+        code = entry_point()
+        err = capsys.readouterr().err
+        assert code == (EXIT_OK if args[0] == "--replay" else EXIT_USAGE), err
+        assert all(line.startswith(f"{prog}: ") for line in err.splitlines()), (args, err)
+
+
 def test_a_missing_home_is_not_rescued_by_naming_the_log(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     write_lines(log, burst(0, 11))
