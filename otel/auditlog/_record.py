@@ -83,7 +83,10 @@ class RecordDecoder:
         decoder = msgspec.json.Decoder(record, strict=fmt.ts_format is not TsFormat.EPOCH_S)
         #: The fast path, for ASCII lines: raises ``msgspec.DecodeError`` (a ValidationError
         #: when the JSON is fine so far but a field is not), or RecursionError when deeply
-        #: nested. Any of these goes to :meth:`careful`.
+        #: nested. Any of these goes to :meth:`careful`. How deep is too deep depends on how
+        #: much of Python's recursion limit the caller's stack already uses: a line nested
+        #: about 985 levels (only a hand-made line; the hub writes strings) may be read by
+        #: one caller and be a parse error to another (``--replay`` and ``--once``).
         self.decode: Callable[[bytes], AuditRecord] = cast(
             "Callable[[bytes], AuditRecord]",
             _mapped(decoder.decode, fmt) if _needs_mapping(fmt) else decoder.decode)
