@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 
 import msgspec
 
+from sheratan_home import HomeLayout
 from watcher._alert import alert_key_from_dict
 from watcher._json import DECODE_ERRORS
 from watcher._private import UnsafeFile, open_private
@@ -126,3 +128,36 @@ def repair_torn_tail(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_problem(path: Path) -> str | None:
+    """Why a replay may not replace ``path`` (``--alerts``), or None.
+
+    A replay writes a new file and renames it over ``path``: whatever was there is gone. So
+    it never takes a hub home's ``logs/alerts.jsonl`` (any home's, with its ``state/``
+    beside: the live alert history, which a running watcher appends to), and of other files
+    only one that is missing, empty, or an earlier replay's output (its first line is an
+    alert line): ``--alerts`` pointed at the wrong file must not destroy it (found by
+    review: a replay replaced a copy of ``/etc/passwd`` and another home's history). A
+    symlink, folder or device is left to the replay's own refusal (``_private``).
+    """
+    real = path.resolve()
+    home = HomeLayout(real.parent.parent)
+    if real == home.alerts and home.state_dir.is_dir():
+        return (f"--alerts {path} is the alert history of the hub home {home.home}, and a "
+                "replay replaces its file; name a file of its own (the watcher left it "
+                "untouched)")
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return None
+    with path.open("rb") as handle:
+        first = handle.read(MAX_ALERT_LINE_BYTES).partition(b"\n")[0]
+    if _is_alert_line(first):
+        return None
+    return (f"--alerts {path} holds something other than alerts (its first line is no alert "
+            "line), and a replay replaces its file; name a new file or remove this one (the "
+            "watcher left it untouched)")
+

@@ -14,10 +14,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from otel import ValueGuard
+from otel import ValueGuard, irregular_kind
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
 from sheratan_home import HomeLayout, layout
 from sheratan_home import env as hub_env
+from watcher._alerts_file import replace_problem
 from watcher._am_config import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
@@ -480,13 +481,18 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
             flags: StopFlags) -> int:
     assert config.target is not None
     if not config.target.is_file():
-        say(err, f"{config.prog}: error: --replay: no such file: {config.target}")
+        kind = irregular_kind(config.target)
+        what = f"is {kind}, not a regular file" if kind else "no such file"
+        say(err, f"{config.prog}: error: --replay {config.target}: {what}")
         return EXIT_USAGE
     say(err, files_used(config))
     counters = replay(loaded.rules, config.target, config.alerts_path,
                       should_stop=lambda: flags.should_exit, value_guard=loaded.guard,
                       audit_format=loaded.audit_format)
     say(out, _status_line(counters, 0, False).replace("following", "replayed"))
+    if counters.lines_read and counters.parse_errors == counters.lines_read:
+        say(err, f"{config.prog}: warning: no line of {config.target} is JSON: is it the "
+                 "hub's audit log?")
     if config.alertmanager is not None:  # asked on the command line: a backtest
         from watcher._am_replay import replay_to_alertmanager
 
@@ -501,18 +507,20 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
 def _alerts_problem(config: WatcherConfig) -> str | None:
     """The alerts file may never be the log a run reads (the watcher would read its own
     alerts as events, or a replay would replace the log), and a replay, which replaces its
-    file, may not replace the home's alerts.jsonl, the live alert history."""
+    file, may not replace a home's alerts.jsonl, the live alert history, nor a file that
+    holds anything but alerts (``replace_problem``)."""
     if config.mode not in (Mode.FOLLOW, Mode.ONCE, Mode.REPLAY):
         return None
     source = config.target if config.mode is Mode.REPLAY else config.log_path
     if source is not None and _same_file(config.alerts_path, source):
         return (f"--alerts {config.alerts_path} is the audit log this run reads; the watcher "
                 "left both untouched")
-    live = HomeLayout(config.home).alerts
-    if config.mode is Mode.REPLAY and _same_file(config.alerts_path, live):
+    if config.mode is not Mode.REPLAY:
+        return None
+    if _same_file(config.alerts_path, HomeLayout(config.home).alerts):
         return (f"--alerts {config.alerts_path} is the home's alerts.jsonl, and a replay "
                 "replaces its file; name a file of its own (the watcher left it untouched)")
-    return None
+    return replace_problem(config.alerts_path)
 
 
 def _same_file(one: Path, other: Path) -> bool:
@@ -574,6 +582,14 @@ def _token_notice(config: WatcherConfig) -> str | None:
     return unknown_token_notice(config.env, config.home, config.token_files)
 
 
+def _rules_error(config: WatcherConfig, exc: RulesError) -> str:
+    """The line for a rules file that cannot be used, naming the file (once)."""
+    path = config.rules_path
+    if path is None or exc.field == str(path):  # the packaged defaults, or already named
+        return f"invalid rules: {exc}"
+    return f"invalid rules in {path}: {exc}"
+
+
 def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> int:
     try:
         if config.mode is Mode.CHECK_RULES:
@@ -584,7 +600,7 @@ def _run(config: WatcherConfig, out: TextIO, err: TextIO, flags: StopFlags) -> i
         loaded = _Loaded(_load(config), _value_guard(config, notice is not None),
                          _load_format(config), notice)
     except RulesError as exc:
-        say(err, f"{config.prog}: invalid rules: {exc}")
+        say(err, f"{config.prog}: {_rules_error(config, exc)}")
         return EXIT_USAGE
     except AuditFormatError as exc:
         say(err, f"{config.prog}: invalid audit format: {exc}")
