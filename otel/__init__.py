@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._terminal import terminal_safe
+from ._terminal import terminal_safe, terminal_safe_json
 
 if TYPE_CHECKING:
     from ._atomic import atomic_write, staged_file
@@ -77,9 +77,9 @@ if TYPE_CHECKING:
     from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
     from ._values import ValueGuard, canonical_ip
 
-# Everything but terminal_safe loads on first use. The telemetry names pull in the OTel
-# SDK and prometheus_client (over 100 ms); the config and the metric keys cost about 10 ms
-# more (logging, dataclasses, urllib), the redaction rules and secret sources about 10 ms
+# Everything but the terminal_safe functions loads on first use. The telemetry names pull in
+# the OTel SDK and prometheus_client (over 100 ms); the config and the metric keys cost about
+# 10 ms more (logging, dataclasses, urllib), the redaction rules and secret sources about 10 ms
 # (json, base64, hashlib, tempfile): a watcher replaying a log of addresses needs none.
 _LAZY = {
     "MIN_SECRET_LEN": "._redaction",
@@ -181,5 +181,6 @@ __all__ = [
     "shutdown_together",
     "staged_file",
     "terminal_safe",
+    "terminal_safe_json",
     "write_fingerprint",
 ]

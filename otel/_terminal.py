@@ -12,15 +12,18 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["terminal_safe"]
+__all__ = ["terminal_safe", "terminal_safe_json"]
 
-# C0 controls (tab and newline included), DEL and C1 controls; the Arabic letter mark, the
-# left/right marks, the line and paragraph separators, the bidi embeddings, overrides and
-# isolates; and lone surrogates, which a terminal's encoder would choke on.
-_UNSAFE: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff]"
-)
+# Beyond the C0 controls: DEL and C1 controls; the Arabic letter mark, the left/right marks,
+# the line and paragraph separators, the bidi embeddings, overrides and isolates; and lone
+# surrogates, which a terminal's encoder would choke on.
+_UNSAFE_BEYOND_C0: Final = ("\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                            "\u2066-\u2069\ud800-\udfff")
+# The C0 controls (tab and newline included) too.
+_UNSAFE: Final = re.compile(f"[\x00-\x1f{_UNSAFE_BEYOND_C0}]")
+# In JSON text the encoder escapes C0 controls in strings itself, and a newline between
+# lines must stay one.
+_UNSAFE_IN_JSON: Final = re.compile(f"[{_UNSAFE_BEYOND_C0}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -35,3 +38,22 @@ def terminal_safe(text: str) -> str:
     ESC, BEL, CR, LF, a C1 control or a bidirectional override.
     """
     return _UNSAFE.sub(_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def terminal_safe_json(data: bytes) -> bytes:
+    """JSON text (UTF-8, one value a line) with every character :func:`terminal_safe` would
+    escape written as a JSON ``\\uXXXX`` escape: the same values, safe to ``cat``.
+
+    JSON encoders escape only C0 controls, so a client's C1 control (``U+009B`` starts a
+    terminal command like ``ESC [``) or bidi override would otherwise reach a terminal that
+    shows the file. Such characters only occur in strings, where the escape means the same.
+    ASCII text (the common case) is returned as it is, without decoding.
+    """
+    if data.isascii() and b"\x7f" not in data:
+        return data
+    return _UNSAFE_IN_JSON.sub(_json_escape, data.decode()).encode()
+

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import msgspec
 
+from otel import terminal_safe_json
 from otel.auditlog import is_int64
 from watcher._timefmt import EPOCH, US_PER_S, format_us, from_us
 
@@ -145,9 +146,12 @@ def alert_lines(alerts: Iterable[Alert]) -> bytes:
 
     All in one call to msgspec, which writes the times in C: formatting them here took a
     third of the time of writing a replay's alerts, and encoding a dict per alert (rather
-    than a struct, all lines at once) about a third of the rest.
+    than a struct, all lines at once) about a third of the rest. A group value's C1
+    controls and bidi overrides are written as JSON escapes, as the file may be shown on a
+    terminal (``otel.terminal_safe_json``).
     """
-    return _LINE_ENCODER.encode_lines([alert._line(_json_time) for alert in alerts])
+    return terminal_safe_json(
+        _LINE_ENCODER.encode_lines([alert._line(_json_time) for alert in alerts]))
 
 
 def alert_key_from_dict(data: dict[str, object]) -> tuple[str, str, str] | None:

@@ -6,6 +6,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel import terminal_safe_json
 from watcher._alert import Alert, AlertState
 from watcher._timefmt import MAX_TIME, MIN_TIME, to_us
 
@@ -27,7 +28,10 @@ def test_the_line_is_the_dict_as_json(ts: int, first: int, last: int, state: Ale
     alert = Alert(ts_us=ts, alert_id="a" * 24, rule="r", event="AUTH_FAILURE", state=state,
                   severity="warning", count=11, threshold=10, window_us=window_us,
                   group=tuple(group), first_seen_us=first, last_seen_us=last)
-    assert alert.to_line() == msgspec.json.encode(alert.to_dict()) + b"\n"
+    line = alert.to_line()
+    # The dict as JSON, a C1 control or bidi override in a group value as an escape.
+    assert line == terminal_safe_json(msgspec.json.encode(alert.to_dict()) + b"\n")
+    assert msgspec.json.decode(line) == alert.to_dict()
 
 
 def test_a_whole_second_keeps_its_fraction() -> None:

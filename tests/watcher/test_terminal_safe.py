@@ -166,3 +166,19 @@ def test_the_token_reaches_neither_alerts_console_nor_otel_records(home: Home) -
         assert secret not in everything
     attributes = [dict(r.attributes or {}) for r in records]
     assert {a["alert.group.client"] for a in attributes} == {"[redacted]", "10.0.0.7"}
+
+
+def test_the_alerts_file_holds_no_c1_control_or_bidi_override(run_cli: CliRunner, home: Home,
+                                                               tmp_path: Path) -> None:
+    """Found by review: a path grouped by a rule reached alerts.jsonl with a raw U+009B (a
+    one-byte CSI) and U+202E, which erased the screen of a terminal showing the file."""
+    path = "/jobs/\x9b2J\u202eevil\u2066"
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"rules": [{"name": "by_path", "event": "PORT_MISMATCH", "threshold": 2, '
+                     '"window_s": 60, "severity": "warning", "group_by": ["path"]}]}')
+    write_lines(home.log, burst(0, 4, event="PORT_MISMATCH", path=path))
+    out = tmp_path / "alerts.jsonl"
+    assert run_cli("--replay", str(home.log), "--alerts", str(out), "--rules", str(rules)).code == 0
+    data = out.read_bytes()
+    assert data.isascii(), data
+    assert [alert["group"] for alert in read_alerts(out)][:1] == [{"path": path}]
