@@ -25,8 +25,11 @@ never followed or read; the frame says so.
 
 Exit codes: 0 a frame was drawn (``--once``, also when the hub is unreachable: the frame
 says so; use ``smoke_checks.py`` to gate on health) or Ctrl+C left the live view; 2 bad
-usage (a bad argument, a ``--token-file`` that cannot be read, a rules file the watcher would
-refuse, or a home that does not exist or has no ``logs`` folder).
+usage (a bad argument, a ``--token-file`` that cannot be read, a ``--rules`` file the watcher
+would refuse, or a home that does not exist or has no ``logs`` folder). An invalid
+``configs/alert_rules.json`` in the home is shown in the frame instead (the packaged limits are
+drawn meanwhile), and a frame is written whole also to a stream that cannot encode its
+symbols (a Windows ``> frame.txt``): in ASCII, anything else unencodable as ``?``.
 
 The logic lives in the installed package ``sheratan_ops.top`` (``sheratan_ops.top.render`` is
 the pure rendering function), which also gives the ``sheratan-top`` command. This script

@@ -8,6 +8,12 @@ frame shows is redacted with them and its terminal controls escaped (``top.scrub
 It says on stderr which home it reads (``--home``, else ``SHERATAN_HOME``, else
 ``./.sheratan`` of the current folder), which of its files it found, and which rules give the
 rate limits (the watcher's active rules: ``--rules``, else the home's, else the packaged ones).
+A home rules file the watcher would refuse does not stop it: the frame says so, and the
+packaged limits are drawn meanwhile (exit codes unchanged).
+
+A frame is always written whole: when stdout cannot encode a character (a Windows
+``> frame.txt`` is cp1252), rich draws ASCII boxes, the view's own symbols are drawn in ASCII
+(``top.render``) and any other such character is written as ``?``, never a traceback.
 
 Exit codes: 0 a frame was drawn (``--once``, even when the hub is unreachable: that frame
 is the answer) or the live view was left with Ctrl+C; 2 bad usage (a bad argument, a
@@ -18,6 +24,7 @@ or has no ``logs`` folder).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
@@ -44,7 +51,7 @@ from sheratan_ops import hubenv
 from sheratan_ops.cliargs import parse_base_url, program_name
 from watcher import RulesError
 
-from .limits import active_rate_limits
+from .limits import view_rate_limits
 from .model import Snapshot
 from .render import render
 from .scrub import Scrubber
@@ -189,7 +196,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     warn: list[str] = []
     config = parse_config(sys.argv[1:] if argv is None else argv, env, warn)
     try:
-        secrets, limits, rules_from = _start(config, env)
+        secrets, (limits, rules_from, rules_problem) = _start(config, env)
     except _Refused as exc:
         print(f"hub_top: error: {terminal_safe(str(exc))}", file=err)
         return EXIT_USAGE
@@ -200,16 +207,17 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
                                 (files.alerts, files.watcher_status, files.supervisor_status))
     for line in f"hub_top: {used}\n  rules: {rules_from}".splitlines():
         print(terminal_safe(line), file=err)
-    for message in _token_unknown(secrets, config):
+    for message in (*_token_unknown(secrets, config),
+                    *([] if rules_problem is None else [rules_problem])):
         print(f"hub_top: warning: {terminal_safe(message)}", file=err)
     scrubber = make_scrubber(secrets)
-    console = Console(file=stdout or sys.stdout)
+    console = Console(file=replace_unencodable(stdout or sys.stdout))
     try:
         with httpx.Client(timeout=TIMEOUT_S, trust_env=False) as client:
             return run(config, console, lambda: fetch(
                 client, control_url=config.control_url, data_url=config.data_url,
                 home=config.home, alerts=config.alerts, scrubber=scrubber,
-                rate_limits=limits))
+                rate_limits=limits, rules_problem=rules_problem))
     except KeyboardInterrupt:  # Ctrl+C between frames or while connecting: quiet
         return EXIT_OK
 
@@ -218,13 +226,14 @@ class _Refused(Exception):
     """What keeps the view from starting: the user must fix the command (exit 2)."""
 
 
-def _start(config: TopConfig,
-           env: Mapping[str, str]) -> tuple[KnownSecrets, Mapping[str, int], str]:
-    """The known secrets, and the rate limits with the rules they came from.
+def _start(config: TopConfig, env: Mapping[str, str]
+           ) -> tuple[KnownSecrets, tuple[Mapping[str, int], str, str | None]]:
+    """The known secrets, and the rate limits with the rules they came from and what is
+    wrong with the home's rules (``top.limits.view_rate_limits``).
 
     Raises:
         _Refused: a ``--token-file`` that cannot be read, a home that does not exist or has
-            no ``logs`` folder, or a rules file the watcher would refuse.
+            no ``logs`` folder, or a ``--rules`` file the watcher would refuse.
     """
     try:
         secrets = load_known_secrets(env, home=config.home, token_files=config.token_files)
@@ -234,10 +243,18 @@ def _start(config: TopConfig,
     if problem is not None:
         raise _Refused(problem)
     try:
-        limits, rules_from = active_rate_limits(config.rules, config.home)
+        return secrets, view_rate_limits(config.rules, config.home)
     except RulesError as exc:
         raise _Refused(f"invalid rules: {exc}") from None
-    return secrets, limits, rules_from
+
+
+def replace_unencodable(stream: TextIO) -> TextIO:
+    """``stream``, made to write a character its encoding lacks as ``?`` instead of raising
+    ``UnicodeEncodeError`` midway through a frame: a text file object that would raise is
+    reconfigured (``errors="replace"``); any other stream is returned as it is."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="replace")
+    return stream
 
 
 def _token_unknown(secrets: KnownSecrets, config: TopConfig) -> list[str]:

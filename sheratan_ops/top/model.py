@@ -149,6 +149,9 @@ class Snapshot:
     supervisor: SupervisorStatus | None = None
     #: ``*_rate_1m`` key -> the threshold above which the watcher's active rules fire.
     rate_limits: Mapping[str, int] = field(default_factory=packaged_rate_limits)
+    #: Why the home's rules file gave no limits (``rate_limits`` are then the packaged
+    #: defaults'), one line naming the file; None when nothing is wrong.
+    rules_problem: str | None = None
 
     @property
     def planes(self) -> tuple[PlaneReading, PlaneReading]:

@@ -13,6 +13,7 @@ here.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+from .limits import RATE_KEYS
 from .model import (
     PLANE_KEYS,
     AlertRow,
@@ -40,6 +42,11 @@ SIDE_BY_SIDE_MIN_WIDTH = 70
 WIDE_MIN_WIDTH = 100
 ARROW_UP = "↑"
 ARROW_DOWN = "↓"
+#: The view's own symbols as one ASCII character each (so the layout holds), drawn so when the
+#: output cannot encode them (rich's ``ascii_only``: a Windows ``> frame.txt`` is cp1252; rich
+#: then draws ASCII boxes too). Characters it has no entry for are the stream's to replace.
+ASCII_SYMBOLS = str.maketrans({"✓": "+", "✗": "x", ARROW_UP: "^", ARROW_DOWN: "v", "●": "*",
+                               "◌": "o", "·": "-", "…": "~"})
 
 _UNREACHABLE = "hub unreachable"
 _BAD = "bold red"
@@ -88,13 +95,7 @@ def render(snapshot: Snapshot, previous: Snapshot | None = None, *,
 
 def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
     """What an operator should look at, most serious first, as ``(text, style)`` pairs."""
-    found: list[tuple[str, str]] = []
-    for reading in snapshot.planes:
-        if reading.metrics_off is not None:
-            found.append((f"{reading.plane} plane up, metrics disabled", _WARN))
-        elif reading.error is not None:
-            what = "unreachable" if reading.error.startswith(_UNREACHABLE) else "no metrics"
-            found.append((f"{reading.plane} plane {what}", _BAD))
+    found = _plane_problems(snapshot)
     down = watcher_down(snapshot.watcher, snapshot.taken_at)
     found.extend(_firing_problem(snapshot.alerts.firing, down))
     values = snapshot.control.values
@@ -107,9 +108,22 @@ def problems(snapshot: Snapshot) -> list[tuple[str, str]]:
         found.append((_plural(values["nodes_stale"], "node") + " stale", _WARN))
     if snapshot.alerts.error is not None:
         found.append(("alerts unreadable", _WARN))  # firing alerts could be missed
+    if snapshot.rules_problem is not None:
+        found.append(("rules invalid", _WARN))  # the control panel says which and why
     watcher = watcher_trouble(snapshot.watcher, snapshot.taken_at)
     if watcher and not (snapshot.alerts.firing and down is not None):  # said above if so
         found.append((f"watcher: {watcher}", _WARN))
+    return found
+
+
+def _plane_problems(snapshot: Snapshot) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for reading in snapshot.planes:
+        if reading.metrics_off is not None:
+            found.append((f"{reading.plane} plane up, metrics disabled", _WARN))
+        elif reading.error is not None:
+            what = "unreachable" if reading.error.startswith(_UNREACHABLE) else "no metrics"
+            found.append((f"{reading.plane} plane {what}", _BAD))
     return found
 
 
@@ -142,11 +156,16 @@ class _Frame:
         height = self._height if self._height is not None else options.height
         if height is not None:
             room = max(0, height - len(top_lines) - 3)  # borders and the table header
-        yield from _lines(top_lines)
         alerts = _alerts_panel(snap.alerts, snap.taken_at, room,
                                wide=options.max_width >= WIDE_MIN_WIDTH,
                                stale=watcher_down(snap.watcher, snap.taken_at))
-        yield from console.render(alerts, child_options)
+        segments = itertools.chain(_lines(top_lines), console.render(alerts, child_options))
+        if not options.ascii_only:
+            yield from segments
+            return
+        for segment in segments:
+            yield segment if segment.control else Segment(
+                segment.text.translate(ASCII_SYMBOLS), segment.style)
 
 
 def _lines(lines: list[list[Segment]]) -> Iterable[Segment]:
@@ -187,10 +206,11 @@ def _header(snap: Snapshot, hint: str | None, width: int) -> RenderableType:
 
 def _planes(snap: Snapshot, previous: Snapshot | None, width: int) -> RenderableType:
     before = (previous.control, previous.data) if previous is not None else (None, None)
-    side_by_side = width >= SIDE_BY_SIDE_MIN_WIDTH
+    # A rules problem is a long line under the limits: stacked, the panel has the width.
+    side_by_side = width >= SIDE_BY_SIDE_MIN_WIDTH and snap.rules_problem is None
     # Side by side, both panels get the taller one's height so their borders line up.
     height = max(len(keys) for keys in PLANE_KEYS.values()) + 2 if side_by_side else None
-    panels = [_plane_panel(now, old, height, snap.rate_limits)
+    panels = [_plane_panel(now, old, height, snap.rate_limits, snap.rules_problem)
               for now, old in zip(snap.planes, before, strict=True)]
     if not side_by_side:
         return Group(*panels)
@@ -202,25 +222,44 @@ def _planes(snap: Snapshot, previous: Snapshot | None, width: int) -> Renderable
 
 
 def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
-                 height: int | None, limits: Mapping[str, int]) -> Panel:
+                 height: int | None, limits: Mapping[str, int],
+                 rules_problem: str | None = None) -> Panel:
+    """``rules_problem`` is drawn in the panel of the plane whose rates have limits."""
     title = Text(f"{reading.plane} plane", style="bold")
     subtitle = Text(reading.url.split("://", 1)[-1], style="dim")
     if reading.metrics_off is not None:
-        body = Text.assemble(("✓ ", "green"), ("hub up", "bold"), " · ",
-                             ("metrics disabled", _WARN),
-                             (f"\n  reason: {reading.metrics_off} (OTEL_SDK_DISABLED=true "
-                              "on the hub)", "dim"))
-        return Panel(body, title=title, subtitle=subtitle, border_style="yellow",
-                     height=height)
-    if reading.error is not None:
-        # "hub unreachable: connection refused" -> the verdict bold, the reason below it.
-        headline, reason = reading.error, ""
-        if headline.startswith(_UNREACHABLE):
-            headline, reason = _UNREACHABLE, headline[len(_UNREACHABLE):].lstrip(": ")
-        body = Text.assemble(("✗ ", _BAD), (headline, _BAD))
-        if reason:
-            body.append(f"\n  {reason}", style="red")
-        return Panel(body, title=title, subtitle=subtitle, border_style="red", height=height)
+        body: RenderableType = _metrics_off(reading.metrics_off)
+        border = "yellow"
+    elif reading.error is not None:
+        body, border = _unreachable(reading.error), "red"
+    else:
+        body, border = _numbers(reading, previous, limits)
+    if rules_problem is not None and any(k in RATE_KEYS.values()
+                                         for k in PLANE_KEYS[reading.plane]):
+        body = Group(body, Text(rules_problem, style=_WARN))
+        border = "red" if border == "red" else "yellow"
+    return Panel(body, title=title, subtitle=subtitle, border_style=border, height=height)
+
+
+def _metrics_off(reason: str) -> Text:
+    return Text.assemble(("✓ ", "green"), ("hub up", "bold"), " · ", ("metrics disabled", _WARN),
+                         (f"\n  reason: {reason} (OTEL_SDK_DISABLED=true on the hub)", "dim"))
+
+
+def _unreachable(error: str) -> Text:
+    # "hub unreachable: connection refused" -> the verdict bold, the reason below it.
+    headline, reason = error, ""
+    if headline.startswith(_UNREACHABLE):
+        headline, reason = _UNREACHABLE, headline[len(_UNREACHABLE):].lstrip(": ")
+    body = Text.assemble(("✗ ", _BAD), (headline, _BAD))
+    if reason:
+        body.append(f"\n  {reason}", style="red")
+    return body
+
+
+def _numbers(reading: PlaneReading, previous: PlaneReading | None,
+             limits: Mapping[str, int]) -> tuple[Table, str]:
+    """The plane's numbers, and the border colour they call for."""
     grid = Table.grid(padding=(0, 1))
     # The keys' own width, so the numbers stay next to them however wide the panel is.
     grid.add_column(no_wrap=True, overflow="ellipsis",
@@ -248,7 +287,7 @@ def _plane_panel(reading: PlaneReading, previous: PlaneReading | None,
         grid.add_row(Text(key, style=spec.alarm_style if alarmed else ""),
                      Text(str(value), style=spec.alarm_style if alarmed else "bold"),
                      _arrow(spec, value, old.get(key)), note)
-    return Panel(grid, title=title, subtitle=subtitle, border_style=border, height=height)
+    return grid, border
 
 
 def _arrow(spec: _Spec, value: int, before: int | None) -> Text:

@@ -59,7 +59,8 @@ class Scrubber:
         return dataclasses.replace(
             snap, control=self.plane(snap.control), data=self.plane(snap.data),
             alerts=self.alerts(snap.alerts), watcher=self.watcher(snap.watcher),
-            supervisor=None if snap.supervisor is None else self.supervisor(snap.supervisor))
+            supervisor=None if snap.supervisor is None else self.supervisor(snap.supervisor),
+            rules_problem=self._optional(snap.rules_problem))
 
     def plane(self, reading: PlaneReading) -> PlaneReading:
         """A plane's URL, error and ``generated_at`` (its values are integers; its name is

@@ -59,6 +59,7 @@ def fetch(
     scrubber: Scrubber,
     now: Callable[[], datetime] | None = None,
     rate_limits: Mapping[str, int] | None = None,
+    rules_problem: str | None = None,
 ) -> Snapshot:
     """Read everything one frame shows, made safe to show. Never raises for a down hub or a
     bad file.
@@ -72,6 +73,7 @@ def fetch(
         scrubber: Redacts secrets and escapes terminal controls in every string read.
         now: The clock stamped on the snapshot (timezone-aware); defaults to UTC now.
         rate_limits: The watcher's active rules as rate limits; default: its packaged rules.
+        rules_problem: Why the home's rules gave no limits (``top.limits.view_rate_limits``).
     """
     taken_at = (now or _utc_now)()
     files = HomeLayout(home)
@@ -83,6 +85,7 @@ def fetch(
         watcher=read_watcher_status(files.watcher_status),
         supervisor=read_supervisor_status(files.supervisor_status),
         rate_limits=packaged_rate_limits() if rate_limits is None else rate_limits,
+        rules_problem=rules_problem,
     ))
 
 

@@ -12,12 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from otel import terminal_safe
 from sheratan_ops.top.cli import main
-from sheratan_ops.top.limits import active_rate_limits, packaged_rate_limits, rate_limits
-from sheratan_ops.top.render import problems
+from sheratan_ops.top.limits import (
+    active_rate_limits,
+    packaged_rate_limits,
+    rate_limits,
+    view_rate_limits,
+)
+from sheratan_ops.top.render import problems, render
 from watcher import RulesError, parse_rules
 
-from .conftest import CALM_CONTROL, snap
+from .conftest import CALM_CONTROL, draw, snap
 
 
 @pytest.fixture
@@ -98,6 +104,41 @@ def test_a_bad_rules_file_exits_2_like_the_watcher_would(tmp_path: Path,
     assert code == 2 and err.startswith("hub_top: error: invalid rules: ")
     with pytest.raises(RulesError):
         active_rate_limits(bad, home)
+
+
+def test_an_invalid_home_rules_file_is_shown_in_the_frame_with_the_packaged_limits(
+        tmp_path: Path, closed_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the hub's --watcher shows as "refused": hub_top still runs, and says why.
+    monkeypatch.setenv("COLUMNS", "400")  # the problem on one line, to read it whole
+    home = tmp_path / "home\x1b[2J"  # drawn escaped, never cleared the screen with
+    (home / "logs").mkdir(parents=True)
+    (home / "configs").mkdir()
+    rules = home / "configs" / "alert_rules.json"
+    rules.write_text('{"rules": [{"name": "x"}]}')
+    code, out, err = _top(["--home", str(home)], {}, closed_url)
+    assert code == 0 and "\x1b" not in out and "Traceback" not in err
+    safe = terminal_safe(str(rules))
+    line = f"rules {safe} invalid (rules[0].event: is required); limits: packaged defaults"
+    assert f"│ {line} " in out and "rules invalid" in out.splitlines()[1]
+    assert f"  rules: packaged defaults ({safe} is invalid)" in err.splitlines()
+    assert f"hub_top: warning: {line}" in err.splitlines()
+    limits, _, problem = view_rate_limits(None, home)
+    assert limits == packaged_rate_limits() and problem is not None and str(rules) in problem
+    assert view_rate_limits(None, tmp_path)[2] is None  # no home rules: nothing wrong
+
+
+def test_the_rules_problem_is_drawn_under_the_limited_rates() -> None:
+    problem = "rules h/configs/alert_rules.json invalid (x: is required); limits: packaged defaults"
+    frame = draw(render(dataclasses.replace(snap(), rules_problem=problem)), width=120)
+    lines = frame.splitlines()
+    assert lines[0].startswith(" ATTENTION ") and "rules invalid" in lines[1]
+    control = lines.index(next(ln for ln in lines if "control plane" in ln))
+    data = lines.index(next(ln for ln in lines if "data plane" in ln))
+    # Stacked (the line has the width), inside the control panel, below its limits.
+    assert control < data and "data plane" not in lines[control]
+    below = lines[control:data]
+    assert any("limit 10" in ln for ln in below) and f"│ {problem}" in "\n".join(below)
+    assert "rules invalid" not in draw(render(snap()), width=120)
 
 
 def test_only_rules_with_the_rates_window_give_a_limit() -> None:
