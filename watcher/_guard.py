@@ -13,7 +13,9 @@ any work, not a failure hours into a run.
 
 What is secret is decided by ``otel``; the watcher only asks, as it always has, also
 whether a value sounds like a secret's name (``cookie 9f3c…``, ``api_key``), and has e-mail
-addresses masked (personal data).
+addresses masked (personal data). The hub's own audit reasons (``HUB_REASONS``) sound like
+one but are words the hub writes: they stay as they are, so a rule grouped by ``reason``
+tells a rotated token (``invalid_token``) from a missing one.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ logger = logging.getLogger(__name__)
 #: 12.0 s with this (every value judged once). An entry is its value plus about 150 bytes.
 VERDICT_CACHE_SIZE = 131_072
 
+#: The audit ``reason`` values the hub itself writes (``baseline_hub/context.py``, CONTRACT
+#: section 2, Guards), never a client: each is its own verdict. They read like a secret's name
+#: (``*_token``), so the name check would make every one ``[redacted]`` and a rule grouped by
+#: ``reason`` useless, though the runbook reads ``invalid_token`` to spot a rotated token. Any
+#: other value, ``token=abc123…`` included, is judged as before.
+HUB_REASONS: frozenset[str] = frozenset({"missing_token", "invalid_token"})
+
 
 class _GroupValueGuard(ValueGuard):
     """otel's ValueGuard, which judges an address in its canonical form without ``ipaddress``.
@@ -52,9 +61,13 @@ class _GroupValueGuard(ValueGuard):
     each with ``ipaddress`` was a tenth of a replay's time. An IPv6 address takes about 2 us
     here, 8 us there: 5% of a replay of 1M lines a third of which are a scan from 170,000
     clients, one in eight IPv6.
+
+    The hub's own reasons (:data:`HUB_REASONS`) are their own verdict too.
     """
 
     def _verdict(self, value: str) -> str:
+        if value in HUB_REASONS:
+            return value
         if is_dotted_quad(value) is not None or (":" in value and _is_canonical_ipv6(value)):
             return value
         return super()._verdict(value)

@@ -4,7 +4,10 @@ garbage, non-ASCII, far-future, odd clients and field types), with the default r
 nine rules (group_by client, path, reason, expected_port and method, client and plane;
 threshold 0; ignored CIDRs; per-rule ignore lists; short repeats).
 
-``golden/alerts_*.jsonl`` were written by that engine, with the wall clock below.
+``golden/alerts_*.jsonl`` were written by that engine, with the wall clock below; in
+``alerts_multi.jsonl`` since, the 17 alerts of the rule grouped by ``reason`` name the hub's
+``invalid_token`` instead of ``[redacted]`` (with the ``alert_id`` that group gives), as the
+watcher's guard now keeps the hub's own reasons: nothing else in the file changed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The watcher's guard judges a canonical address without ipaddress and otherwise as otel's does."""
+"""The watcher's guard judges a canonical address without ipaddress, keeps the hub's own audit
+reasons, and otherwise judges as otel's does."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from hypothesis import strategies as st
 
 from otel import KnownSecrets, ValueGuard
 from watcher._alert import REDACTED
-from watcher._guard import default_value_guard, ipv6_text
+from watcher._guard import HUB_REASONS, default_value_guard, ipv6_text
 
 VALUES = st.one_of(
     st.integers(0, 2**32 - 1).map(lambda v: str(ipaddress.IPv4Address(v))),
     st.lists(st.integers(0, 300).map(str), min_size=3, max_size=5).map(".".join),
     st.sampled_from(["010.0.0.1", "10.0.0.1?token=abc", "10.0.0.1#x", "[10.0.0.1]", "::1",
                      "::FFFF:10.0.0.1", "/nodes", "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
-                     "api_key", "someone@example.com", "", "x" * 300]),
+                     "api_key", "someone@example.com", "", "x" * 300, *sorted(HUB_REASONS),
+                     "invalid_token?x", "invalid_token2"]),
     st.text(max_size=40),
 )
 
@@ -32,7 +34,8 @@ def test_the_verdict_is_the_one_otel_gives(value: str) -> None:
 def _assert_otel_verdict(value: str) -> None:
     plain = ValueGuard(lambda: KnownSecrets().redactor(mask_emails=True), replacement=REDACTED,
                        secret_names=True)
-    assert default_value_guard().guard(value) == plain.guard(value)
+    want = value if value in HUB_REASONS else plain.guard(value)
+    assert default_value_guard().guard(value) == want
 
 
 @pytest.mark.parametrize("value", ["10.0.0.7", "203.0.113.255", "0.0.0.0", "2001:db8::7",
