@@ -1,4 +1,9 @@
-"""``python -m baseline_hub [--demo]``: run the v1.5 hub on its two ports."""
+"""``python -m baseline_hub [--demo]``: run the v1.5 hub on its two ports.
+
+Every line it prints itself, logged or not, goes through :func:`otel.terminal_safe`: paths
+and settings come from the environment (``SHERATAN_HOME`` may hold ``ESC]0;…``), and a
+terminal would run the escape sequences they hold.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,14 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from types import TracebackType
 
 from fastapi import FastAPI
 
 from hub_middleware import HubTaps, instrument_app
-from otel import HubTelemetry, Redactor, TelemetryConfig
+from otel import HubTelemetry, Redactor, TelemetryConfig, terminal_safe
 
-from .banner import next_steps
+from .banner import next_steps, safe_lines
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
 from .envhelp import epilog
@@ -48,8 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "process: it stops with the hub (also when the hub is killed), "
                              "and is restarted with backoff when it exits on its own")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_console()
     for noisy in ("uvicorn.error", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
@@ -57,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.paths.create()
         token = resolve_token(config)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_CONFIG_ERROR
     on_ready: list[OnReady] = [_say_next_steps(watcher=args.watcher)]
     if args.demo:
@@ -91,16 +96,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             token=token,
         ))
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_CONFIG_ERROR
     except HubStartError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return EXIT_START_FAILED
     except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
         pass
     finally:
         telemetry.shutdown(timeout_s=TELEMETRY_SHUTDOWN_S)  # idempotent
     return EXIT_OK
+
+
+_ExcInfo = (tuple[type[BaseException], BaseException, TracebackType | None]
+            | tuple[None, None, None])
+
+
+class _TerminalSafeFormatter(logging.Formatter):
+    """Each log line, and each line of a traceback, with its escapes shown, not run."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().formatMessage(record))
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        return safe_lines(super().formatException(ei).splitlines())
+
+    def formatStack(self, stack_info: str) -> str:
+        return safe_lines(super().formatStack(stack_info).splitlines())
+
+
+def _log_to_console() -> None:
+    """INFO and up on stderr, terminal-safe (a logged path may hold escape sequences)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_TerminalSafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+def _error(exc: Exception) -> None:
+    """``error: <exc>`` on stderr: the one line a user error gets."""
+    print(f"error: {terminal_safe(str(exc))}", file=sys.stderr)
 
 
 def _say_next_steps(*, watcher: bool) -> OnReady:

@@ -2,7 +2,9 @@
 beyond this machine, and what a newcomer can try next.
 
 Pure text: the caller prints it. The banner's last line is ``  token ...``; tests and
-scripts wait for it.
+scripts wait for it. What comes from outside the code (the home's paths, ``HUB_HOST``, the
+interpreter's path) goes through :func:`otel.terminal_safe`: a ``SHERATAN_HOME`` holding
+``ESC]0;…`` or ``ESC[2J`` is shown as ``\\x1b]0;…``, never run by the terminal.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from otel import terminal_safe
 
 from .version import __version__
 
@@ -54,7 +59,8 @@ def banner(runtime: HubRuntime) -> str:
         f"  token          {token}",
     ]
     warning = exposure_warning(runtime.bound_host, runtime.config.host)
-    return "\n".join(lines if warning is None else [*lines, warning])
+    text = safe_lines(lines)
+    return text if warning is None else f"{text}\n{warning}"
 
 
 def exposure_warning(bound: str, host: str) -> str | None:
@@ -62,6 +68,7 @@ def exposure_warning(bound: str, host: str) -> str | None:
     answers them without the token (CONTRACT sections 2 and 3)."""
     if is_loopback(bound):
         return None
+    bound, host = terminal_safe(bound), terminal_safe(host)
     return (
         f"WARNING: the hub listens on {bound} (HUB_HOST={host}): other machines can reach "
         "both planes.\n"
@@ -81,11 +88,13 @@ def next_steps(runtime: HubRuntime, *, watcher: bool) -> str:
     home = _shell_word(str(runtime.config.home.resolve()))
     top = (f"{tool_command('sheratan-top', 'sheratan_ops.top')} --home {home} "
            f"--control-url {runtime.control_url} --data-url {runtime.data_url}")
-    alerts = ("alerts: the audit watcher runs beside the hub; hub_top shows what it raises"
+    # Said before the watcher is started: the "watcher: ..." line after it says whether it did.
+    alerts = ("alerts: the audit watcher starts beside the hub (see the watcher: line below); "
+              "hub_top shows what it raises"
               if watcher else
               f"alerts: restart with --watcher, or run "
               f"{tool_command('sheratan-watcher', 'watcher')} --home {home}")
-    return "\n".join([
+    return safe_lines([
         "Try next:",
         f"  curl {runtime.control_url}/metrics    the control plane's metrics as JSON, no token",
         f"  curl '{runtime.data_url}/metrics?format=prometheus'    the data plane's, as "
@@ -93,6 +102,11 @@ def next_steps(runtime: HubRuntime, *, watcher: bool) -> str:
         f"  {top}    a live view",
         f"  {alerts}",
     ])
+
+
+def safe_lines(lines: Iterable[str]) -> str:
+    """One line each, every one shown by :func:`otel.terminal_safe`."""
+    return "\n".join(terminal_safe(line) for line in lines)
 
 
 def tool_command(script: str, module: str, *, executable: str | None = None,

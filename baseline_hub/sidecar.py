@@ -18,6 +18,8 @@ hub, and:
   counted in ``state/watcher_supervisor.json``, which ``hub_top`` shows. Exit code 3 (another
   watcher holds the lock) is not a failure to retry quickly: that other watcher is alerting.
   It is said once, and tried again every minute only, so this hub takes over when it goes.
+  Every console line goes through :func:`otel.terminal_safe`: the paths it names come from
+  ``SHERATAN_HOME``, which may hold escape sequences.
 - **Stopping shares the hub's budget.** The watcher is asked to stop as soon as the hub is;
   it flushes while the hub shuts its own telemetry down, and is killed if it is not gone
   ``STOP_TIMEOUT_S`` after the request (its checkpoints survive that).
@@ -41,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from otel import atomic_write
+from otel import atomic_write, terminal_safe
 from sheratan_home import HomeLayout
 
 from .timefmt import iso
@@ -112,7 +114,7 @@ class WatcherSupervisor:
     Args:
         home: the hub's ``SHERATAN_HOME``.
         env: the watcher's environment (the hub's, read once by ``__main__``).
-        say: prints one line on the hub's console.
+        say: prints one line on the hub's console (given it terminal-safe).
         backoff: restart delays (default 1 s doubling to 30 s, reset after a minute).
         ready_timeout_s: how long a new watcher has to confirm that it holds its lock.
         locked_retry_s: the retry interval while another watcher holds the lock.
@@ -125,7 +127,7 @@ class WatcherSupervisor:
                  locked_retry_s: float = LOCKED_RETRY_S) -> None:
         self._home = home
         self._env = dict(env)
-        self._say = say if say is not None else (lambda line: print(line, flush=True))
+        self._print = say if say is not None else (lambda line: print(line, flush=True))
         self._backoff = backoff if backoff is not None else RestartBackoff()
         self._ready_timeout_s = ready_timeout_s
         self._locked_retry_s = locked_retry_s
@@ -150,6 +152,10 @@ class WatcherSupervisor:
         """The running watcher's pid, if one is running."""
         proc = self._proc
         return None if proc is None or proc.poll() is not None else proc.pid
+
+    def _say(self, line: str) -> None:
+        """One line on the console, its control and escape characters shown, not run."""
+        self._print(terminal_safe(line))
 
     def start(self) -> None:
         """Starts the supervisor thread, which starts the watcher. Returns at once."""

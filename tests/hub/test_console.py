@@ -97,12 +97,32 @@ def test_on_every_interface_the_banner_warns(hub_home: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_with_the_watcher_the_last_line_says_it_runs(hub_home: Path) -> None:
+def test_with_the_watcher_the_last_line_points_to_the_line_that_says_it_started(
+        hub_home: Path) -> None:
     hub = start_hub(hub_home, args=("--watcher",))
     try:
-        output = wait_for(hub, "alerts: ")
-        assert "alerts: the audit watcher runs beside the hub" in output
+        output = wait_for(hub, "watcher: started")
+        alerts = ("alerts: the audit watcher starts beside the hub (see the watcher: line "
+                  "below); hub_top shows what it raises")
+        assert alerts in output
         assert "restart with --watcher" not in output
+        # It claims no start: the line after it says whether the watcher did.
+        assert "runs beside the hub" not in output
+        assert output.index(alerts) < output.index("watcher: started (pid ")
+    finally:
+        assert hub.stop() == 0
+
+
+@pytest.mark.e2e
+def test_with_a_refused_watcher_no_line_claims_it_runs(hub_home: Path) -> None:
+    (hub_home / "audit_dir").mkdir()  # a folder as the audit log: the watcher exits 2
+    hub = start_hub(hub_home, args=("--watcher",),
+                    env={"HUB_AUDIT_LOG": str(hub_home / "audit_dir")})
+    try:
+        output = wait_for(hub, "watcher: not started")
+        assert "watcher: not started: it refused its configuration" in output
+        assert "see the watcher: line below" in output
+        assert "runs beside the hub" not in output and "watcher: started" not in output
     finally:
         assert hub.stop() == 0
 
