@@ -108,17 +108,17 @@ def _judge(fd: int, path: Path) -> tuple[int, int | None]:
 def repair_torn_tail(path: Path) -> None:
     """Checks ``alerts.jsonl`` before appending to it, and cuts a torn last alert line.
 
-    The cut alert was never durable, so it is regenerated and written again in full.
+    The cut alert was never durable, so it is regenerated and written again in full. A
+    missing file is created (empty, 0600): a folder the watcher may not write to fails
+    here, at start, not at the first alert of a quiet day (found by review: the hub said
+    the watcher started, and it died at the first burst, again at each restart).
 
     Raises:
         UnsafeFile: ``path`` is a symlink, FIFO, folder or device, or does not end with a
             newline nor a torn alert line of this watcher; it was not changed.
-        OSError: it cannot be read or cut.
+        OSError: it cannot be created, read or cut.
     """
-    try:
-        fd = open_private(path, os.O_RDWR)
-    except FileNotFoundError:
-        return
+    fd = open_private(path, os.O_RDWR | os.O_CREAT)
     try:
         size, keep = _judge(fd, path)
         if keep is None:

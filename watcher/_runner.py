@@ -112,7 +112,8 @@ class Watcher:
         self._dirty = False
         self._live = False
         make_private_dir(paths.state_dir)
-        repair_torn_tail(paths.alerts)
+        make_private_dir(paths.alerts.parent)
+        repair_torn_tail(paths.alerts)  # creates it: an unwritable folder fails here, at start
         self._jsonl = JsonlAlertSink(paths.alerts)
         cursor, alerts_from = self._resume(load_checkpoint(paths.checkpoint))
         self._suppress: set[tuple[str, str, str]] = written_alert_keys(paths.alerts,

@@ -216,3 +216,34 @@ def test_a_missing_home_is_not_rescued_by_naming_the_log(tmp_path: Path) -> None
     assert str(missing) in err and "pass --home to the hub's home" in err
     assert "--log" not in err.split("; ", 1)[1]  # no advice to do what was done already
     assert not missing.exists()
+
+
+def test_the_alerts_file_is_made_at_start_even_without_alerts(run_cli: CliRunner,
+                                                              home: Home) -> None:
+    write_lines(home.log, burst(0, 3))  # below every threshold: no alert
+    assert run_cli("--once").code == EXIT_OK
+    assert home.alerts.read_bytes() == b""
+    if os.name == "posix":
+        assert home.alerts.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_alerts_file_that_cannot_be_made_fails_at_start(run_cli: CliRunner, home: Home,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Found by review: with logs/ not writable the hub said the watcher started, and it died
+    at the first burst (again after each restart); now it fails before reading a line."""
+    real_open = os.open
+
+    def no_alerts(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
+        # As in a folder the watcher may not write to: it cannot create the file (and, the
+        # file being absent, opening it without O_CREAT finds nothing).
+        if Path(path) == home.alerts and flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_alerts)
+    write_lines(home.log, burst(0, 3))  # a quiet log: no alert would ever be written
+    result = run_cli("--once")
+    assert result.code == 1
+    assert f"Permission denied: '{home.alerts}'" in result.err
+    assert "Traceback" not in result.err
