@@ -393,8 +393,18 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
         say(stdout, f"watcher: following {paths.log}, {len(loaded.rules.rules)} rules, alerts to "
                     f"{paths.alerts}")
     next_line = time.monotonic() + config.status_interval_s
+
+    def between_chunks() -> bool:
+        # A long catch-up (a backlog of millions of lines is one poll) keeps its status
+        # fresh (at most a write a second): hub_top and the hub's supervisor must not take
+        # a busy watcher for a silent one.
+        if follow:
+            status.update(watcher.counters, state=_state(watcher),
+                          lag_bytes=watcher.lag_bytes, last_poll_s=time.time())
+        return flags.should_exit
+
     while True:
-        watcher.poll(lambda: flags.should_exit)
+        watcher.poll(between_chunks)
         if not flags.should_exit:  # a poll cut short left lines unread: no wall clock then
             watcher.idle()
         if not follow:
