@@ -15,14 +15,13 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
-from types import TracebackType
 
 from fastapi import FastAPI
 
 from hub_middleware import HubTaps, instrument_app
-from otel import HubTelemetry, Redactor, TelemetryConfig, terminal_safe
+from otel import HubTelemetry, Redactor, TelemetryConfig, TerminalSafeFormatter, terminal_safe
 
-from .banner import next_steps, safe_lines
+from .banner import next_steps
 from .config import EXIT_CONFIG_ERROR, ConfigError, HubConfig
 from .context import PlaneInfo
 from .envhelp import epilog
@@ -108,27 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-_ExcInfo = (tuple[type[BaseException], BaseException, TracebackType | None]
-            | tuple[None, None, None])
-
-
-class _TerminalSafeFormatter(logging.Formatter):
-    """Each log line, and each line of a traceback, with its escapes shown, not run."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return terminal_safe(super().formatMessage(record))
-
-    def formatException(self, ei: _ExcInfo) -> str:
-        return safe_lines(super().formatException(ei).splitlines())
-
-    def formatStack(self, stack_info: str) -> str:
-        return safe_lines(super().formatStack(stack_info).splitlines())
-
-
 def _log_to_console() -> None:
     """INFO and up on stderr, terminal-safe (a logged path may hold escape sequences)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(_TerminalSafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(TerminalSafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 

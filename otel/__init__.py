@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._terminal import terminal_safe, terminal_safe_json
+from ._terminal import TerminalSafeFormatter, terminal_safe, terminal_safe_json
 
 if TYPE_CHECKING:
     from ._atomic import atomic_write, staged_file
@@ -162,6 +162,7 @@ __all__ = [
     "SignalExporter",
     "TelemetryConfig",
     "TelemetryUnavailableError",
+    "TerminalSafeFormatter",
     "TokenFingerprint",
     "ValueGuard",
     "atomic_write",

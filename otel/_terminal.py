@@ -9,10 +9,12 @@ escape instead (``\\x1b``, ``\\u202e``), so what is printed is exactly what was 
 
 from __future__ import annotations
 
+import logging
 import re
+from types import TracebackType
 from typing import Final
 
-__all__ = ["terminal_safe", "terminal_safe_json"]
+__all__ = ["TerminalSafeFormatter", "terminal_safe", "terminal_safe_json"]
 
 # Beyond the C0 controls: DEL and C1 controls; the Arabic letter mark, the left/right marks,
 # the line and paragraph separators, the bidi embeddings, overrides and isolates; and lone
@@ -56,4 +58,27 @@ def terminal_safe_json(data: bytes) -> bytes:
     if data.isascii() and b"\x7f" not in data:
         return data
     return _UNSAFE_IN_JSON.sub(_json_escape, data.decode()).encode()
+
+
+_ExcInfo = (tuple[type[BaseException], BaseException, TracebackType | None]
+            | tuple[None, None, None])
+
+
+def _safe_lines(text: str) -> str:
+    return "\n".join(terminal_safe(line) for line in text.splitlines())
+
+
+class TerminalSafeFormatter(logging.Formatter):
+    """A log formatter for a terminal: each message, and each line of a traceback or stack
+    (whose exception messages may name paths and values from outside), with its escapes
+    shown, not run; a traceback keeps its line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().formatMessage(record))
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        return _safe_lines(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _safe_lines(super().formatStack(stack_info))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from otel import ValueGuard, irregular_kind
+from otel import TerminalSafeFormatter, ValueGuard, irregular_kind
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
 from sheratan_home import HomeLayout, layout
 from sheratan_home import env as hub_env
@@ -25,7 +25,7 @@ from watcher._am_config import (
     add_alertmanager_arguments,
     alertmanager_config,
 )
-from watcher._console import TerminalSafeFormatter, say
+from watcher._console import say
 from watcher._guard import known_secrets_guard
 from watcher._lifeline import watch_stdin
 from watcher._private import UnsafeFile

@@ -9,7 +9,6 @@ same ``otel.terminal_safe``.
 
 from __future__ import annotations
 
-import logging
 from typing import TextIO
 
 from otel import terminal_safe
@@ -18,13 +17,3 @@ from otel import terminal_safe
 def say(stream: TextIO, text: str) -> None:
     """Prints ``text`` as one terminal-safe line and flushes."""
     print(terminal_safe(text), file=stream, flush=True)
-
-
-class TerminalSafeFormatter(logging.Formatter):
-    """A formatter whose messages (paths, values from the log) are terminal-safe.
-
-    The traceback of ``exc_info``, the watcher's own, keeps its line breaks.
-    """
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return terminal_safe(super().formatMessage(record))

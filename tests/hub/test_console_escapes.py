@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from baseline_hub.__main__ import _TerminalSafeFormatter
 from baseline_hub.banner import exposure_warning
+from otel import TerminalSafeFormatter
 from tests.conftest import HubProcess, start_hub
 from tests.hub.conftest import run_hub_cli
 
@@ -74,7 +74,7 @@ def test_the_exposure_warning_shows_the_escapes_of_hub_host() -> None:
 
 
 def test_a_logged_path_and_a_traceback_show_their_escapes() -> None:
-    formatter = _TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s")
+    formatter = TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s")
     try:
         raise OSError(f"cannot open /tmp/{ESCAPES}")
     except OSError:

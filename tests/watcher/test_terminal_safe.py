@@ -17,9 +17,9 @@ import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
+from otel import TerminalSafeFormatter
 from tests.watcher.conftest import CliRunner, Home, burst, read_alerts, write_lines
 from watcher import ConsoleAlertSink, OTelAlertSink, Watcher, WatchPaths, default_rules
-from watcher._console import TerminalSafeFormatter
 from watcher._guard import known_secrets_guard
 
 REPO = Path(__file__).resolve().parents[2]
