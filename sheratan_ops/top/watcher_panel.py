@@ -10,25 +10,18 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from .model import SupervisorStatus, WatcherStatus, duration, silent_after_s
+from .model import SupervisorStatus, WatcherStatus, duration, watcher_down
 
 _WARN = "bold yellow"
 
 
 def watcher_trouble(status: WatcherStatus, now: datetime) -> str | None:
-    """What is wrong with the watcher, in a few words, or None."""
-    if status.missing:
-        return "no status file"
+    """What is wrong with the watcher, in a few words, or None: why it is down
+    (:func:`watcher_down`), or that its status cannot be read."""
     if status.error is not None:
         return "status unreadable"
-    if status.fields.get("state") == "stopped":
-        return "stopped"
-    if status.pid_alive is False:
-        return f"pid {status.fields.get('pid', '?')} gone"
-    age_s = _age_s(status, now)
-    if age_s is not None and age_s > silent_after_s(status):
-        return "not updating"
-    return None
+    down = watcher_down(status, now)
+    return None if down is None else down.removeprefix("watcher ")
 
 
 def watcher_panel(status: WatcherStatus, supervisor: SupervisorStatus | None,
@@ -68,7 +61,7 @@ def _first_line(status: WatcherStatus, trouble: str | None, now: datetime) -> Te
         first.append(f" ({fields['stop_reason']})", style="dim")
     age_s = _age_s(status, now)
     if age_s is not None:
-        silent = trouble == "not updating"
+        silent = trouble is not None and trouble.startswith("silent")
         first.append(f"  updated {duration(age_s)} ago", style=_WARN if silent else "dim")
         if silent:
             first.append(" (is the watcher running?)", style="yellow")
