@@ -15,7 +15,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from otel import FINGERPRINT_FILE, TOKEN_FILE, KnownSecrets, terminal_safe
+from otel import KnownSecrets, terminal_safe
+from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
 from sheratan_ops.cliargs import program_name
@@ -238,7 +239,8 @@ def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         _err(f"error: --verify: no such file: {path}")
         return EXIT_USAGE
     home, home_from = hub_env.resolve_home(args.home, env)
-    _err(hubenv.describe_home(home, home_from, (home / TOKEN_FILE, home / FINGERPRINT_FILE)))
+    files = HomeLayout(home)
+    _err(hubenv.describe_home(home, home_from, (files.token_file, files.token_fingerprint)))
     # Checked without the token first: a leak by pattern or a tampered member is worth
     # reporting either way; only "clean" needs the token.
     secrets = _secrets(env, home, args.token_file, None)

@@ -38,8 +38,6 @@ from rich.console import Console
 from rich.live import Live
 
 from otel import (
-    FINGERPRINT_FILE,
-    TOKEN_FILE,
     KnownSecrets,
     SecretSourceError,
     load_known_secrets,
@@ -262,8 +260,9 @@ def _token_unknown(secrets: KnownSecrets, config: TopConfig) -> list[str]:
     what is shown is then redacted by the credential patterns only."""
     if secrets.token_findable:
         return []
+    files = HomeLayout(config.home)
     return [f"the hub token is unknown here (no HUB_TOKEN, --token-file, "
-            f"{config.home / TOKEN_FILE} or {config.home / FINGERPRINT_FILE}): what is shown "
+            f"{files.token_file} or {files.token_fingerprint}): what is shown "
             "is redacted by the credential patterns only"]
 
 
