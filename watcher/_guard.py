@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from otel import ValueGuard
+from otel._instruments import AUTH_REASONS
 from sheratan_home.layout import FINGERPRINT_FILE, TOKEN_FILE
 from watcher._alert import REDACTED
 from watcher._rules import is_dotted_quad
@@ -44,12 +45,12 @@ logger = logging.getLogger(__name__)
 #: 12.0 s with this (every value judged once). An entry is its value plus about 150 bytes.
 VERDICT_CACHE_SIZE = 131_072
 
-#: The audit ``reason`` values the hub itself writes (``baseline_hub/context.py``, CONTRACT
+#: The audit ``reason`` values the hub itself writes (otel's ``AUTH_REASONS``, CONTRACT
 #: section 2, Guards), never a client: each is its own verdict. They read like a secret's name
 #: (``*_token``), so the name check would make every one ``[redacted]`` and a rule grouped by
 #: ``reason`` useless, though the runbook reads ``invalid_token`` to spot a rotated token. Any
 #: other value, ``token=abc123…`` included, is judged as before.
-HUB_REASONS: frozenset[str] = frozenset({"missing_token", "invalid_token"})
+HUB_REASONS: frozenset[str] = frozenset(AUTH_REASONS)
 
 
 class _GroupValueGuard(ValueGuard):
