@@ -14,8 +14,6 @@ from types import TracebackType
 from otel import ExclusiveFileLock
 from watcher._private import make_private_dir, open_private
 
-LOCK_NAME = "watcher.lock"
-
 
 class WatcherLocked(RuntimeError):
     """Another process holds the lock. ``path`` is the lock file."""

@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 #: The names below the state folder (``sheratan_home.layout``).
 CHECKPOINT_NAME = layout.WATCHER_CHECKPOINT_FILE.name
-STATUS_NAME = layout.WATCHER_STATUS_FILE.name
 #: A log counts as live when its lines are stamped when they are written: its newest event
 #: was at most this far from the wall clock when it was read, or the file was last written
 #: at most this long after the event clock (a live log in a quiet period, also right after
@@ -62,10 +61,6 @@ class WatchPaths:
     @property
     def checkpoint(self) -> Path:
         return self.state_dir / CHECKPOINT_NAME
-
-    @property
-    def status(self) -> Path:
-        return self.state_dir / STATUS_NAME
 
 
 class Watcher:

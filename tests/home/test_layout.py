@@ -47,8 +47,7 @@ def test_the_hub_watcher_and_diagnose_share_the_table(tmp_path: Path) -> None:
     assert (config.log_path, config.alerts_path) == (shared.audit_log, shared.alerts)
     paths = WatchPaths(log=config.log_path, alerts=config.alerts_path,
                        state_dir=config.state_dir)
-    assert (paths.checkpoint, paths.status) == (shared.watcher_checkpoint,
-                                                shared.watcher_status)
+    assert paths.checkpoint == shared.watcher_checkpoint
     diag = DiagPaths(tmp_path)
     assert set(diag.logs.values()) == {shared.control_log, shared.data_log, shared.audit_log,
                                        shared.alerts}

@@ -8,11 +8,14 @@ from pathlib import Path
 import orjson
 import pytest
 
+from sheratan_home.layout import WATCHER_LOCK_FILE
 from tests.watcher.conftest import CliRunner, Home, burst, read_alerts, write_lines
 from watcher import EXIT_LOCKED
 from watcher._cli import build_parser
-from watcher._lock import LOCK_NAME, InstanceLock, WatcherLocked
+from watcher._lock import InstanceLock, WatcherLocked
 from watcher._status import write_json_atomic
+
+LOCK_NAME = WATCHER_LOCK_FILE.name
 
 
 def test_once_refuses_a_home_another_watcher_holds(run_cli: CliRunner, home: Home) -> None:
