@@ -29,9 +29,9 @@ from otel import Redactor, ValueGuard, load_known_secrets, terminal_safe
 from watcher._alert import REDACTED, Alert, AlertState, GroupValue, window_seconds
 from watcher._timefmt import EPOCH, US_PER_S, format_us, to_us
 
-#: The ``source`` label of every alert this watcher sends.
 logger = logging.getLogger(__name__)
 
+#: The ``source`` label of every alert this watcher sends.
 SOURCE = "sheratan-watcher"
 #: Labels the watcher sets itself; a group field of the same name could never override them.
 FIXED_LABELS = frozenset({"alertname", "severity", "event", "source", "instance"})
@@ -47,7 +47,6 @@ def label_name(field: str) -> str:
     groupable fields are such names already."""
     name = _NOT_IN_LABEL_NAME.sub("_", field)
     return name if name and not name[0].isdigit() else f"_{name}"
-
 
 
 def _group_text(value: GroupValue) -> str | None:
@@ -112,7 +111,6 @@ class AlertLabeler:
         if alert.state is AlertState.RESOLVED:
             body["endsAt"] = format_us(max(alert.ts_us, alert.first_seen_us))
         return body
-
 
 
 def label_guard(env: Mapping[str, str], *, home: Path,

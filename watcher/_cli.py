@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -133,8 +133,6 @@ class WatcherConfig:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
 
 
 def build_parser(prog: str = DEFAULT_PROG) -> argparse.ArgumentParser:
@@ -369,6 +367,18 @@ def _alert_sinks(config: WatcherConfig, stdout: TextIO,
     return sinks, wiring
 
 
+def _between_chunks(refresh: Callable[[], None] | None,
+                    flags: StopFlags) -> Callable[[], bool]:
+    """What a poll calls between chunks: whether to stop, after refreshing the status in
+    follow mode, so a long catch-up (a backlog of millions of lines is one poll) is not
+    taken for a silent watcher by hub_top."""
+    def between_chunks() -> bool:
+        if refresh is not None:
+            refresh()
+        return flags.should_exit
+    return between_chunks
+
+
 def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
             status: StatusFile, stdout: TextIO, flags: StopFlags) -> int:
     """Follow mode until a signal (or the parent's end), or one round for --once.
@@ -394,23 +404,18 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
                     f"{paths.alerts}")
     next_line = time.monotonic() + config.status_interval_s
 
-    def between_chunks() -> bool:
-        # A long catch-up (a backlog of millions of lines is one poll) keeps its status
-        # fresh (at most a write a second): hub_top and the hub's supervisor must not take
-        # a busy watcher for a silent one.
-        if follow:
-            status.update(watcher.counters, state=_state(watcher),
-                          lag_bytes=watcher.lag_bytes, last_poll_s=time.time())
-        return flags.should_exit
+    def refresh_status() -> None:  # at most a write a second (StatusFile)
+        status.update(watcher.counters, state=_state(watcher), lag_bytes=watcher.lag_bytes,
+                      last_poll_s=time.time())
 
+    between_chunks = _between_chunks(refresh_status if follow else None, flags)
     while True:
         watcher.poll(between_chunks)
         if not flags.should_exit:  # a poll cut short left lines unread: no wall clock then
             watcher.idle()
         if not follow:
             break  # --once: the "stopped" status below is its only write
-        status.update(watcher.counters, state=_state(watcher), lag_bytes=watcher.lag_bytes,
-                      last_poll_s=time.time())
+        refresh_status()
         if flags.should_exit:
             break
         if time.monotonic() >= next_line:
@@ -525,12 +530,7 @@ def _alerts_problem(config: WatcherConfig) -> str | None:
     if source is not None and _same_file(config.alerts_path, source):
         return (f"--alerts {config.alerts_path} is the audit log this run reads; the watcher "
                 "left both untouched")
-    if config.mode is not Mode.REPLAY:
-        return None
-    if _same_file(config.alerts_path, HomeLayout(config.home).alerts):
-        return (f"--alerts {config.alerts_path} is the home's alerts.jsonl, and a replay "
-                "replaces its file; name a file of its own (the watcher left it untouched)")
-    return replace_problem(config.alerts_path)
+    return replace_problem(config.alerts_path) if config.mode is Mode.REPLAY else None
 
 
 def _same_file(one: Path, other: Path) -> bool:
