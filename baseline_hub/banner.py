@@ -14,11 +14,10 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from otel import terminal_safe
+from otel import terminal_safe, terminal_safe_lines
 
 from .version import __version__
 
@@ -59,7 +58,7 @@ def banner(runtime: HubRuntime) -> str:
         f"  token          {token}",
     ]
     warning = exposure_warning(runtime.bound_host, runtime.config.host)
-    text = safe_lines(lines)
+    text = terminal_safe_lines(lines)
     return text if warning is None else f"{text}\n{warning}"
 
 
@@ -94,7 +93,7 @@ def next_steps(runtime: HubRuntime, *, watcher: bool) -> str:
               if watcher else
               f"alerts: restart with --watcher, or run "
               f"{tool_command('sheratan-watcher', 'watcher')} --home {home}")
-    return safe_lines([
+    return terminal_safe_lines([
         "Try next:",
         f"  curl {runtime.control_url}/metrics    the control plane's metrics as JSON, no token",
         f"  curl '{runtime.data_url}/metrics?format=prometheus'    the data plane's, as "
@@ -102,11 +101,6 @@ def next_steps(runtime: HubRuntime, *, watcher: bool) -> str:
         f"  {top}    a live view",
         f"  {alerts}",
     ])
-
-
-def safe_lines(lines: Iterable[str]) -> str:
-    """One line each, every one shown by :func:`otel.terminal_safe`."""
-    return "\n".join(terminal_safe(line) for line in lines)
 
 
 def tool_command(script: str, module: str, *, executable: str | None = None,

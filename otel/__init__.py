@@ -28,7 +28,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._terminal import TerminalSafeFormatter, terminal_safe, terminal_safe_json
+from ._terminal import (
+    TerminalSafeFormatter,
+    terminal_safe,
+    terminal_safe_json,
+    terminal_safe_lines,
+)
 
 if TYPE_CHECKING:
     from ._atomic import atomic_write, staged_file
@@ -183,5 +188,6 @@ __all__ = [
     "staged_file",
     "terminal_safe",
     "terminal_safe_json",
+    "terminal_safe_lines",
     "write_fingerprint",
 ]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Final
 
-__all__ = ["TerminalSafeFormatter", "terminal_safe", "terminal_safe_json"]
+__all__ = ["TerminalSafeFormatter", "terminal_safe", "terminal_safe_json", "terminal_safe_lines"]
 
 # Beyond the C0 controls: DEL and C1 controls; the Arabic letter mark, the left/right marks,
 # the line and paragraph separators, the bidi embeddings, overrides and isolates; and lone
@@ -64,8 +65,10 @@ _ExcInfo = (tuple[type[BaseException], BaseException, TracebackType | None]
             | tuple[None, None, None])
 
 
-def _safe_lines(text: str) -> str:
-    return "\n".join(terminal_safe(line) for line in text.splitlines())
+def terminal_safe_lines(lines: Iterable[str]) -> str:
+    """The lines joined by newlines, each shown by :func:`terminal_safe` (its own CR, LF or
+    escapes never break the layout)."""
+    return "\n".join(terminal_safe(line) for line in lines)
 
 
 class TerminalSafeFormatter(logging.Formatter):
@@ -77,8 +80,8 @@ class TerminalSafeFormatter(logging.Formatter):
         return terminal_safe(super().formatMessage(record))
 
     def formatException(self, ei: _ExcInfo) -> str:
-        return _safe_lines(super().formatException(ei))
+        return terminal_safe_lines(super().formatException(ei).splitlines())
 
     def formatStack(self, stack_info: str) -> str:
-        return _safe_lines(super().formatStack(stack_info))
+        return terminal_safe_lines(super().formatStack(stack_info).splitlines())
 
