@@ -7,6 +7,7 @@ even after ``kill -9``: there is never a stale lock to clean up.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -20,7 +21,12 @@ class HomeLocked(RuntimeError):
 
 
 def _open(path: Path) -> int:
-    return owneronly.opener(str(path), os.O_RDWR | os.O_CREAT)  # 0600 when created here
+    """Opens the lock file, 0600 when created here, never through a symlink: acquiring
+    empties the file, so a link would empty whatever it points to (found by review)."""
+    if path.is_symlink():  # where the OS has no O_NOFOLLOW (Windows); it also says why
+        raise OSError(errno.ELOOP, "a symbolic link where the hub's lock file belongs",
+                      str(path))
+    return owneronly.opener(str(path), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0))
 
 
 class HomeLock:

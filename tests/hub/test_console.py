@@ -243,3 +243,19 @@ def test_an_unusable_lock_file_is_a_clear_start_error(hub_home: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "error: cannot lock" in result.stderr and "hub.lock" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name != "posix", reason="POSIX symlinks")
+def test_a_symlink_as_the_lock_file_is_refused_and_its_target_kept(hub_home: Path,
+                                                                    tmp_path: Path) -> None:
+    """Found by review: taking the lock empties the file, so a symlink at state/hub.lock
+    emptied whatever it pointed to."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (hub_home / "state").mkdir(parents=True, exist_ok=True)
+    (hub_home / "state" / "hub.lock").symlink_to(victim)
+    result = run_hub_cli({"HUB_TOKEN": TEST_TOKEN}, hub_home)
+    assert result.returncode == 1, result.stderr
+    assert "error: cannot lock" in result.stderr and "Traceback" not in result.stderr
+    assert victim.read_text() == "keep me\n"
