@@ -11,18 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk._logs import LoggerProvider
+from otel import DEFAULT_SERVICE_NAME, TelemetryConfig
 
-from otel import (
-    DEFAULT_SERVICE_NAME,
-    LogPipeline,
-    MetricPipeline,
-    TelemetryConfig,
-    build_log_pipeline,
-    shutdown_together,
-)
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    from otel import LogPipeline, MetricPipeline
 
 WATCHER_SERVICE_NAME = "sheratan-watcher"
 #: Under the 2 s in which a watcher must end with its hub, even with a collector that never
@@ -60,6 +56,8 @@ class WatcherTelemetry:
     def shutdown(self) -> None:
         """Flushes and stops both side by side, within ``_SHUTDOWN_TIMEOUT_S`` in all.
         Safe to call twice."""
+        from otel import shutdown_together
+
         shutdown_together([p for p in (self.logs, self.metrics) if p is not None],
                           _SHUTDOWN_TIMEOUT_S)
 
@@ -75,7 +73,11 @@ def build_watcher_telemetry(env: Mapping[str, str],
         env: the environment as read once by ``__main__``.
     """
     config = watcher_config(env)
-    logs = build_log_pipeline(config) if config.logs_export_enabled else None
+    logs = None
+    if config.logs_export_enabled:  # the OTel SDK loads only then (60 ms of a start)
+        from otel import build_log_pipeline
+
+        logs = build_log_pipeline(config)
     metrics = None
     if delivery_status is not None:
         from watcher._am_metrics import build_delivery_metrics
