@@ -6,7 +6,6 @@ log with both).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +46,7 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
     counters = Counters()
     engine = Engine(rules, counters, wall_clock=wall_clock, value_guard=value_guard,
                     audit_format=audit_format)
-    with atomic_output(out_path) as out:
+    with atomic_output(out_path, durable=True) as out:
         for split in iter_file_lines(log_path, counters):
             if should_stop():
                 raise Interrupted(f"replay of {log_path} stopped")
@@ -58,6 +57,4 @@ def replay(rules: RuleSet, log_path: Path, out_path: Path, *,
                 counters.alerts += len(alerts)
         if should_stop():
             raise Interrupted(f"replay of {log_path} stopped")
-        out.flush()
-        os.fsync(out.fileno())
     return counters

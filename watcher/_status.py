@@ -59,22 +59,21 @@ def write_json_atomic(path: Path, payload: object, *, durable: bool) -> None:
     directory after it, so a crash leaves either the old or the new file, never a torn one.
     """
     data = pretty(payload)
-    make_private_dir(path.parent)
-    with atomic_write(path, durable=durable) as handle:
+    with atomic_output(path, durable=durable) as handle:
         handle.write(data)
 
 
 @contextmanager
-def atomic_output(path: Path) -> Iterator[BinaryIO]:
+def atomic_output(path: Path, *, durable: bool = False) -> Iterator[BinaryIO]:
     """A uniquely named temp file beside ``path``, renamed over it only if the block succeeds.
 
     On any exception (``KeyboardInterrupt`` included) the temp file is removed, so ``path``
     holds either its old content or the complete new one. The file is 0600 (``mkstemp``
     creates it so), a folder created for it 0700. A symlink at ``path`` is replaced by the
-    rename, never followed.
+    rename, never followed. ``durable``: as ``otel.atomic_write`` (fsynced, its folder too).
     """
     make_private_dir(path.parent)
-    with atomic_write(path) as handle:
+    with atomic_write(path, durable=durable) as handle:
         yield handle
 
 
