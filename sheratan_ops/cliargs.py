@@ -1,14 +1,20 @@
-"""What the three ops commands' edges share: the name they were invoked by, the check of a
-plane's base URL (``--control-url``/``--data-url``), and what the hub's documented
-``/metrics`` answers mean to a client.
+"""What the three ops commands' edges share: the name they were invoked by, a terminal-safe
+parser, the check of a plane's base URL (``--control-url``/``--data-url``), and what the
+hub's documented ``/metrics`` answers mean to a client.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import SplitResult, urlsplit
+
+import httpx
+
+from otel import terminal_safe
 
 #: What ``/metrics`` answers when the hub runs with ``OTEL_SDK_DISABLED=true`` (503).
 METRICS_UNAVAILABLE = "metrics_unavailable"
@@ -72,3 +78,25 @@ def metrics_disabled(status: int, content: bytes) -> str | None:
             and body.get("reason") == DISABLED_REASON):
         return DISABLED_REASON
     return None
+
+
+class SafeParser(argparse.ArgumentParser):
+    """argparse, with its error messages (which quote the arguments) made terminal-safe."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(terminal_safe(message))
+
+
+def base_url_arg(value: str) -> str:
+    """An argparse ``type`` for a plane's base URL: :func:`parse_base_url`'s check, and one
+    httpx can use; the URL without surrounding blanks or a trailing slash."""
+    try:
+        parse_base_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    try:
+        httpx.URL(value.strip())
+    except httpx.InvalidURL as exc:
+        raise argparse.ArgumentTypeError(f"not a URL: {value!r} ({exc})") from None
+    return value.strip().rstrip("/")
+

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import httpx
 
@@ -22,7 +21,7 @@ from otel import terminal_safe
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
-from sheratan_ops.cliargs import parse_base_url, program_name
+from sheratan_ops.cliargs import SafeParser, base_url_arg, program_name
 
 from .checks import all_checks, run_checks
 from .context import SmokeContext, UsageError
@@ -46,25 +45,6 @@ class Token:
         return f"Token(source={self.source!r})"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its error messages (which quote the arguments) made terminal-safe."""
-
-    def error(self, message: str) -> NoReturn:
-        super().error(terminal_safe(message))
-
-
-def _url(value: str) -> str:
-    try:
-        parse_base_url(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    try:
-        httpx.URL(value.strip())
-    except httpx.InvalidURL as exc:
-        raise argparse.ArgumentTypeError(f"not a URL: {value!r} ({exc})") from None
-    return value.strip().rstrip("/")
-
-
 def _timeout(value: str) -> float:
     try:
         seconds = float(value)
@@ -83,16 +63,16 @@ def build_parser(env: Mapping[str, str] | None = None,
     env = {} if env is None else env
     warn = [] if warn is None else warn
     urls = hubenv.plane_urls(env, warn)
-    parser = _Parser(
+    parser = SafeParser(
         prog=program_name("smoke_checks.py"),
         description="Check a running Sheratan hub: health, 401, 421, node and job round trips,"
                     " /metrics. Exit 0: all passed; 1: a check failed; 2: bad usage.",
     )
-    parser.add_argument("--control-url", type=_url,
+    parser.add_argument("--control-url", type=base_url_arg,
                         default=urls["control"],
                         help="control plane base URL (default: from HUB_HOST and "
                              "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
-    parser.add_argument("--data-url", type=_url, default=urls["data"],
+    parser.add_argument("--data-url", type=base_url_arg, default=urls["data"],
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
     parser.add_argument("--token", help="bearer token (default: HUB_TOKEN, else the token file)")

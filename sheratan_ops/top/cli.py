@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 import httpx
 from rich.console import Console
@@ -46,7 +46,7 @@ from otel import (
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
-from sheratan_ops.cliargs import parse_base_url, program_name
+from sheratan_ops.cliargs import SafeParser, base_url_arg, program_name
 from watcher import RulesError
 
 from .limits import view_rate_limits
@@ -89,15 +89,15 @@ class TopConfig:
 def build_parser(env: Mapping[str, str], warn: list[str]) -> argparse.ArgumentParser:
     """The CLI; its defaults come from ``env`` (already read once by the caller)."""
     urls = hubenv.plane_urls(env, warn)
-    parser = _Parser(
+    parser = SafeParser(
         prog=program_name("hub_top.py"),
         description="A live terminal view of the Sheratan hub: both planes' /metrics, the "
                     "watcher's status and the newest alerts. Ctrl+C quits.",
     )
-    parser.add_argument("--control-url", type=_url, default=urls["control"],
+    parser.add_argument("--control-url", type=base_url_arg, default=urls["control"],
                         help="control plane base URL (default: from HUB_HOST and "
                              "HUB_CONTROL_PORT, else http://127.0.0.1:8787)")
-    parser.add_argument("--data-url", type=_url, default=urls["data"],
+    parser.add_argument("--data-url", type=base_url_arg, default=urls["data"],
                         help="data plane base URL (default: from HUB_HOST and HUB_DATA_PORT, "
                              "else http://127.0.0.1:8788)")
     parser.add_argument("--home", type=Path,
@@ -269,21 +269,6 @@ def _token_unknown(secrets: KnownSecrets, config: TopConfig) -> list[str]:
 def make_scrubber(secrets: KnownSecrets) -> Scrubber:
     """The scrubber every frame goes through: ``secrets`` and the credential patterns."""
     return Scrubber(secrets.redactor())
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its error messages (which quote the arguments) made terminal-safe."""
-
-    def error(self, message: str) -> NoReturn:
-        super().error(terminal_safe(message))
-
-
-def _url(value: str) -> str:
-    try:
-        parse_base_url(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value.strip().rstrip("/")
 
 
 def _interval(value: str) -> float:
