@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from otel import TelemetryConfig
+from sheratan_home.env import MAX_JOB_ATTEMPTS, MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH
 
 from .config import HubConfig
 
@@ -20,16 +21,11 @@ class EnvVar(NamedTuple):
     meaning: str
 
 
-def _ms(value: float) -> str:
-    return f"{value:g}"
-
-
 def hub_variables() -> list[EnvVar]:
     """Every variable the hub reads: the frozen v1.5 ones, then the telemetry layer's."""
     hub, tel = HubConfig(), TelemetryConfig()
     return [
-        EnvVar("SHERATAN_HOME", hub.home.as_posix() if hub.home.is_absolute()
-               else f"./{hub.home.as_posix()}",
+        EnvVar("SHERATAN_HOME", f"./{hub.home.as_posix()}",
                "state root: logs/, state/, secrets/, configs/"),
         EnvVar("HUB_HOST", hub.host,
                "bind address of both planes; beyond loopback, other machines reach the hub"),
@@ -37,14 +33,15 @@ def hub_variables() -> list[EnvVar]:
                "control plane port (0: a free port, shown in the banner)"),
         EnvVar("HUB_DATA_PORT", str(hub.data_port), "data plane port (likewise)"),
         EnvVar("HUB_TOKEN", "generated",
-               "bearer token, 16 to 1024 characters; unset: one is kept in secrets/hub_token"),
+               f"bearer token, {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} characters; unset: one "
+               "is kept in secrets/hub_token"),
         EnvVar("HUB_NODE_STALE_S", f"{hub.node_stale_s:g}",
                "heartbeat age (s) beyond which a node is stale"),
         EnvVar("HUB_NODE_DEAD_S", f"{hub.node_dead_s:g}",
                "heartbeat age (s) beyond which a node is dead (above the stale age)"),
         EnvVar("HUB_JOB_LEASE_S", f"{hub.job_lease_s:g}", "default lease (s) on a claimed job"),
         EnvVar("HUB_JOB_MAX_ATTEMPTS", str(hub.job_max_attempts),
-               "attempts before a job is dead-lettered (1 to 1000)"),
+               f"attempts before a job is dead-lettered (1 to {MAX_JOB_ATTEMPTS})"),
         EnvVar("HUB_TRUSTED_PROXIES", "unset",
                "comma-separated IPs/CIDRs of proxies whose X-Forwarded-For names the client"),
         EnvVar("HUB_AUDIT_LOG", "unset",
@@ -69,13 +66,13 @@ def hub_variables() -> list[EnvVar]:
                "the same, metrics only"),
         EnvVar("OTEL_EXPORTER_OTLP_HEADERS", "unset",
                "key=value,... sent with every export"),
-        EnvVar("OTEL_EXPORTER_OTLP_TIMEOUT", _ms(tel.otlp_timeout_ms),
+        EnvVar("OTEL_EXPORTER_OTLP_TIMEOUT", f"{tel.otlp_timeout_ms:g}",
                "one export's deadline, in ms"),
         EnvVar("OTEL_METRICS_EXPORTER", tel.metrics_exporter.value,
                "none: no metric export (/metrics still works)"),
-        EnvVar("OTEL_METRIC_EXPORT_INTERVAL", _ms(tel.metric_export_interval_ms),
+        EnvVar("OTEL_METRIC_EXPORT_INTERVAL", f"{tel.metric_export_interval_ms:g}",
                "time between metric exports, in ms"),
-        EnvVar("OTEL_METRIC_EXPORT_TIMEOUT", _ms(tel.metric_export_timeout_ms),
+        EnvVar("OTEL_METRIC_EXPORT_TIMEOUT", f"{tel.metric_export_timeout_ms:g}",
                "deadline of one metric export, in ms"),
     ]
 
