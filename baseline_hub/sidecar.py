@@ -20,6 +20,12 @@ hub, and:
   It is said once, and tried again every minute only, so this hub takes over when it goes.
   Every console line goes through :func:`otel.terminal_safe`: the paths it names come from
   ``SHERATAN_HOME``, which may hold escape sequences.
+- **A hung watcher is replaced.** A watcher writes its status at least every second while it
+  runs, however busy. One whose status has not changed for ``HUNG_AFTER_S`` (or ten of its
+  poll intervals, if longer) is stopped (SIGSTOP), deadlocked or stuck on a
+  read: it is killed, logged as hung, and restarted like one that died (its checkpoint
+  makes the new one resume exactly where the old one stopped alerting). The clock is the
+  supervisor's own: a pause of the whole machine (a laptop asleep) is not a hang.
 - **Stopping shares the hub's budget.** The watcher is asked to stop as soon as the hub is;
   it flushes while the hub shuts its own telemetry down, and is killed if it is not gone
   ``STOP_TIMEOUT_S`` after the request (its checkpoints survive that).
@@ -66,6 +72,18 @@ WATCHER_EXIT_LOCKED = 3
 #: ``python -m watcher``'s exit code for a configuration it refuses (a folder as its audit
 #: log, say): the same one is refused again, so it is not restarted.
 WATCHER_EXIT_USAGE = 2
+#: How long a running watcher's status may stay unchanged before it counts as hung and is
+#: killed: well past the 10 s after which ``hub_top`` shows it silent, so that only a real
+#: hang is cut short.
+HUNG_AFTER_S = 60.0
+#: A watcher polling more slowly than usual (``--interval-ms``) gets this many of its poll
+#: intervals instead, if that is longer.
+HUNG_INTERVALS = 10
+#: How often the status is looked at for a hang.
+_HEARTBEAT_CHECK_S = 1.0
+#: A gap this long between two looks means the supervisor itself did not run (the machine
+#: slept): the watcher did not either, so the silence so far does not count.
+_PAUSE_S = 5.0
 _POLL_S = 0.05
 #: What the watcher's status says once it has the lock, its files and its state.
 _RUNNING_STATES = ("following", "waiting_for_log")
@@ -93,6 +111,67 @@ class RestartBackoff:
         return delay
 
 
+class Heartbeat:
+    """Whether a watcher hangs: its status (``state/watcher_status.json``) unchanged too long.
+
+    Only a status that names the watcher's pid counts as its sign of life; until it writes
+    one, the time since it started counts. The silence allowed is ``hung_after_s``, or
+    ``HUNG_INTERVALS`` of the watcher's poll interval if that is longer.
+    Times are the supervisor's monotonic clock, read only here: a gap of ``_PAUSE_S`` between
+    two looks means the supervisor did not run either (the machine slept), and restarts the
+    count. Not thread-safe (one supervisor thread).
+
+    Args:
+        status_path: the watcher's status file.
+        pid: the watcher's pid.
+        hung_after_s: the least silence that counts as a hang.
+        clock: monotonic seconds (tests pass their own).
+    """
+
+    def __init__(self, status_path: Path, pid: int, *, hung_after_s: float = HUNG_AFTER_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._path = status_path
+        self._pid = pid
+        self._hung_after_s = hung_after_s
+        self._clock = clock
+        self._allowed_s = hung_after_s
+        self._seen: object = None  # the status's last updated_at
+        self._alive_at = self._looked_at = clock()
+
+    def silent_s(self) -> float | None:
+        """How long the watcher has been silent, once that is long enough to call it hung;
+        else None. Reads the status at most every ``_HEARTBEAT_CHECK_S``."""
+        now = self._clock()
+        if now - self._looked_at < _HEARTBEAT_CHECK_S:
+            return None
+        if now - self._looked_at > _PAUSE_S:
+            self._alive_at = now  # this process was not running either: nothing to judge
+        self._looked_at = now
+        body = _read_json(self._path)
+        if body is not None and body.get("pid") == self._pid and \
+                body.get("updated_at") != self._seen:
+            self._seen = body.get("updated_at")
+            self._alive_at = now
+            self._allowed_s = max(self._hung_after_s, HUNG_INTERVALS * _poll_interval_s(body))
+        silent = now - self._alive_at
+        return silent if silent > self._allowed_s else None
+
+
+def _poll_interval_s(status: Mapping[str, object]) -> float:
+    """The watcher's poll interval, from its status (0 if it names none)."""
+    interval_ms = status.get("interval_ms")
+    return interval_ms / 1000 if isinstance(interval_ms, int) and interval_ms > 0 else 0.0
+
+
+def _read_json(path: Path) -> dict[str, object] | None:
+    """A JSON object file, or None: missing, unreadable, being replaced or not an object."""
+    try:
+        body = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
 def _utc(epoch_s: float | None) -> str | None:
     return None if epoch_s is None else iso(epoch_s)
 
@@ -118,19 +197,23 @@ class WatcherSupervisor:
         backoff: restart delays (default 1 s doubling to 30 s, reset after a minute).
         ready_timeout_s: how long a new watcher has to confirm that it holds its lock.
         locked_retry_s: the retry interval while another watcher holds the lock.
+        hung_after_s: the least silence of its status after which a watcher is killed as
+            hung (see :class:`Heartbeat`).
     """
 
     def __init__(self, home: Path, *, env: Mapping[str, str],
                  say: Callable[[str], None] | None = None,
                  backoff: RestartBackoff | None = None,
                  ready_timeout_s: float = READY_TIMEOUT_S,
-                 locked_retry_s: float = LOCKED_RETRY_S) -> None:
+                 locked_retry_s: float = LOCKED_RETRY_S,
+                 hung_after_s: float = HUNG_AFTER_S) -> None:
         self._home = home
         self._env = dict(env)
         self._print = say if say is not None else (lambda line: print(line, flush=True))
         self._backoff = backoff if backoff is not None else RestartBackoff()
         self._ready_timeout_s = ready_timeout_s
         self._locked_retry_s = locked_retry_s
+        self._hung_after_s = hung_after_s
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._stop_deadline = float("inf")
@@ -265,13 +348,21 @@ class WatcherSupervisor:
         return False
 
     def _await_exit(self, proc: subprocess.Popen[bytes]) -> int | None:
-        """The watcher's exit code (reaped: no zombie is left), or None once the hub stops."""
+        """The watcher's exit code (reaped: no zombie is left), or None once the hub stops.
+        A watcher that hangs is killed (and so exits)."""
+        heartbeat = Heartbeat(HomeLayout(self._home).watcher_status, proc.pid,
+                              hung_after_s=self._hung_after_s)
         while True:
             try:
                 return proc.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 if self._stopping.is_set():
                     return None
+            silent_s = heartbeat.silent_s()
+            if silent_s is not None:
+                logger.warning("the audit watcher (pid %d) hangs: its status has not changed "
+                               "for %.0f s; killing it", proc.pid, silent_s)
+                proc.kill()
 
     def _after_exit(self, pid: int, code: int, uptime_s: float, confirmed: bool) -> float | None:
         if self._stopping.is_set():
@@ -314,11 +405,8 @@ class WatcherSupervisor:
     def _status_pid_running(self) -> int | None:
         """The pid in the watcher's status once it says it follows the log: it holds the
         lock and its files and state are usable (``starting`` means only the lock)."""
-        try:
-            body = json.loads(HomeLayout(self._home).watcher_status.read_bytes())
-        except (OSError, ValueError):  # not there yet, or being replaced
-            return None
-        if not isinstance(body, dict) or body.get("state") not in _RUNNING_STATES:
+        body = _read_json(HomeLayout(self._home).watcher_status)
+        if body is None or body.get("state") not in _RUNNING_STATES:
             return None
         pid = body.get("pid")
         return pid if isinstance(pid, int) else None

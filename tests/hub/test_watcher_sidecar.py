@@ -23,11 +23,13 @@ from baseline_hub.sidecar import (
     RESTART_INITIAL_S,
     RESTART_MAX_S,
     RestartBackoff,
+    WatcherSupervisor,
 )
 from sheratan_home import HomeLayout
 from tests.conftest import REPO, HubProcess, start_hub
 from tests.otlp_receiver import wait_for
 from tests.scripts.conftest import checkout_env
+from tests.watcher.conftest import burst, read_alerts, write_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -268,3 +270,43 @@ def test_a_watcher_that_refuses_its_configuration_is_not_restarted(hub_home: Pat
     assert "restarting it" not in output
     assert supervisor["restarts"] == 0
     assert _supervisor(hub_home)["state"] == "refused"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
+def test_a_hung_watcher_is_killed_and_a_new_one_alerts(hub_home: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    # The supervisor alone, as the hub runs it, with a short hang limit instead of 60 s.
+    layout = HomeLayout(hub_home)
+    for folder in layout.folders:  # as the hub makes them
+        folder.mkdir(mode=0o700)
+    env = checkout_env({k: v for k, v in os.environ.items()
+                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    said: list[str] = []
+    supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, hung_after_s=3.0)
+    supervisor.start()
+    try:
+        assert wait_for(lambda: supervisor.pid is not None
+                        and _watcher_status(hub_home).get("pid") == supervisor.pid
+                        and _supervisor(hub_home).get("state") == "running", 20), said
+        first = supervisor.pid
+        assert first is not None
+        os.kill(first, signal.SIGSTOP)  # alive, holding its lock, doing nothing
+        hung = time.monotonic()
+        assert wait_for(lambda: _supervisor(hub_home).get("restarts") == 1
+                        and _supervisor(hub_home).get("state") == "running", 20), said
+        took_s = time.monotonic() - hung
+        second = supervisor.pid
+        assert not psutil.pid_exists(first)  # killed and reaped
+        write_lines(layout.audit_log, burst(0, 12, client="10.9.9.9"))
+        assert wait_for(lambda: any(a["state"] == "firing" for a in read_alerts(layout.alerts)),
+                        15)
+    finally:
+        supervisor.stop()
+    hang = [r.getMessage() for r in caplog.records if "hangs" in r.getMessage()]
+    assert len(hang) == 1 and hang[0].startswith(f"the audit watcher (pid {first}) hangs: its "
+                                                 f"status has not changed for ")
+    assert f"watcher: restarted (pid {second}, restart 1)" in "\n".join(said)
+    # Silent from its last write (up to a second before the stop), killed once past 3 s,
+    # then restarted after 1 s; a start takes a second or two.
+    print(f"hung watcher replaced in {took_s:.1f} s")
+    assert 2.0 < took_s < 3.0 + 1.0 + RESTART_INITIAL_S + 8

@@ -1,0 +1,82 @@
+"""The supervisor's hang check: a watcher whose status stops changing for long enough is
+hung; one that writes, or a machine that slept, is not (a fake clock, real files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from baseline_hub.sidecar import HUNG_AFTER_S, HUNG_INTERVALS, Heartbeat
+
+PID = 4242
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _status(path: Path, updated_at: str, *, pid: int = PID, interval_ms: int = 200) -> None:
+    path.write_text(json.dumps({"pid": pid, "state": "following", "updated_at": updated_at,
+                                "interval_ms": interval_ms, "status_interval_ms": 1000}))
+
+
+def _silence(beat: Heartbeat, clock: _Clock, seconds: int,
+             write: Path | None = None) -> list[float | None]:
+    """Looks once a second for ``seconds``; writes a new status before each look if asked."""
+    seen: list[float | None] = []
+    for _ in range(seconds):
+        clock.now += 1.0
+        if write is not None:
+            _status(write, f"t{clock.now}")
+        seen.append(beat.silent_s())
+    return seen
+
+
+def test_a_status_that_stops_changing_is_a_hang_once_the_silence_is_long_enough(
+        tmp_path: Path) -> None:
+    path, clock = tmp_path / "watcher_status.json", _Clock()
+    _status(path, "t0")
+    beat = Heartbeat(path, PID, hung_after_s=10.0, clock=clock)
+    assert _silence(beat, clock, 30, write=path) == [None] * 30  # alive: writes every second
+    seen = _silence(beat, clock, 12)
+    assert seen[:10] == [None] * 10
+    assert seen[10:] == [11.0, 12.0]  # silent from the last change on
+
+
+def test_only_a_status_naming_the_watcher_counts_and_a_missing_one_is_silence(
+        tmp_path: Path) -> None:
+    path, clock = tmp_path / "watcher_status.json", _Clock()
+    beat = Heartbeat(path, PID, hung_after_s=5.0, clock=clock)
+    other = _silence(beat, clock, 3)  # no status yet: the time since start counts
+    path.write_text("{not json")
+    other += _silence(beat, clock, 1)
+    for second in range(3):  # another pid's status (a watcher that ran before) is not a sign
+        clock.now += 1.0
+        _status(path, f"other{second}", pid=PID + 1)
+        other.append(beat.silent_s())
+    assert other == [None] * 5 + [6.0, 7.0]
+
+
+def test_a_watcher_with_long_intervals_gets_ten_of_them(tmp_path: Path) -> None:
+    path, clock = tmp_path / "watcher_status.json", _Clock()
+    _status(path, "t0", interval_ms=20_000)  # a 20 s poll: 200 s allowed, not HUNG_AFTER_S
+    beat = Heartbeat(path, PID, clock=clock)
+    seen = _silence(beat, clock, 202)  # its first look finds the status: alive then
+    assert HUNG_INTERVALS * 20 > HUNG_AFTER_S
+    assert seen[:201] == [None] * 201 and seen[201] == 201.0
+
+
+def test_a_pause_of_the_whole_machine_is_not_a_hang(tmp_path: Path) -> None:
+    path, clock = tmp_path / "watcher_status.json", _Clock()
+    _status(path, "t0")
+    beat = Heartbeat(path, PID, hung_after_s=10.0, clock=clock)
+    assert _silence(beat, clock, 5) == [None] * 5
+    clock.now += 3600.0  # asleep for an hour: the supervisor did not look either
+    assert beat.silent_s() is None
+    seen = _silence(beat, clock, 11)  # the watcher still writes nothing after the wake-up
+    assert seen[:10] == [None] * 10 and seen[10] == 11.0
+
