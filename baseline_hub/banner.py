@@ -9,7 +9,6 @@ interpreter's path) goes through :func:`otel.terminal_safe`: a ``SHERATAN_HOME``
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shlex
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from otel import terminal_safe, terminal_safe_lines
+from sheratan_home.env import is_loopback, is_wildcard
 
 from .version import __version__
 
@@ -25,20 +25,12 @@ if TYPE_CHECKING:
     from .server import HubRuntime
 
 
-def is_loopback(address: str) -> bool:
-    """True for an address only this machine can reach (127.0.0.0/8, ``::1``)."""
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def _listening(runtime: HubRuntime) -> str:
     bound, host = runtime.bound_host, runtime.config.host
     named = "" if bound == host else f" (HUB_HOST={host})"
     if is_loopback(bound):
         return f"{bound}{named}, this machine only"
-    if ipaddress.ip_address(bound.split("%", 1)[0]).is_unspecified:
+    if is_wildcard(bound):
         return f"{bound}{named}, every network interface"
     return f"{bound}{named}, reachable from the network"
 

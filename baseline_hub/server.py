@@ -18,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from sheratan_home.env import connect_host, url_host
+
 from .app import PlaneInstrumenter, build_plane_app
 from .banner import banner
 from .config import ConfigError, HubConfig
@@ -63,11 +65,11 @@ class HubRuntime:
 
     @property
     def control_url(self) -> str:
-        return f"http://{_url_host(self.config.host)}:{self.control.port}"
+        return f"http://{url_host(connect_host(self.config.host))}:{self.control.port}"
 
     @property
     def data_url(self) -> str:
-        return f"http://{_url_host(self.config.host)}:{self.data.port}"
+        return f"http://{url_host(connect_host(self.config.host))}:{self.data.port}"
 
     @property
     def stop_requested(self) -> bool:
@@ -79,11 +81,6 @@ class HubRuntime:
         for server in self.servers:
             server.should_exit = True
             server.force_exit = server.force_exit or force
-
-
-def _url_host(host: str) -> str:
-    connect = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    return f"[{connect}]" if ":" in connect else connect
 
 
 def bind(host: str, port: int) -> socket.socket:

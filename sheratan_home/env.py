@@ -38,6 +38,8 @@ MAX_LEASE_S: Final = 86400.0
 MAX_NODE_AGE_S: Final = 365 * 86400.0
 MAX_JOB_ATTEMPTS: Final = 1000
 
+#: A wildcard bind, and the loopback address a client on the same machine reaches it at.
+_WILDCARD_LOOPBACK: Final = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # RFC 6750 b64token: what a Bearer header can carry, and nothing JSON or a log would escape
 # (an escaped token would slip past the leak guard's byte comparison).
@@ -89,6 +91,33 @@ def host(env: Mapping[str, str]) -> str:
         return DEFAULT_HOST
     check_host(raw)
     return raw
+
+
+def is_wildcard(host: str) -> bool:
+    """Whether binding ``host`` listens on every interface (``0.0.0.0``, ``::``)."""
+    return host in _WILDCARD_LOOPBACK or host in ("", "[::]")
+
+
+def connect_host(bound: str) -> str:
+    """Where a client on this machine reaches a hub bound to ``bound``: over loopback for a
+    wildcard bind, else that host."""
+    return _WILDCARD_LOOPBACK.get(bound, bound)
+
+
+def url_host(host: str) -> str:
+    """``host`` as the host of a URL: an IPv6 address in brackets (once)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine reaches ``host``: ``localhost``, 127.0.0.0/8 or ``::1``, also
+    in brackets or with a zone (``::1%lo``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def port(env: Mapping[str, str], name: str) -> int:

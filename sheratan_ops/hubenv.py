@@ -16,8 +16,6 @@ from sheratan_home import ConfigError, HomeLayout
 from sheratan_home import env as hub_env
 
 _PORT_VARS = {"control": "HUB_CONTROL_PORT", "data": "HUB_DATA_PORT"}
-#: A hub bound to every interface is reached over loopback.
-_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 def host(env: Mapping[str, str], warn: list[str]) -> str:
@@ -25,8 +23,7 @@ def host(env: Mapping[str, str], warn: list[str]) -> str:
 
     A value the hub would refuse warns and falls back to the default.
     """
-    bound = hub_env.host_or_default(env, warn)
-    return _WILDCARDS.get(bound, bound)
+    return hub_env.connect_host(hub_env.host_or_default(env, warn))
 
 
 def port(env: Mapping[str, str], plane: str, warn: list[str]) -> int:

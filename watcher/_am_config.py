@@ -18,7 +18,6 @@ Parsed once at the edge into a frozen :class:`AlertmanagerConfig`:
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ INSTANCE_ENV = "HUB_ALERTMANAGER_INSTANCE"
 DEFAULT_RESEND_INTERVAL_S = 60.0
 MIN_RESEND_INTERVAL_S = 0.1
 MAX_RESEND_INTERVAL_S = 3600.0
-_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 
 class AlertmanagerConfigError(ValueError):
@@ -169,13 +167,8 @@ def default_instance(env: Mapping[str, str], warn: list[str] | None = None) -> s
     using = "the alerts' instance uses"
     host = hub_env.host_or_default(env, warnings, using=using)
     port = hub_env.port_or_default(env, "HUB_CONTROL_PORT", warnings, using=using)
-    if host in _WILDCARD_HOSTS:
+    if hub_env.is_wildcard(host):
         host = socket.gethostname()
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            host = f"[{host}]"
-    except ValueError:
-        pass
-    return f"{host}:{port}"
+    return f"{hub_env.url_host(host)}:{port}"
 
 

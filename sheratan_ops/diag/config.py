@@ -5,7 +5,6 @@ Everything below this module takes a :class:`DiagConfig` and never reads the env
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from collections.abc import Mapping
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sheratan_home import HomeLayout
-from sheratan_home.env import DEFAULT_NODE_DEAD_S, DEFAULT_NODE_STALE_S
+from sheratan_home.env import DEFAULT_NODE_DEAD_S, DEFAULT_NODE_STALE_S, is_loopback
 from sheratan_ops import hubenv
 from sheratan_ops.cliargs import parse_base_url
 
@@ -119,7 +118,7 @@ def parse_loopback_url(url: str, plane: str) -> Endpoint:
     if parts.path not in ("", "/"):
         raise UsageError(f"{option}: give the base URL only (no path, query or fragment)")
     host = parts.hostname or ""
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise UsageError(f"{option}: {host!r} is not a loopback address; diagnose only talks "
                          "to 127.0.0.0/8, ::1 or localhost")
     return Endpoint(plane, host, port if port is not None else 80)
@@ -133,7 +132,7 @@ def endpoints_from_env(env: Mapping[str, str], warn: list[str]) -> dict[str, End
     not contacted (the endpoint carries why). A bad port warns and falls back to the default.
     """
     host = hubenv.host(env, warn)
-    refused = None if _is_loopback(host) else "HUB_HOST is not a loopback address"
+    refused = None if is_loopback(host) else "HUB_HOST is not a loopback address"
     return {plane: Endpoint(plane, host, hubenv.port(env, plane, warn), refused=refused)
             for plane in ("control", "data")}
 
@@ -169,10 +168,3 @@ def iso_utc(epoch_s: float | None) -> str | None:
         return None
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -123,3 +123,28 @@ def test_the_3_0_that_the_hub_rejects_is_not_read_as_30_by_diagnose() -> None:
         30.0, 120.0)
     assert warn == ["HUB_NODE_STALE_S: expected a number of seconds, got '3_0'; the hub would "
                     "not start with it; using the defaults 30 and 120"]
+
+
+@pytest.mark.parametrize(("host", "loopback", "wildcard", "connect", "in_url"), [
+    ("127.0.0.1", True, False, "127.0.0.1", "127.0.0.1"),
+    ("127.8.9.10", True, False, "127.8.9.10", "127.8.9.10"),
+    ("::1", True, False, "::1", "[::1]"),
+    ("[::1]", True, False, "[::1]", "[::1]"),
+    ("::1%lo", True, False, "::1%lo", "[::1%lo]"),
+    ("localhost", True, False, "localhost", "localhost"),
+    ("LocalHost", True, False, "LocalHost", "LocalHost"),
+    ("0.0.0.0", False, True, "127.0.0.1", "0.0.0.0"),
+    ("::", False, True, "::1", "[::]"),
+    ("10.0.0.5", False, False, "10.0.0.5", "10.0.0.5"),
+    ("fe80::1%eth0", False, False, "fe80::1%eth0", "[fe80::1%eth0]"),
+    ("hub.example", False, False, "hub.example", "hub.example"),
+])
+def test_one_reading_of_a_host_for_the_hub_and_every_tool(host: str, loopback: bool,
+                                                          wildcard: bool, connect: str,
+                                                          in_url: str) -> None:
+    # The banner, diagnose's loopback guard, the ops tools' URLs and the Alertmanager
+    # instance all read a host through these.
+    assert hub_env.is_loopback(host) is loopback
+    assert hub_env.is_wildcard(host) is wildcard
+    assert hub_env.connect_host(host) == connect
+    assert hub_env.url_host(host) == in_url

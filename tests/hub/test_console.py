@@ -20,10 +20,11 @@ import pytest
 
 from baseline_hub import HubConfig, HubContext, PlaneInfo
 from baseline_hub import demo as demo_module
-from baseline_hub.banner import exposure_warning, is_loopback, tool_command
+from baseline_hub.banner import exposure_warning, tool_command
 from baseline_hub.envhelp import hub_variables
 from baseline_hub.server import HubRuntime
 from baseline_hub.token import TokenSource
+from sheratan_home import env as hub_env
 from tests.conftest import REPO, TEST_TOKEN, HubProcess, start_hub
 from tests.hub.conftest import run_hub_cli
 
@@ -43,7 +44,7 @@ def wait_for(hub: HubProcess, text: str, timeout_s: float = 10) -> str:
     ("::", False), ("10.0.0.5", False), ("fe80::1%eth0", False), ("not-an-address", False),
 ])
 def test_only_loopback_addresses_count_as_this_machine(address: str, loopback: bool) -> None:
-    assert is_loopback(address) is loopback
+    assert hub_env.is_loopback(address) is loopback
     assert (exposure_warning(address, address) is None) is loopback
 
 
