@@ -8,8 +8,10 @@ it: renamed over the target with ``os.replace`` when the block succeeds. A calle
 another way to publish (diagnose's bundle, which never replaces a file) uses the temp file
 directly.
 
-The temp file is closed before any rename: Windows cannot rename an open file. A symlink
-at the target is replaced by the rename, never followed.
+The temp file is closed before any rename: Windows cannot rename an open file. Nor can it
+rename over a file another process has open (a tool reading a status file at that moment, a
+virus scanner): there the rename is tried again a few times within about half a second, as
+pip does, before it fails. A symlink at the target is replaced by the rename, never followed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,18 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["atomic_write", "staged_file"]
+
+#: Whether a rename refused with PermissionError is tried again: on Windows only, where it
+#: means that another process has the target open. On POSIX it is a real refusal.
+_RETRY_REFUSED_RENAME = os.name == "nt"
+#: The waits between those tries: a reader holds a status file for well under a millisecond.
+_RENAME_WAITS_S = (0.01, 0.02, 0.05, 0.1, 0.3)
 
 
 @contextlib.contextmanager
@@ -64,7 +73,7 @@ def atomic_write(path: Path, *, durable: bool = False) -> Iterator[BinaryIO]:
         if durable:
             os.fsync(handle.fileno())
         handle.close()
-        os.replace(tmp, path)
+        _replace(tmp, path)
     if durable and os.name == "posix":
         # The rename itself is only durable once the folder's entry is on disk.
         fd = os.open(path.parent, os.O_RDONLY)
@@ -72,3 +81,16 @@ def atomic_write(path: Path, *, durable: bool = False) -> Iterator[BinaryIO]:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """``os.replace``, tried again after short waits while Windows refuses it because the
+    target is open elsewhere."""
+    if _RETRY_REFUSED_RENAME:
+        for wait_s in _RENAME_WAITS_S:
+            try:
+                os.replace(tmp, path)
+                return
+            except PermissionError:
+                time.sleep(wait_s)
+    os.replace(tmp, path)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from otel import atomic_write, staged_file
+from otel import _atomic, atomic_write, staged_file
 
 
 class Boom(Exception):
@@ -51,6 +53,68 @@ def test_a_failed_rename_leaves_the_target_and_no_temp_file(tmp_path: Path) -> N
         handle.write(b"new")
     assert target.is_dir()
     assert names(tmp_path) == ["status.json"]
+
+
+class _RefusedRenames:
+    """``os.replace`` as Windows does it while another process has the target open: refused
+    ``refusals`` times, then done. Records the waits instead of sleeping."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.tries = 0
+        self.waits: list[float] = []
+        self._replace = os.replace
+
+    def replace(self, src: Path, dst: Path) -> None:
+        self.tries += 1
+        if self.tries <= self.refusals:
+            raise PermissionError(13, "Access is denied", str(dst))
+        self._replace(src, dst)
+
+
+@pytest.fixture
+def windows_renames(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], _RefusedRenames]:
+    def refuse(refusals: int) -> _RefusedRenames:
+        renames = _RefusedRenames(refusals)
+        monkeypatch.setattr(_atomic, "_RETRY_REFUSED_RENAME", True)
+        monkeypatch.setattr(os, "replace", renames.replace)
+        monkeypatch.setattr(time, "sleep", renames.waits.append)
+        return renames
+    return refuse
+
+
+def test_on_windows_a_rename_refused_while_a_reader_has_the_file_open_is_tried_again(
+        tmp_path: Path, windows_renames: Callable[[int], _RefusedRenames]) -> None:
+    target = tmp_path / "status.json"
+    target.write_bytes(b"old")
+    renames = windows_renames(2)
+    with atomic_write(target) as handle:
+        handle.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert renames.tries == 3 and renames.waits == [0.01, 0.02]
+    assert names(tmp_path) == ["status.json"]
+
+
+def test_on_windows_a_rename_refused_for_half_a_second_fails_and_changes_nothing(
+        tmp_path: Path, windows_renames: Callable[[int], _RefusedRenames]) -> None:
+    target = tmp_path / "status.json"
+    target.write_bytes(b"old")
+    renames = windows_renames(100)
+    with pytest.raises(PermissionError), atomic_write(target) as handle:
+        handle.write(b"new")
+    assert target.read_bytes() == b"old"
+    assert renames.tries == 6 and 0.4 < sum(renames.waits) < 0.6
+    assert names(tmp_path) == ["status.json"]
+
+
+def test_elsewhere_a_refused_rename_is_not_tried_again(
+        tmp_path: Path, windows_renames: Callable[[int], _RefusedRenames],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    renames = windows_renames(1)
+    monkeypatch.setattr(_atomic, "_RETRY_REFUSED_RENAME", False)  # POSIX: a real refusal
+    with pytest.raises(PermissionError), atomic_write(tmp_path / "status.json") as handle:
+        handle.write(b"new")
+    assert renames.tries == 1 and renames.waits == []
 
 
 def test_a_missing_folder_is_an_os_error(tmp_path: Path) -> None:
