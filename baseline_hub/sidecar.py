@@ -223,7 +223,9 @@ class WatcherSupervisor:
         self._refused = False  # the watcher refused its configuration: no more restarts
         #: Watchers started after the first; read by tests and written to the status file.
         self.restarts = 0
-        self._last_exit: tuple[int, float] | None = None
+        #: The last watcher's exit: code, when, and why if the supervisor ended it ("hung").
+        self._last_exit: tuple[int, float, str | None] | None = None
+        self._hung_pid: int | None = None  # the watcher last killed as hung
         self._started_at = _utc(time.time())
 
     @property
@@ -362,6 +364,7 @@ class WatcherSupervisor:
             if silent_s is not None:
                 logger.warning("the audit watcher (pid %d) hangs: its status has not changed "
                                "for %.0f s; killing it", proc.pid, silent_s)
+                self._hung_pid = proc.pid
                 proc.kill()
 
     def _after_exit(self, pid: int, code: int, uptime_s: float, confirmed: bool) -> float | None:
@@ -371,7 +374,7 @@ class WatcherSupervisor:
             self._say("watcher: not started: it refused its configuration (exit 2, its "
                       "message is above); alerting is off until the hub is started again "
                       "with that fixed")
-            self._last_exit = (code, time.time())
+            self._note_exit(pid, code)
             self._refused = True
             return None
         if code == WATCHER_EXIT_LOCKED and not confirmed:
@@ -381,7 +384,7 @@ class WatcherSupervisor:
                           f"alerting, and this hub tries again every "
                           f"{self._locked_retry_s:.0f} s")
                 self._locked_said = True
-            self._last_exit = (code, time.time())
+            self._note_exit(pid, code)
             self._write_status("locked", None, next_in_s=self._locked_retry_s)
             return self._locked_retry_s
         return self._retry_later((pid, code), uptime_s, confirmed)
@@ -394,13 +397,17 @@ class WatcherSupervisor:
             why = "could not be started"
         else:
             pid, code = exited
-            self._last_exit = (code, time.time())
+            self._note_exit(pid, code)
             stage = "" if confirmed else " before it said it was running"
-            why = f"(pid {pid}) {_describe_exit(code)} after {uptime_s:.1f} s{stage}"
+            ended = "was killed as hung" if pid == self._hung_pid else _describe_exit(code)
+            why = f"(pid {pid}) {ended} after {uptime_s:.1f} s{stage}"
         logger.warning("the audit watcher %s; restarting it in %.0f s (restart %d)", why,
                        delay, self.restarts)
         self._write_status("restarting", None, next_in_s=delay)
         return delay
+
+    def _note_exit(self, pid: int, code: int) -> None:
+        self._last_exit = (code, time.time(), "hung" if pid == self._hung_pid else None)
 
     def _status_pid_running(self) -> int | None:
         """The pid in the watcher's status once it says it follows the log: it holds the
@@ -416,7 +423,7 @@ class WatcherSupervisor:
         """``state/watcher_supervisor.json``: what ``hub_top`` shows besides the watcher's own
         status. Diagnostics only: a failed write is logged, never fatal."""
         now = time.time()
-        code, at = self._last_exit if self._last_exit is not None else (None, None)
+        code, at, reason = self._last_exit if self._last_exit is not None else (None, None, None)
         payload = {
             "hub_pid": os.getpid(),
             "host": socket.gethostname(),
@@ -425,6 +432,7 @@ class WatcherSupervisor:
             "watcher_pid": pid,
             "restarts": self.restarts,
             "last_exit_code": code,
+            "last_exit_reason": reason,
             "last_exit_at": _utc(at),
             "next_start_at": _utc(None if next_in_s is None else now + next_in_s),
             "updated_at": _utc(now),

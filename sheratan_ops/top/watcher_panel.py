@@ -87,7 +87,8 @@ def _counters(status: WatcherStatus) -> Text:
 
 
 def supervisor_line(supervisor: SupervisorStatus, now: datetime) -> Text:
-    """``hub pid 4242 (--watcher): running · restarts 2 · last exit code 1 at 10:14:03``."""
+    """``hub pid 4242 (--watcher): running · restarts 2 · last exit code 1 at 10:14:03``;
+    ``last exit signal 9 (killed as hung)`` when the hub killed a watcher that hung."""
     fields = supervisor.fields
     state = str(fields.get("state", "?"))
     line = Text(f"hub pid {fields.get('hub_pid', '?')} (--watcher): ", style="dim")
@@ -102,6 +103,8 @@ def supervisor_line(supervisor: SupervisorStatus, now: datetime) -> Text:
     code, at = fields.get("last_exit_code"), fields.get("last_exit_at")
     if isinstance(code, int):
         line.append(f"  last exit {_exit(code)}", style="dim")
+        if fields.get("last_exit_reason") == "hung":
+            line.append(" (killed as hung)", style="yellow")
         if isinstance(at, str):
             line.append(f" at {clock(at, now)}", style="dim")
     return line

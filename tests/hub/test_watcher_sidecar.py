@@ -297,6 +297,7 @@ def test_a_hung_watcher_is_killed_and_a_new_one_alerts(hub_home: Path,
         took_s = time.monotonic() - hung
         second = supervisor.pid
         assert not psutil.pid_exists(first)  # killed and reaped
+        assert _supervisor(hub_home)["last_exit_reason"] == "hung"
         write_lines(layout.audit_log, burst(0, 12, client="10.9.9.9"))
         assert wait_for(lambda: any(a["state"] == "firing" for a in read_alerts(layout.alerts)),
                         15)
@@ -306,6 +307,8 @@ def test_a_hung_watcher_is_killed_and_a_new_one_alerts(hub_home: Path,
     assert len(hang) == 1 and hang[0].startswith(f"the audit watcher (pid {first}) hangs: its "
                                                  f"status has not changed for ")
     assert f"watcher: restarted (pid {second}, restart 1)" in "\n".join(said)
+    assert any(r.getMessage().startswith(f"the audit watcher (pid {first}) was killed as hung "
+                                         f"after ") for r in caplog.records)
     # Silent from its last write (up to a second before the stop), killed once past 3 s,
     # then restarted after 1 s; a start takes a second or two.
     print(f"hung watcher replaced in {took_s:.1f} s")

@@ -97,7 +97,11 @@ def test_the_hubs_restarts_and_last_exit_are_shown() -> None:
     text = draw(render(snap(watcher=watcher_ok(), supervisor=running)), width=120)
     line = _row(text, "hub pid 777")
     assert "(--watcher): running" in line and "restarts 2" in line
-    assert "last exit signal 9 at 10:14:03" in line
+    assert "last exit signal 9 at 10:14:03" in line and "hung" not in line
+    hung = _supervisor(restarts=3, last_exit_code=-9, last_exit_reason="hung",
+                       last_exit_at="2026-11-29T10:14:03Z")
+    line = _row(draw(render(snap(supervisor=hung)), width=120), "hub pid 777")
+    assert "last exit signal 9 (killed as hung) at 10:14:03" in line
     restarting = _supervisor(state="restarting", restarts=3, last_exit_code=1,
                              next_start_at="2026-11-29T10:15:08Z")
     line = _row(draw(render(snap(supervisor=restarting)), width=120), "hub pid 777")
