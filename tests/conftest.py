@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ class HubProcess:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def wait_output(self, text: str, timeout_s: float = 10) -> str:
+        """The hub's output so far, once it holds ``text`` or ``timeout_s`` has passed (the
+        drain thread keeps reading)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in "".join(self.output) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return "".join(self.output)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10) -> int:
         """Send ``sig`` (SIGKILL for a crash), wait, and release the pipe. Returns the exit code."""

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.otlp_receiver import free_port
+
 _BLOCK = re.compile(r"^```(?:bash|sh)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 LONG_RUNNING = "# long-running"
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
@@ -51,13 +53,6 @@ def commands(text: str) -> list[str]:
 def bare(command: str) -> str:
     """The command without its ``# long-running`` marker and what follows it."""
     return command.split(LONG_RUNNING, 1)[0].strip()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def port_is_free(port: int) -> bool:

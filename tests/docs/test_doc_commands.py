@@ -34,10 +34,10 @@ from tests.docs.docrun import (
     bare,
     commands,
     copy_tracked_files,
-    free_port,
     operator_env,
     ports_as_printed,
 )
+from tests.otlp_receiver import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,9 @@ from baseline_hub.token import TokenSource
 from sheratan_home import env as hub_env
 from tests.conftest import REPO, TEST_TOKEN, HubProcess, start_hub
 from tests.hub.conftest import run_hub_cli
+from tests.otlp_receiver import free_port
 
 WARNING = "WARNING: the hub listens on"
-
-
-def wait_for(hub: HubProcess, text: str, timeout_s: float = 10) -> str:
-    """The hub's output so far, once it holds ``text`` (the drain thread keeps reading)."""
-    deadline = time.monotonic() + timeout_s
-    while text not in "".join(hub.output) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return "".join(hub.output)
 
 
 @pytest.mark.parametrize(("address", "loopback"), [
@@ -57,7 +49,7 @@ def test_the_warning_says_what_answers_without_the_token() -> None:
 
 @pytest.mark.e2e
 def test_on_loopback_the_banner_says_so_and_then_what_to_try(hub_process: HubProcess) -> None:
-    output = wait_for(hub_process, "alerts: ")
+    output = hub_process.wait_output("alerts: ")
     assert "  listening on   127.0.0.1, this machine only\n" in output
     assert WARNING not in output
     after = output.split("Try next:\n", 1)[1].splitlines()[:4]
@@ -86,7 +78,7 @@ def test_on_loopback_the_banner_says_so_and_then_what_to_try(hub_process: HubPro
 def test_on_every_interface_the_banner_warns(hub_home: Path) -> None:
     hub = start_hub(hub_home, env={"HUB_HOST": "0.0.0.0"})
     try:
-        output = wait_for(hub, "Try next:")
+        output = hub.wait_output("Try next:")
         assert "  listening on   0.0.0.0, every network interface\n" in output
         warning = output.split(WARNING, 1)[1].splitlines()
         assert warning[0].startswith(" 0.0.0.0 (HUB_HOST=0.0.0.0): other machines can reach")
@@ -102,7 +94,7 @@ def test_with_the_watcher_the_last_line_points_to_the_line_that_says_it_started(
         hub_home: Path) -> None:
     hub = start_hub(hub_home, args=("--watcher",))
     try:
-        output = wait_for(hub, "watcher: started")
+        output = hub.wait_output("watcher: started")
         alerts = ("alerts: the audit watcher starts beside the hub (see the watcher: line "
                   "below); hub_top shows what it raises")
         assert alerts in output
@@ -120,7 +112,7 @@ def test_with_a_refused_watcher_no_line_claims_it_runs(hub_home: Path) -> None:
     hub = start_hub(hub_home, args=("--watcher",),
                     env={"HUB_AUDIT_LOG": str(hub_home / "audit_dir")})
     try:
-        output = wait_for(hub, "watcher: not started")
+        output = hub.wait_output("watcher: not started")
         assert "watcher: not started: it refused its configuration" in output
         assert "see the watcher: line below" in output
         assert "runs beside the hub" not in output and "watcher: started" not in output
@@ -192,15 +184,9 @@ class ScriptedStop(HubRuntime):
         return self.answers.pop(0) if self.answers else True
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _dead_runtime(hub: HubContext, config: HubConfig, answers: list[bool]) -> ScriptedStop:
     """A runtime whose planes are on a port nothing listens on: every call fails."""
-    port = _free_port()
+    port = free_port()
     runtime = ScriptedStop(config, hub, TokenSource(TEST_TOKEN, "HUB_TOKEN"),
                            control=PlaneInfo("control", port, port),
                            data=PlaneInfo("data", port, port))
@@ -227,7 +213,7 @@ def test_a_failed_demo_call_is_quiet_only_when_the_hub_is_stopping(
 def test_a_stopped_demo_says_nothing_of_failed_calls(hub_home: Path) -> None:
     hub = start_hub(hub_home, args=("--demo",))
     try:
-        wait_for(hub, "demo: ")
+        hub.wait_output("demo: ")
         time.sleep(2.5)  # a few ticks, so that the stop lands amid the fleet's calls
     finally:
         assert hub.stop(signal.SIGTERM) == 0

@@ -11,14 +11,13 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from baseline_hub.banner import exposure_warning
 from otel import TerminalSafeFormatter
-from tests.conftest import HubProcess, start_hub
+from tests.conftest import start_hub
 from tests.hub.conftest import run_hub_cli
 
 ESCAPES = "\x1b]0;PWN\x07\x1b[2J"
@@ -31,13 +30,6 @@ def _raw_escapes(text: str) -> list[str]:
     return [line for line in text.splitlines() if "\x1b" in line or "\x07" in line]
 
 
-def _wait_for(hub: HubProcess, text: str, timeout_s: float = 20) -> str:
-    deadline = time.monotonic() + timeout_s
-    while text not in "".join(hub.output) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return "".join(hub.output)
-
-
 @posix_only
 @pytest.mark.e2e
 def test_the_banner_and_the_watcher_lines_show_a_home_s_escapes(tmp_path: Path) -> None:
@@ -45,7 +37,7 @@ def test_the_banner_and_the_watcher_lines_show_a_home_s_escapes(tmp_path: Path) 
     home.mkdir()
     hub = start_hub(home, args=("--watcher",))
     try:
-        output = _wait_for(hub, "watcher: started")
+        output = hub.wait_output("watcher: started", 20)
     finally:
         assert hub.stop() == 0
     output = "".join(hub.output)

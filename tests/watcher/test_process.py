@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.otlp_receiver import wait_for
 from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
 from watcher import EXIT_INTERRUPTED, EXIT_LOCKED, default_rules, replay
 
@@ -34,24 +34,16 @@ def start(home: Home, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
-
-
 def test_follow_mode_alerts_and_exits_0_on_sigterm(home: Home) -> None:
     proc = start(home, "--interval-ms", "50", "--status-interval-s", "0.2")
     try:
         status = home.state / "watcher_status.json"
         # "starting" comes first (the lock is held); then the log, which does not exist yet,
         # is waited for.
-        wait_for(lambda: status.exists()
-                 and orjson.loads(status.read_bytes())["state"] == "waiting_for_log")
+        assert wait_for(lambda: status.exists()
+                        and orjson.loads(status.read_bytes())["state"] == "waiting_for_log", 15)
         write_lines(home.log, burst(0, 11, client="10.0.0.9"))
-        wait_for(lambda: len(read_alerts(home.alerts)) == 1)
+        assert wait_for(lambda: len(read_alerts(home.alerts)) == 1, 15)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -74,7 +66,7 @@ def test_sigint_exits_0_too(home: Home) -> None:
     write_lines(home.log, [audit(0)])
     proc = start(home, "--interval-ms", "50")
     try:
-        wait_for(lambda: (home.state / "watcher_status.json").exists())
+        assert wait_for(lambda: (home.state / "watcher_status.json").exists(), 15)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     finally:
@@ -104,7 +96,7 @@ def test_kill_9_at_random_moments_never_loses_or_duplicates_alerts(
     proc = start(home, "--interval-ms", "10")
     # The watcher's life starts with the log's: its first checkpoint names the file. After
     # that, every kill is at a random moment.
-    wait_for((home.state / "watcher_checkpoint.json").exists)
+    assert wait_for((home.state / "watcher_checkpoint.json").exists, 15)
     written = 0
     rotated = False
     try:
@@ -152,7 +144,7 @@ def test_a_second_watcher_on_the_same_home_exits_and_the_first_keeps_going(
     write_lines(home.log, burst(0, 11, client="10.0.0.9"))
     follower = start(home, "--interval-ms", "20")
     try:
-        wait_for(lambda: len(read_alerts(home.alerts)) == 1)
+        assert wait_for(lambda: len(read_alerts(home.alerts)) == 1, 15)
         for _ in range(3):
             second = start(home, "--once")
             _, err = second.communicate(timeout=30)
@@ -161,7 +153,8 @@ def test_a_second_watcher_on_the_same_home_exits_and_the_first_keeps_going(
             assert "Traceback" not in err
         assert follower.poll() is None  # not crashed by the other's temp files
         write_lines(home.log, burst(100, 11, client="10.0.0.9"))
-        wait_for(lambda: len(read_alerts(home.alerts)) == 3)  # resolved, then firing again
+        # resolved, then firing again
+        assert wait_for(lambda: len(read_alerts(home.alerts)) == 3, 15)
         time.sleep(0.3)
         assert follower.poll() is None
         follower.send_signal(signal.SIGTERM)
@@ -195,7 +188,8 @@ def test_replay_stopped_by_a_signal_exits_130_and_writes_nothing(
     out = outdir / "alerts.jsonl"
     proc = start(home, "--replay", str(log), "--alerts", str(out))
     try:
-        wait_for(lambda: any(outdir.iterdir()))  # the temp output exists: replay is running
+        # the temp output exists: the replay is running
+        assert wait_for(lambda: any(outdir.iterdir()), 15)
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
     finally:
