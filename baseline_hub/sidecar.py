@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from otel import atomic_write, terminal_safe
+from otel import atomic_write, open_regular, terminal_safe
 from sheratan_home import HomeLayout
 
 from .timefmt import iso
@@ -85,6 +85,8 @@ _HEARTBEAT_CHECK_S = 1.0
 #: slept): the watcher did not either, so the silence so far does not count.
 _PAUSE_S = 5.0
 _POLL_S = 0.05
+#: More than any status the watcher writes (a few hundred bytes): the rest is not read.
+_STATUS_MAX_BYTES = 64 * 1024
 #: What the watcher's status says once it has the lock, its files and its state.
 _RUNNING_STATES = ("following", "waiting_for_log")
 
@@ -164,10 +166,14 @@ def _poll_interval_s(status: Mapping[str, object]) -> float:
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
-    """A JSON object file, or None: missing, unreadable, being replaced or not an object."""
+    """The watcher's status, or None: missing, unreadable, being replaced, not a JSON object,
+    or no regular file. It is opened as ``hub_top`` opens it: a symlink is not followed, a
+    FIFO is not waited on (the supervisor would hang), and on Windows the watcher may replace
+    the file while it is open here."""
     try:
-        body = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        with open_regular(path) as handle:
+            body = json.loads(handle.read(_STATUS_MAX_BYTES))
+    except (OSError, ValueError):  # NotRegularFile is an OSError
         return None
     return body if isinstance(body, dict) else None
 

@@ -4,7 +4,10 @@ hung; one that writes, or a machine that slept, is not (a fake clock, real files
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from baseline_hub.sidecar import HUNG_AFTER_S, HUNG_INTERVALS, Heartbeat
 
@@ -80,3 +83,12 @@ def test_a_pause_of_the_whole_machine_is_not_a_hang(tmp_path: Path) -> None:
     seen = _silence(beat, clock, 11)  # the watcher still writes nothing after the wake-up
     assert seen[:10] == [None] * 10 and seen[10] == 11.0
 
+
+
+def test_a_status_that_is_a_fifo_is_silence_and_never_waited_on(tmp_path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    path, clock = tmp_path / "watcher_status.json", _Clock()
+    os.mkfifo(path)  # a read of it would block the supervisor until a writer came
+    beat = Heartbeat(path, PID, hung_after_s=2.0, clock=clock)
+    assert _silence(beat, clock, 3) == [None, None, 3.0]
