@@ -4,7 +4,9 @@ never following a planted symlink, never waiting on a FIFO.
 On Windows, Python's ``open()`` shares a file for reading and writing but not for deletion,
 so a rename of the log fails while the handle is open, even for the milliseconds of one poll.
 There :func:`open_shared` opens with ``FILE_SHARE_DELETE`` too. Elsewhere ``open()`` already
-does.
+does. Either way it follows a symlink (an operator may point a log path at the real file),
+and refuses a FIFO or a device rather than wait on it: the tailer and the metrics layer's
+look-back read the audit log through it, and a FIFO there would freeze them for good.
 
 :func:`open_regular` is for tools that copy a file somewhere else (diagnose, ``hub_top``):
 a symlink planted where a log should be would ship whatever it points at, and a FIFO or a
@@ -72,20 +74,33 @@ if sys.platform == "win32":
     _create_file.restype = wintypes.HANDLE
 
     def open_shared(path: Path) -> BinaryIO:
-        """Opens ``path`` read-only, letting others write, rename and delete it meanwhile."""
+        """Opens ``path`` read-only, letting others write, rename and delete it meanwhile.
+
+        Raises:
+            NotRegularFile: it is a folder or a device; nothing was read.
+            OSError: it cannot be opened (FileNotFoundError when absent).
+        """
         handle = _create_file(str(path), _GENERIC_READ, _SHARE_READ_WRITE_DELETE, None,
                               _OPEN_EXISTING, 0, None)
         if handle == _INVALID_HANDLE:
             # WinError maps the code to the matching OSError subclass (FileNotFoundError...).
             raise ctypes.WinError(ctypes.get_last_error())
         fd = msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY)
-        return os.fdopen(fd, "rb")
+        return _checked(path, os.fdopen(fd, "rb"))
 
 else:
 
     def open_shared(path: Path) -> BinaryIO:
-        """Opens ``path`` read-only; POSIX never blocks a rename of an open file."""
-        return open(path, "rb")
+        """Opens ``path`` read-only; POSIX never blocks a rename of an open file. A FIFO is
+        opened without waiting for a writer (``O_NONBLOCK``, which changes nothing for a
+        regular file) and then refused.
+
+        Raises:
+            NotRegularFile: it is a FIFO, a folder or a device; nothing was read.
+            OSError: it cannot be opened (FileNotFoundError when absent).
+        """
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return _fdopen_regular(path, fd)
 
 
 def open_regular(path: Path) -> BinaryIO:
@@ -112,6 +127,11 @@ def open_regular(path: Path) -> BinaryIO:
         if os.path.islink(path):
             raise NotRegularFile(path, "a symbolic link") from None
         raise
+    return _fdopen_regular(path, fd)
+
+
+def _fdopen_regular(path: Path, fd: int) -> BinaryIO:
+    """``fd`` as a binary file when it is a regular file; else it is closed and refused."""
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):

@@ -1,4 +1,6 @@
-"""open_regular: what diagnose and hub_top copy out must be a regular file, read at once."""
+"""open_regular: what diagnose and hub_top copy out must be a regular file, read at once.
+open_shared: what the tailer and the look-back read follows a symlink, but never waits on a
+FIFO."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel import NotRegularFile, open_regular
+from otel import NotRegularFile, open_regular, open_shared
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="symlinks and FIFOs need POSIX")
 
@@ -70,3 +72,28 @@ def test_irregular_kind_names_what_is_not_a_regular_file(tmp_path: Path) -> None
     assert irregular_kind(link) is None  # followed: a link to a regular file is one
     assert irregular_kind(link, follow=False) == "a symbolic link"
     assert irregular_kind(folder) == "a folder"
+
+
+@posix_only
+def test_the_shared_reader_follows_a_symlink_to_a_regular_file(tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    real.write_bytes(b"line\n")
+    link = tmp_path / "hub_security_audit.jsonl"
+    link.symlink_to(real)  # an operator's HUB_AUDIT_LOG may point at the real file
+    with open_shared(link) as handle:
+        assert handle.read() == b"line\n"
+
+
+@posix_only
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+def test_the_shared_reader_refuses_what_is_no_regular_file_without_blocking(
+        tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "hub_security_audit.jsonl.1"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a plain open() would block forever
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")  # followed, then refused: endless bytes
+    with pytest.raises(NotRegularFile):
+        open_shared(path)

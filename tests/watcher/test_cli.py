@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,15 @@ import pytest
 
 import watcher._cli
 import watcher._rules
-from tests.watcher.conftest import CliRunner, Home, audit, burst, read_alerts, write_lines
+from tests.watcher.conftest import (
+    CliResult,
+    CliRunner,
+    Home,
+    audit,
+    burst,
+    read_alerts,
+    write_lines,
+)
 from watcher import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -161,3 +170,16 @@ def test_check_rules_stopped_by_sigint_exits_130_quietly(
     assert "interrupted" in result.err
     assert "OK" not in result.out
     assert "Traceback" not in result.err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need POSIX")
+def test_a_fifo_among_the_rotated_logs_is_passed_over_not_waited_on(home: Home,
+                                                                   run_cli: CliRunner) -> None:
+    write_lines(home.log, burst(0, 12))
+    os.mkfifo(home.log.with_name(home.log.name + ".1"))  # no writer: an open() would block
+    done: list[CliResult] = []
+    thread = threading.Thread(target=lambda: done.append(run_cli("--once")), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert done, "--once still waits on the FIFO"
+    assert done[0].code == 0 and "alerts=1" in done[0].out
