@@ -6,6 +6,7 @@ import functools
 import hashlib
 import ipaddress
 import math
+import os
 import pkgutil
 import re
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from otel import read_small_regular
 from sheratan_home import HomeLayout
 from watcher._json import DECODE_ERRORS
 
@@ -25,6 +27,8 @@ GROUPABLE_FIELDS = frozenset(
 SEVERITIES = ("info", "warning", "error", "critical")
 #: The packaged defaults, beside this module.
 DEFAULT_RULES_FILE = "default_rules.json"
+#: The largest rules file read (the packaged one is 400 bytes; a thousand rules fit).
+MAX_RULES_FILE_BYTES = 1 << 20
 DEFAULT_REPEAT_AFTER_S = 300.0
 #: Bounds on a rule's timings. Below a second a window cannot hold the hub's bursts and a
 #: repeat would flood; above the maxima the window state and alert ids outlive any use.
@@ -322,15 +326,19 @@ def parse_rules(data: object) -> RuleSet:
 
 
 def load_rules(path: Path) -> RuleSet:
-    """Reads and validates a rules file.
+    """Reads and validates a rules file: a regular file (a FIFO is not waited on, a device
+    not read) of at most ``MAX_RULES_FILE_BYTES``.
 
     Raises:
-        RulesError: the file is unreadable, not JSON, or invalid (the field is named).
+        RulesError: the file is unreadable, no regular file, too large, not JSON, or invalid
+            (the field is named).
     """
     try:
-        raw = path.read_bytes()
+        raw = read_small_regular(path, MAX_RULES_FILE_BYTES)
     except OSError as exc:
         raise RulesError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_RULES_FILE_BYTES:
+        raise RulesError(str(path), f"larger than {MAX_RULES_FILE_BYTES} bytes")
     try:
         data = msgspec.json.decode(raw)
     except DECODE_ERRORS as exc:
@@ -340,11 +348,12 @@ def load_rules(path: Path) -> RuleSet:
 
 def active_rules_path(option: Path | None, home: Path) -> Path | None:
     """The rules file a watcher on ``home`` uses: ``option`` (``--rules``), else the home's
-    ``configs/alert_rules.json`` when it is a file; None: the packaged defaults."""
+    ``configs/alert_rules.json`` when there is anything by that name (a folder or FIFO there
+    is then refused as a rules file, not passed over); None: the packaged defaults."""
     if option is not None:
         return option
     in_home = HomeLayout(home).alert_rules
-    return in_home if in_home.is_file() else None
+    return in_home if os.path.lexists(in_home) else None
 
 
 def default_rules() -> RuleSet:

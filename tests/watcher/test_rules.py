@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import pkgutil
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.watcher.conftest import CliRunner
-from watcher import ClientFilter, Rule, RulesError, default_rules, parse_rules
+from tests.watcher.conftest import CliRunner, Home
+from watcher import (
+    ClientFilter,
+    Rule,
+    RulesError,
+    active_rules_path,
+    default_rules,
+    load_rules,
+    parse_rules,
+)
+from watcher._rules import MAX_RULES_FILE_BYTES
 
 CONTRACT_DEFAULTS = {
     "ignore_clients": ["127.0.0.1", "::1"],
@@ -203,3 +213,38 @@ def test_the_bounds_themselves_are_valid() -> None:
          "severity": "info", "repeat_after_s": 30 * 86_400},
     ]})
     assert [r.name for r in rules.rules] == ["lo", "hi"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and devices need POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_rules_path_that_is_no_regular_file_is_refused_at_once(tmp_path: Path,
+                                                                 kind: str) -> None:
+    path = tmp_path / "alert_rules.json"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: a plain read would wait forever
+    elif kind == "device":
+        path = Path("/dev/zero")  # endless: a plain read would fill the memory
+    else:
+        path.mkdir()
+    with pytest.raises(RulesError, match="not a regular file"):
+        load_rules(path)
+
+
+def test_a_rules_file_larger_than_the_bound_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "alert_rules.json"
+    path.write_bytes(b" " * (MAX_RULES_FILE_BYTES + 1))
+    with pytest.raises(RulesError, match=f"larger than {MAX_RULES_FILE_BYTES} bytes"):
+        load_rules(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need POSIX")
+def test_anything_named_like_the_homes_rules_file_is_used_so_a_fifo_is_refused_not_passed_over(
+        home: Home, run_cli: CliRunner) -> None:
+    rules = home.root / "configs" / "alert_rules.json"
+    rules.parent.mkdir()
+    assert active_rules_path(None, home.root) is None  # nothing there: the packaged rules
+    os.mkfifo(rules)
+    assert active_rules_path(None, home.root) == rules
+    result = run_cli("--once")
+    assert result.code == 2
+    assert f"invalid rules: {rules}: cannot read: not a regular file" in result.err
