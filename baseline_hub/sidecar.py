@@ -21,10 +21,11 @@ hub, and:
   Every console line goes through :func:`otel.terminal_safe`: the paths it names come from
   ``SHERATAN_HOME``, which may hold escape sequences.
 - **A hung watcher is replaced.** A watcher writes its status at least every second while it
-  runs, however busy. One whose status has not changed for ``HUNG_AFTER_S`` (or ten of its
-  poll intervals, if longer) is stopped (SIGSTOP), deadlocked or stuck on a
-  read: it is killed, logged as hung, and restarted like one that died (its checkpoint
-  makes the new one resume exactly where the old one stopped alerting). The clock is the
+  runs, however busy. One whose status has not changed for ``HUNG_AFTER_S`` (since it was
+  started, if it never wrote one) is stopped (SIGSTOP), deadlocked or stuck on a read: it is
+  killed, logged as hung, and restarted like one that died, with the backoff growing as for
+  one that never ran (its checkpoint makes the new one resume exactly where the old one
+  stopped alerting). The clock is the
   supervisor's own: a pause of the whole machine (a laptop asleep) is not a hang.
 - **Stopping shares the hub's budget.** The watcher is asked to stop as soon as the hub is;
   it flushes while the hub shuts its own telemetry down, and is killed if it is not gone
@@ -76,15 +77,15 @@ WATCHER_EXIT_USAGE = 2
 #: killed: well past the 10 s after which ``hub_top`` shows it silent, so that only a real
 #: hang is cut short.
 HUNG_AFTER_S = 60.0
-#: A watcher polling more slowly than usual (``--interval-ms``) gets this many of its poll
-#: intervals instead, if that is longer.
-HUNG_INTERVALS = 10
 #: How often the status is looked at for a hang.
 _HEARTBEAT_CHECK_S = 1.0
 #: A gap this long between two looks means the supervisor itself did not run (the machine
 #: slept): the watcher did not either, so the silence so far does not count.
 _PAUSE_S = 5.0
 _POLL_S = 0.05
+#: How often a running watcher is looked at: whether it exited, and (every
+#: ``_HEARTBEAT_CHECK_S``) whether it hangs.
+_EXIT_POLL_S = 0.2
 #: More than any status the watcher writes (a few hundred bytes): the rest is not read.
 _STATUS_MAX_BYTES = 64 * 1024
 #: What the watcher's status says once it has the lock, its files and its state.
@@ -114,31 +115,33 @@ class RestartBackoff:
 
 
 class Heartbeat:
-    """Whether a watcher hangs: its status (``state/watcher_status.json``) unchanged too long.
+    """Whether a watcher hangs: its status (``state/watcher_status.json``) unchanged for more
+    than ``hung_after_s``.
 
-    Only a status that names the watcher's pid counts as its sign of life; until it writes
-    one, the time since it started counts. The silence allowed is ``hung_after_s``, or
-    ``HUNG_INTERVALS`` of the watcher's poll interval if that is longer.
-    Times are the supervisor's monotonic clock, read only here: a gap of ``_PAUSE_S`` between
-    two looks means the supervisor did not run either (the machine slept), and restarts the
-    count. Not thread-safe (one supervisor thread).
+    Only a status written by the watcher (see :func:`_written_by`) counts as its sign of
+    life; until it writes one, the time since it was started counts. Times are the
+    supervisor's monotonic clock, read only here: a gap of ``_PAUSE_S`` between two looks
+    means the supervisor did not run either (the machine slept), and restarts the count.
+    Not thread-safe (one supervisor thread).
 
     Args:
         status_path: the watcher's status file.
-        pid: the watcher's pid.
+        pid: the pid of the process the supervisor started.
         hung_after_s: the least silence that counts as a hang.
+        since: when it was started (default: now), on ``clock``.
         clock: monotonic seconds (tests pass their own).
     """
 
     def __init__(self, status_path: Path, pid: int, *, hung_after_s: float = HUNG_AFTER_S,
+                 since: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._path = status_path
         self._pid = pid
         self._hung_after_s = hung_after_s
         self._clock = clock
-        self._allowed_s = hung_after_s
         self._seen: object = None  # the status's last updated_at
-        self._alive_at = self._looked_at = clock()
+        self._looked_at = clock()
+        self._alive_at = self._looked_at if since is None else since
 
     def silent_s(self) -> float | None:
         """How long the watcher has been silent, once that is long enough to call it hung;
@@ -150,19 +153,29 @@ class Heartbeat:
             self._alive_at = now  # this process was not running either: nothing to judge
         self._looked_at = now
         body = _read_json(self._path)
-        if body is not None and body.get("pid") == self._pid and \
+        if body is not None and _written_by(body, self._pid) and \
                 body.get("updated_at") != self._seen:
             self._seen = body.get("updated_at")
             self._alive_at = now
-            self._allowed_s = max(self._hung_after_s, HUNG_INTERVALS * _poll_interval_s(body))
         silent = now - self._alive_at
-        return silent if silent > self._allowed_s else None
+        return silent if silent > self._hung_after_s else None
 
 
-def _poll_interval_s(status: Mapping[str, object]) -> float:
-    """The watcher's poll interval, from its status (0 if it names none)."""
-    interval_ms = status.get("interval_ms")
-    return interval_ms / 1000 if isinstance(interval_ms, int) and interval_ms > 0 else 0.0
+def _written_by(status: Mapping[str, object], pid: int) -> bool:
+    """Whether the watcher started as ``pid`` wrote ``status``: that process, or the
+    interpreter it started (on Windows a venv's ``python.exe`` is a launcher that runs the
+    real interpreter as its child, under another pid)."""
+    return pid in (status.get("pid"), status.get("ppid"))
+
+
+def _running_pid(status: Mapping[str, object] | None, pid: int) -> int | None:
+    """The watcher's own pid once its status, written by it, says it runs: it holds the lock
+    and its files and state are usable (``starting`` means only the lock)."""
+    if status is None or not _written_by(status, pid) or \
+            status.get("state") not in _RUNNING_STATES:
+        return None
+    own = status.get("pid")
+    return own if isinstance(own, int) else None
 
 
 def _read_json(path: Path) -> dict[str, object] | None:
@@ -173,7 +186,7 @@ def _read_json(path: Path) -> dict[str, object] | None:
     try:
         with open_regular(path) as handle:
             body = json.loads(handle.read(_STATUS_MAX_BYTES))
-    except (OSError, ValueError):  # NotRegularFile is an OSError
+    except (OSError, ValueError, RecursionError):  # NotRegularFile is an OSError
         return None
     return body if isinstance(body, dict) else None
 
@@ -327,51 +340,58 @@ class WatcherSupervisor:
             return None
         started = time.monotonic()
         self._write_status("starting", proc.pid)
-        confirmed = self._await_ready(proc, started)
-        code = self._await_exit(proc)
+        code, confirmed = self._watch(proc, started)
         _close_stdin(proc)
         if code is None:
             return None
         return self._after_exit(proc.pid, code, time.monotonic() - started, confirmed)
 
-    def _await_ready(self, proc: subprocess.Popen[bytes], started: float) -> bool:
-        """Until the watcher's status names its pid (it holds the lock), it exits, the hub
-        stops, or ``ready_timeout_s`` passes. Says which on the console."""
-        while proc.poll() is None and not self._stopping.is_set():
-            if self._status_pid_running() == proc.pid:
-                self._locked_said = False
-                first = self.restarts == 0
-                what = (f"started (pid {proc.pid})" if first
-                        else f"restarted (pid {proc.pid}, restart {self.restarts})")
-                self._say(f"watcher: {what}, alerts go to "
-                          f"{HomeLayout(self._home).alerts.resolve()}")
-                self._write_status("running", proc.pid)
-                return True
-            if time.monotonic() - started > self._ready_timeout_s:
-                self._say(f"watcher: pid {proc.pid} has not said within "
-                          f"{self._ready_timeout_s:.0f} s that it is running; not counted as "
-                          f"started")
-                return False
-            time.sleep(_POLL_S)
-        return False
+    def _watch(self, proc: subprocess.Popen[bytes], started: float) -> tuple[int | None, bool]:
+        """Until the watcher exits or the hub stops: says once it runs (or that it has not
+        within ``ready_timeout_s``, and when it does later), and kills it when it hangs.
 
-    def _await_exit(self, proc: subprocess.Popen[bytes]) -> int | None:
-        """The watcher's exit code (reaped: no zombie is left), or None once the hub stops.
-        A watcher that hangs is killed (and so exits)."""
+        Returns:
+            Its exit code (reaped: no zombie is left), None once the hub stops; and whether
+            it said it was running.
+        """
         heartbeat = Heartbeat(HomeLayout(self._home).watcher_status, proc.pid,
-                              hung_after_s=self._hung_after_s)
-        while True:
+                              hung_after_s=self._hung_after_s, since=started)
+        confirmed = slow_said = False
+        while not self._stopping.is_set():
+            if not confirmed:
+                confirmed = self._confirm(proc, started, late=slow_said)
+                if not confirmed and not slow_said and \
+                        time.monotonic() - started > self._ready_timeout_s:
+                    self._say(f"watcher: pid {proc.pid} has not said within "
+                              f"{self._ready_timeout_s:.0f} s that it is running; not counted "
+                              f"as started until it does")
+                    slow_said = True
             try:
-                return proc.wait(timeout=0.2)
+                return proc.wait(timeout=_POLL_S if not confirmed else _EXIT_POLL_S), confirmed
             except subprocess.TimeoutExpired:
-                if self._stopping.is_set():
-                    return None
+                pass
             silent_s = heartbeat.silent_s()
             if silent_s is not None:
                 logger.warning("the audit watcher (pid %d) hangs: its status has not changed "
                                "for %.0f s; killing it", proc.pid, silent_s)
                 self._hung_pid = proc.pid
                 proc.kill()
+        return None, confirmed
+
+    def _confirm(self, proc: subprocess.Popen[bytes], started: float, *, late: bool) -> bool:
+        """Whether the watcher now says it runs (it holds the lock, its files and state are
+        usable); if so, says it on the console and in the supervisor's status."""
+        pid = _running_pid(_read_json(HomeLayout(self._home).watcher_status), proc.pid)
+        if pid is None:
+            return False
+        self._locked_said = False
+        what = (f"started (pid {pid})" if self.restarts == 0
+                else f"restarted (pid {pid}, restart {self.restarts})")
+        if late:
+            what += f" after {time.monotonic() - started:.0f} s"
+        self._say(f"watcher: {what}, alerts go to {HomeLayout(self._home).alerts.resolve()}")
+        self._write_status("running", pid)
+        return True
 
     def _after_exit(self, pid: int, code: int, uptime_s: float, confirmed: bool) -> float | None:
         if self._stopping.is_set():
@@ -397,7 +417,8 @@ class WatcherSupervisor:
 
     def _retry_later(self, exited: tuple[int, int] | None, uptime_s: float,
                      confirmed: bool = False) -> float:
-        delay = self._backoff.next_delay(uptime_s)
+        hung = exited is not None and exited[0] == self._hung_pid
+        delay = self._backoff.next_delay(0.0 if hung else uptime_s)  # a hang is no stable run
         self.restarts += 1
         if exited is None:
             why = "could not be started"
@@ -405,7 +426,7 @@ class WatcherSupervisor:
             pid, code = exited
             self._note_exit(pid, code)
             stage = "" if confirmed else " before it said it was running"
-            ended = "was killed as hung" if pid == self._hung_pid else _describe_exit(code)
+            ended = "was killed as hung" if hung else _describe_exit(code)
             why = f"(pid {pid}) {ended} after {uptime_s:.1f} s{stage}"
         logger.warning("the audit watcher %s; restarting it in %.0f s (restart %d)", why,
                        delay, self.restarts)
@@ -414,15 +435,6 @@ class WatcherSupervisor:
 
     def _note_exit(self, pid: int, code: int) -> None:
         self._last_exit = (code, time.time(), "hung" if pid == self._hung_pid else None)
-
-    def _status_pid_running(self) -> int | None:
-        """The pid in the watcher's status once it says it follows the log: it holds the
-        lock and its files and state are usable (``starting`` means only the lock)."""
-        body = _read_json(HomeLayout(self._home).watcher_status)
-        if body is None or body.get("state") not in _RUNNING_STATES:
-            return None
-        pid = body.get("pid")
-        return pid if isinstance(pid, int) else None
 
     def _write_status(self, state: str, pid: int | None, *,
                       next_in_s: float | None = None) -> None:

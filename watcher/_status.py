@@ -95,6 +95,9 @@ class StatusFile:
         self._path = path
         self._static: dict[str, object] = {
             "pid": os.getpid(),
+            # The process that started it: on Windows a venv's python.exe is a launcher with
+            # a pid of its own, so a supervisor knows its watcher by this too.
+            "ppid": os.getppid(),
             "host": socket.gethostname(),  # where the pid means something
             "mode": mode,
             "log": str(log_path),

@@ -313,3 +313,56 @@ def test_a_hung_watcher_is_killed_and_a_new_one_alerts(hub_home: Path,
     # then restarted after 1 s; a start takes a second or two.
     print(f"hung watcher replaced in {took_s:.1f} s")
     assert 2.0 < took_s < 3.0 + 1.0 + RESTART_INITIAL_S + 8
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell plays the launcher")
+def test_a_watcher_run_by_a_launcher_under_another_pid_is_known_and_not_killed_as_hung(
+        hub_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On Windows a venv's python.exe is a launcher that runs the real interpreter as its
+    # child: the process the hub starts is not the one that writes the watcher's status.
+    launcher = tmp_path / "python"
+    launcher.write_text(f'#!/bin/sh\n"{sys.executable}" "$@"\n')  # no exec: a child
+    launcher.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(launcher))
+    for folder in HomeLayout(hub_home).folders:
+        folder.mkdir(mode=0o700)
+    env = checkout_env({k: v for k, v in os.environ.items()
+                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    said: list[str] = []
+    supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, hung_after_s=3.0)
+    supervisor.start()
+    try:
+        assert wait_for(lambda: _supervisor(hub_home).get("state") == "running", 20), said
+        status = _watcher_status(hub_home)
+        assert status["pid"] != supervisor.pid and status["ppid"] == supervisor.pid
+        time.sleep(5)  # past the hang limit: it writes, so it is alive
+        supervisor_status = _supervisor(hub_home)
+    finally:
+        supervisor.stop()
+    assert said[0].startswith(f"watcher: started (pid {status['pid']}), alerts go to "), said
+    assert supervisor_status["restarts"] == 0 and supervisor_status["watcher_pid"] == status["pid"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
+def test_a_watcher_that_starts_late_is_said_started_when_it_does(hub_home: Path) -> None:
+    for folder in HomeLayout(hub_home).folders:
+        folder.mkdir(mode=0o700)
+    env = checkout_env({k: v for k, v in os.environ.items()
+                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    said: list[str] = []
+    supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, ready_timeout_s=1.0)
+    supervisor.start()
+    try:
+        assert wait_for(lambda: supervisor.pid is not None, 10)
+        pid = supervisor.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # still importing: it has said nothing yet
+        assert wait_for(lambda: any("has not said within 1 s" in line for line in said), 10)
+        assert _supervisor(hub_home)["state"] == "starting"
+        os.kill(pid, signal.SIGCONT)
+        assert wait_for(lambda: _supervisor(hub_home).get("state") == "running", 20), said
+    finally:
+        supervisor.stop()
+    assert said[0] == (f"watcher: pid {pid} has not said within 1 s that it is running; not "
+                       f"counted as started until it does")
+    assert said[1].startswith(f"watcher: started (pid {pid}) after "), said
