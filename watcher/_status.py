@@ -109,6 +109,7 @@ class StatusFile:
             self._static["status_interval_ms"] = int(min_interval_s * 1000)
         self._min_interval_s = min_interval_s
         self._last_write = float("-inf")
+        self._failing = False  # the last write failed (and said so)
         self._sections: dict[str, Callable[[], object]] = {}
 
     def add_section(self, name: str, read: Callable[[], object]) -> None:
@@ -146,4 +147,11 @@ class StatusFile:
         try:
             write_json_atomic(self._path, payload, durable=False)
         except OSError as exc:  # diagnostics only: never worth stopping the watcher for
-            logger.warning("could not write %s: %s", self._path, exc)
+            if not self._failing:  # once, not every second while the disk stays full
+                logger.warning("could not write %s: %s; said again only once it has been "
+                               "written", self._path, exc)
+            self._failing = True
+            return
+        if self._failing:
+            logger.warning("%s is written again", self._path)
+        self._failing = False
