@@ -36,7 +36,7 @@ from ._terminal import (
 )
 
 if TYPE_CHECKING:
-    from ._atomic import atomic_write, staged_file
+    from ._atomic import atomic_write, remove_staged, staged_file
     from ._config import (
         DEFAULT_SERVICE_NAME,
         DURATION_BOUNDS_MS,
@@ -99,6 +99,7 @@ _LAZY = {
     "SignalExporter": "._config",
     "TelemetryConfig": "._config",
     "atomic_write": "._atomic",
+    "remove_staged": "._atomic",
     "staged_file": "._atomic",
     "ExclusiveFileLock": "._lockfile",
     "NotRegularFile": "._files",
@@ -184,6 +185,7 @@ __all__ = [
     "open_shared",
     "read_fingerprint",
     "read_small_regular",
+    "remove_staged",
     "shutdown_together",
     "staged_file",
     "terminal_safe",

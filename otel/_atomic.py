@@ -17,6 +17,7 @@ pip does, before it fails. A symlink at the target is replaced by the rename, ne
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 import time
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "staged_file"]
+__all__ = ["atomic_write", "remove_staged", "staged_file"]
 
 #: Whether a rename refused with PermissionError is tried again: on Windows only, where it
 #: means that another process has the target open. On POSIX it is a real refusal.
@@ -51,6 +52,18 @@ def staged_file(folder: Path, prefix: str) -> Iterator[tuple[BinaryIO, Path]]:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def remove_staged(path: Path) -> int:
+    """Removes the temp files :func:`atomic_write` left beside ``path`` when its writer was
+    killed between creating and renaming one (a ``kill -9`` skips every cleanup); returns how
+    many. Only for a writer that holds its file's lock: another's temp may be in use."""
+    removed = 0
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
 
 
 @contextlib.contextmanager

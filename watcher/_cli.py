@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from otel import TerminalSafeFormatter, ValueGuard, irregular_kind
+from otel import TerminalSafeFormatter, ValueGuard, irregular_kind, remove_staged
 from otel.auditlog import AuditFormat, AuditFormatError, load_audit_format
 from sheratan_home import HomeLayout, layout
 from sheratan_home import env as hub_env
@@ -312,6 +312,9 @@ def _watch(config: WatcherConfig, loaded: _Loaded, stdout: TextIO, stderr: TextI
                     f"{config.home} (it holds {exc.path})")
         return EXIT_LOCKED
     try:
+        # A watcher killed mid-write (kill -9, or by the hub as hung) leaves its temp file.
+        for written in (files.watcher_status, files.watcher_checkpoint):
+            remove_staged(written)
         return _watch_locked(config, loaded, files, stdout, flags)
     finally:
         lock.release()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otel import _atomic, atomic_write, staged_file
+from otel import _atomic, atomic_write, remove_staged, staged_file
 
 
 class Boom(Exception):
@@ -152,3 +152,17 @@ def test_a_staged_file_is_removed_when_the_block_ends_unless_renamed(tmp_path: P
     with pytest.raises(Boom), staged_file(tmp_path, ".bundle_"):
         raise Boom
     assert names(tmp_path) == ["published.zip"]
+
+
+def test_the_temp_files_a_killed_writer_left_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    target = tmp_path / "watcher_checkpoint.json"
+    target.write_bytes(b"{}")
+    left = [tmp_path / ".watcher_checkpoint.json.k2j4x0.tmp",
+            tmp_path / ".watcher_checkpoint.json.abcdef.tmp"]
+    others = [tmp_path / ".watcher_status.json.k2j4x0.tmp", tmp_path / "notes.tmp",
+              tmp_path / ".watcher_checkpoint.json.bak"]
+    for path in left + others:
+        path.write_bytes(b"half a checkpoint")
+    assert remove_staged(target) == 2
+    assert names(tmp_path) == sorted(p.name for p in [target, *others])
+    assert remove_staged(target) == 0

@@ -183,3 +183,15 @@ def test_a_fifo_among_the_rotated_logs_is_passed_over_not_waited_on(home: Home,
     thread.join(30)
     assert done, "--once still waits on the FIFO"
     assert done[0].code == 0 and "alerts=1" in done[0].out
+
+
+def test_a_start_removes_the_temp_files_a_killed_watcher_left(home: Home,
+                                                             run_cli: CliRunner) -> None:
+    write_lines(home.log, burst(0, 3))
+    home.state.mkdir()
+    left = [home.state / ".watcher_checkpoint.json.q1w2e3.tmp",
+            home.state / ".watcher_status.json.r4t5y6.tmp"]
+    for path in left:
+        path.write_bytes(b"{")  # cut short by a kill -9
+    assert run_cli("--once").code == 0
+    assert not any(path.exists() for path in left)
