@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from ._secrets import (
         FINGERPRINT_FILE,
         TOKEN_FILE,
+        TOKEN_FILE_MAX_BYTES,
         KnownSecrets,
         SecretSourceError,
         load_known_secrets,
@@ -114,6 +115,7 @@ _LAZY = {
     "write_fingerprint": "._fingerprint",
     "FINGERPRINT_FILE": "._secrets",
     "TOKEN_FILE": "._secrets",
+    "TOKEN_FILE_MAX_BYTES": "._secrets",
     "KnownSecrets": "._secrets",
     "SecretSourceError": "._secrets",
     "load_known_secrets": "._secrets",
@@ -152,6 +154,7 @@ __all__ = [
     "PROMETHEUS_CONTENT_TYPE",
     "REDACTED",
     "TOKEN_FILE",
+    "TOKEN_FILE_MAX_BYTES",
     "CountsSource",
     "ExclusiveFileLock",
     "FingerprintError",

@@ -32,7 +32,7 @@ __all__ = ["FINGERPRINT_FILE", "TOKEN_FILE", "KnownSecrets", "SecretSourceError"
            "load_known_secrets"]
 
 #: A token file holds one line; reading more could only pull in garbage.
-_TOKEN_FILE_MAX_BYTES: Final = 4096
+TOKEN_FILE_MAX_BYTES: Final = 4096
 
 
 class SecretSourceError(ValueError):
@@ -149,18 +149,18 @@ def _usable(candidates: Iterable[str]) -> tuple[tuple[str, ...], int]:
 def _read_token_file(path: Path) -> str:
     """The token in ``path``, or "" when there is none to read."""
     try:
-        return read_small_regular(path, _TOKEN_FILE_MAX_BYTES).decode("utf-8", "replace").strip()
+        return read_small_regular(path, TOKEN_FILE_MAX_BYTES).decode("utf-8", "replace").strip()
     except OSError:
         return ""
 
 
 def _read_named_token_file(path: Path) -> str:
     try:
-        data = read_small_regular(path, _TOKEN_FILE_MAX_BYTES)
+        data = read_small_regular(path, TOKEN_FILE_MAX_BYTES)
     except OSError as exc:
         raise SecretSourceError(f"--token-file {path}: {exc.strerror or exc}") from None
-    if len(data) > _TOKEN_FILE_MAX_BYTES:
-        raise SecretSourceError(f"--token-file {path}: larger than {_TOKEN_FILE_MAX_BYTES} "
+    if len(data) > TOKEN_FILE_MAX_BYTES:
+        raise SecretSourceError(f"--token-file {path}: larger than {TOKEN_FILE_MAX_BYTES} "
                                 "bytes; a token file holds one line")
     token = data.decode("utf-8", "replace").strip()
     if not token:

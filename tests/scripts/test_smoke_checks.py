@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import os
 import re
 import socket
 import subprocess
@@ -322,6 +323,21 @@ def test_token_sources_in_order(tmp_path: Path) -> None:
     assert "from-file" not in repr(smoke.resolve_token(None, tmp_path, {}))
     with pytest.raises(smoke.UsageError, match="hub_token"):
         smoke.resolve_token(None, tmp_path / "missing", {})
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs need POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_token_file_that_is_a_fifo_or_huge_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "secrets").mkdir()
+    token_file = tmp_path / "secrets" / "hub_token"
+    if kind == "fifo":
+        os.mkfifo(token_file)  # no writer: a plain read would hang the checks
+    else:
+        token_file.write_bytes(b"x" * 100_000)
+    done = run_smoke("--home", str(tmp_path))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no token:" in done.stderr
+    assert ("not a regular file" if kind == "fifo" else "larger than 4096 bytes") in done.stderr
 
 
 # -- what reaches the terminal: the hub's answers and file paths, escaped and redacted -------
