@@ -48,6 +48,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from otel import atomic_write, open_regular, terminal_safe
@@ -191,6 +192,15 @@ def _read_json(path: Path) -> dict[str, object] | None:
     return body if isinstance(body, dict) else None
 
 
+def _age_s(updated_at: object) -> float | None:
+    """Seconds since a status's ``updated_at`` (an ISO time), by the wall clock: the status
+    may be another process's; None when there is none."""
+    try:
+        return time.time() - datetime.fromisoformat(str(updated_at)).timestamp()
+    except ValueError:
+        return None
+
+
 def _utc(epoch_s: float | None) -> str | None:
     return None if epoch_s is None else iso(epoch_s)
 
@@ -238,7 +248,8 @@ class WatcherSupervisor:
         self._stop_deadline = float("inf")
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
-        self._locked_said = False
+        #: What was last said of another watcher holding the lock ("running" or "hung").
+        self._locked_said: str | None = None
         self._refused = False  # the watcher refused its configuration: no more restarts
         #: Watchers started after the first; read by tests and written to the status file.
         self.restarts = 0
@@ -384,7 +395,7 @@ class WatcherSupervisor:
         pid = _running_pid(_read_json(HomeLayout(self._home).watcher_status), proc.pid)
         if pid is None:
             return False
-        self._locked_said = False
+        self._locked_said = None
         what = (f"started (pid {pid})" if self.restarts == 0
                 else f"restarted (pid {pid}, restart {self.restarts})")
         if late:
@@ -404,16 +415,32 @@ class WatcherSupervisor:
             self._refused = True
             return None
         if code == WATCHER_EXIT_LOCKED and not confirmed:
-            if not self._locked_said:  # said once, not every minute
-                self._say(f"watcher: not started: another watcher is already running on "
-                          f"{self._home.resolve()} (it holds state/watcher.lock); it does the "
-                          f"alerting, and this hub tries again every "
-                          f"{self._locked_retry_s:.0f} s")
-                self._locked_said = True
+            self._say_locked()
             self._note_exit(pid, code)
             self._write_status("locked", None, next_in_s=self._locked_retry_s)
             return self._locked_retry_s
         return self._retry_later((pid, code), uptime_s, confirmed)
+
+    def _say_locked(self) -> None:
+        """Says, once per change, that another watcher holds the lock: running and alerting,
+        or hung (its status unchanged for ``hung_after_s``), when nothing alerts until it is
+        stopped. The supervisor kills only the watchers it started."""
+        body = _read_json(HomeLayout(self._home).watcher_status) or {}
+        silent_s = _age_s(body.get("updated_at"))
+        hung = silent_s is not None and silent_s > self._hung_after_s
+        if self._locked_said == ("hung" if hung else "running"):
+            return  # said already, not every minute
+        where = f"{self._home.resolve()} (it holds state/watcher.lock)"
+        if hung:
+            self._say(f"watcher: not started: the watcher holding the lock on {where}, pid "
+                      f"{body.get('pid', '?')}, has not updated its status for "
+                      f"{silent_s:.0f} s: it seems hung, and nothing alerts until it is "
+                      f"stopped; this hub tries again every {self._locked_retry_s:.0f} s")
+        else:
+            self._say(f"watcher: not started: another watcher is already running on {where}; "
+                      f"it does the alerting, and this hub tries again every "
+                      f"{self._locked_retry_s:.0f} s")
+        self._locked_said = "hung" if hung else "running"
 
     def _retry_later(self, exited: tuple[int, int] | None, uptime_s: float,
                      confirmed: bool = False) -> float:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,7 @@ from tests.conftest import REPO, HubProcess, start_hub
 from tests.otlp_receiver import wait_for
 from tests.scripts.conftest import checkout_env
 from tests.watcher.conftest import burst, read_alerts, write_lines
+from watcher._lock import InstanceLock
 
 pytestmark = pytest.mark.e2e
 
@@ -366,3 +368,37 @@ def test_a_watcher_that_starts_late_is_said_started_when_it_does(hub_home: Path)
     assert said[0] == (f"watcher: pid {pid} has not said within 1 s that it is running; not "
                        f"counted as started until it does")
     assert said[1].startswith(f"watcher: started (pid {pid}) after "), said
+
+
+def test_a_lock_held_by_a_hung_watcher_is_said_as_such_not_as_alerting(hub_home: Path) -> None:
+    # A watcher left behind by a hub killed with -9, stopped (SIGSTOP) or deadlocked: it holds
+    # the lock, so this hub's watcher exits 3, and nothing alerts.
+    layout = HomeLayout(hub_home)
+    for folder in layout.folders:
+        folder.mkdir(mode=0o700)
+    status = layout.watcher_status
+
+    def write_status(updated_at: str) -> None:
+        status.write_text(json.dumps({"pid": 424242, "state": "following",
+                                      "updated_at": updated_at}))
+
+    write_status("2026-01-01T00:00:00.000000Z")  # long ago
+    env = checkout_env({k: v for k, v in os.environ.items()
+                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    said: list[str] = []
+    with InstanceLock(layout.watcher_lock):
+        supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, locked_retry_s=1.0)
+        supervisor.start()
+        try:
+            assert wait_for(lambda: any("seems hung" in line for line in said), 20), said
+            write_status(datetime.now(UTC).isoformat())  # it came back to life
+            assert wait_for(lambda: any("already running" in line for line in said), 20), said
+            time.sleep(2.5)  # more retries: nothing said again while nothing changes
+        finally:
+            supervisor.stop()
+    where = f"{hub_home.resolve()} (it holds state/watcher.lock)"
+    assert said[0].startswith(f"watcher: not started: the watcher holding the lock on {where}, "
+                              f"pid 424242, has not updated its status for ")
+    assert "it seems hung, and nothing alerts until it is stopped" in said[0]
+    assert said[1:] == [f"watcher: not started: another watcher is already running on {where}; "
+                        f"it does the alerting, and this hub tries again every 1 s"]
