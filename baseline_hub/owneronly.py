@@ -53,14 +53,20 @@ def tighten(path: Path) -> None:
 
     A missing path is fine. A path that cannot be changed (another user's file, a file
     system without POSIX modes) is logged, not fatal: the hub still runs, and the warning
-    tells the operator what to fix.
+    tells the operator what to fix. A symlink is never followed: its target is not the
+    hub's to change (a link planted in the home would otherwise make the hub chmod any file
+    its user may change).
     """
     if not _POSIX:
         return
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        st = path.lstat()
     except FileNotFoundError:
         return
+    if stat.S_ISLNK(st.st_mode):
+        logger.warning("%s is a symbolic link; its target's mode is left as it is", path)
+        return
+    mode = stat.S_IMODE(st.st_mode)
     if not mode & _OTHERS:
         return
     try:

@@ -138,6 +138,22 @@ def test_paths_create_tightens_and_names_what_it_tightened(
         str(paths.logs_dir), str(paths.audit_log)]
 
 
+def test_a_symlink_in_the_home_is_not_followed_to_tighten_its_target(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("not the hub's")
+    os.chmod(victim, 0o644)
+    paths = HubConfig(home=tmp_path / "home").paths
+    paths.logs_dir.mkdir(parents=True, mode=0o700)
+    paths.control_log.symlink_to(victim)  # planted where a log goes
+    with caplog.at_level(logging.WARNING, logger="baseline_hub.owneronly"):
+        paths.create()
+    assert mode(victim) == 0o644
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{paths.control_log} is a symbolic link; its target's mode is left as it is"]
+
+
 def test_make_dir_gives_exactly_0700_under_any_umask(tmp_path: Path) -> None:
     with umask(0o277):  # would otherwise leave the owner without write and search bits
         make_dir(tmp_path / "a" / "b")
