@@ -412,8 +412,13 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
                       last_poll_s=time.time())
 
     between_chunks = _between_chunks(refresh_status if follow else None, flags)
+    unread_said = False
     while True:
         watcher.poll(between_chunks)
+        if not unread_said and (unread := _unreadable(watcher.counters, paths.log,
+                                                      at_least=_JUDGE_AFTER_LINES)):
+            logging.getLogger(__name__).warning("%s", unread)
+            unread_said = True
         if not flags.should_exit:  # a poll cut short left lines unread: no wall clock then
             watcher.idle()
         if not follow:
@@ -495,6 +500,28 @@ def _check_format(config: WatcherConfig, out: TextIO) -> int:
     return EXIT_OK
 
 
+#: Lines read before the watcher judges whether it can read the log at all.
+_JUDGE_AFTER_LINES = 10
+
+
+def _unreadable(counters: Counters, log: Path, *, at_least: int = 1) -> str | None:
+    """Why most of what was read of ``log`` is no audit event, or None: not JSON (another
+    file), or JSON without the contract's ``ts`` and ``event`` (another audit format, which
+    the hub's ``HUB_AUDIT_FORMAT`` names and this watcher was not given). Judged once
+    ``at_least`` lines were read."""
+    read = counters.lines_read
+    if read < at_least:
+        return None
+    if read and counters.parse_errors == read:
+        return f"no line of {log} is JSON: is it the hub's audit log?"
+    if read >= _JUDGE_AFTER_LINES and counters.invalid_events * 2 > read:
+        return (f"{counters.invalid_events} of the {read} lines read of {log} are JSON but "
+                f"no audit event: if the hub writes another format, give the watcher the "
+                f"same audit format file (--audit-format, HUB_AUDIT_FORMAT or the home's "
+                f"configs/audit_format.json); lines read meanwhile are not read again")
+    return None
+
+
 def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
             flags: StopFlags) -> int:
     assert config.target is not None
@@ -508,9 +535,9 @@ def _replay(config: WatcherConfig, loaded: _Loaded, out: TextIO, err: TextIO,
                       should_stop=lambda: flags.should_exit, value_guard=loaded.guard,
                       audit_format=loaded.audit_format)
     say(out, _status_line(counters, 0, False).replace("following", "replayed"))
-    if counters.lines_read and counters.parse_errors == counters.lines_read:
-        say(err, f"{config.prog}: warning: no line of {config.target} is JSON: is it the "
-                 "hub's audit log?")
+    unread = _unreadable(counters, config.target)
+    if unread is not None:
+        say(err, f"{config.prog}: warning: {unread}")
     if config.alertmanager is not None:  # asked on the command line: a backtest
         from watcher._am_replay import replay_to_alertmanager
 

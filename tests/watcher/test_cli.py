@@ -195,3 +195,26 @@ def test_a_start_removes_the_temp_files_a_killed_watcher_left(home: Home,
         path.write_bytes(b"{")  # cut short by a kill -9
     assert run_cli("--once").code == 0
     assert not any(path.exists() for path in left)
+
+
+def test_a_log_in_another_audit_format_is_said_unreadable_once(
+        home: Home, run_cli: CliRunner, caplog: pytest.LogCaptureFixture) -> None:
+    # The hub writes its own field names (HUB_AUDIT_FORMAT); this watcher was not told.
+    foreign = [orjson.dumps({"time": 1_735_689_600_000 + i, "type": "auth.fail", "ip": "10.1.1.1"})
+               for i in range(12)]
+    write_lines(home.log, foreign)
+    result = run_cli("--once")
+    assert result.code == 0 and "invalid=12" in result.out
+    said = [r.getMessage() for r in caplog.records if "no audit event" in r.getMessage()]
+    assert said == [f"12 of the 12 lines read of {home.log} are JSON but no audit event: if the "
+                    "hub writes another format, give the watcher the same audit format file "
+                    "(--audit-format, HUB_AUDIT_FORMAT or the home's configs/audit_format.json);"
+                    " lines read meanwhile are not read again"]
+
+
+def test_a_few_lines_that_are_no_audit_event_are_not_said_unreadable(
+        home: Home, run_cli: CliRunner, caplog: pytest.LogCaptureFixture) -> None:
+    write_lines(home.log, [b'{"note": "not an event"}'] * 4 + burst(0, 6))
+    result = run_cli("--once")
+    assert result.code == 0 and "invalid=4" in result.out
+    assert not [r for r in caplog.records if "no audit event" in r.getMessage()]
