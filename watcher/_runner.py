@@ -6,6 +6,7 @@ Follow mode and ``--once`` only; ``--replay`` (``_replay``) needs no checkpoint.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ class Watcher:
         paths = self._paths
         if saved is None:
             return None, 0
-        if saved.log_path != self._log_path:
+        if not _same_path(saved.log_path, self._log_path):
             logger.warning("checkpoint is for %s, not %s; starting over", saved.log_path,
                            paths.log)
             return None, 0
@@ -143,7 +144,7 @@ class Watcher:
                                "its start, skipping alerts already written", exc)
                 return None, 0
         self.counters, self._engine = counters, engine
-        if saved.cursor is None or saved.alerts_path != self._alerts_path:
+        if saved.cursor is None or not _same_path(saved.alerts_path, self._alerts_path):
             return saved.cursor, 0  # from the log's start, or a new alerts file: check it all
         return saved.cursor, saved.alerts_bytes
 
@@ -266,3 +267,10 @@ class Watcher:
         for sink in self._sinks:
             sink.close()
 
+
+
+def _same_path(saved: str, current: str) -> bool:
+    """Whether a checkpoint's path names the file this watcher uses: spelled the same, or the
+    same once symlinks are resolved (a home reached through a link, as ``SHERATAN_HOME`` may
+    spell it, is the same home)."""
+    return saved == current or os.path.realpath(saved) == os.path.realpath(current)

@@ -218,3 +218,19 @@ def test_a_few_lines_that_are_no_audit_event_are_not_said_unreadable(
     result = run_cli("--once")
     assert result.code == 0 and "invalid=4" in result.out
     assert not [r for r in caplog.records if "no audit event" in r.getMessage()]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks need POSIX")
+def test_a_home_reached_through_a_symlink_keeps_its_checkpoint(
+        home: Home, run_cli: CliRunner, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    write_lines(home.log, burst(0, 12))
+    assert run_cli("--once").code == 0
+    link = tmp_path / "home-link"
+    link.symlink_to(home.root)  # SHERATAN_HOME spelled another way, the same home
+    write_lines(home.log, burst(100, 12))
+    result = run_cli("--once", env={"SHERATAN_HOME": str(link)})
+    assert result.code == 0
+    assert not [r for r in caplog.records if "starting over" in r.getMessage()]
+    # read on from the checkpoint (counters included): the second burst only, alerts once
+    assert [a["state"] for a in read_alerts(home.alerts)] == ["firing", "resolved", "firing"]
