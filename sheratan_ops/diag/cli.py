@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from otel import KnownSecrets, terminal_safe
+from otel import KnownSecrets, irregular_kind, terminal_safe
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
@@ -236,7 +236,9 @@ def _secrets(env: Mapping[str, str], home: Path, token_files: Sequence[Path],
 def _verify(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path: Path = args.verify
     if not path.is_file():
-        _err(f"error: --verify: no such file: {path}")
+        kind = irregular_kind(path)  # "." for an empty argument: a folder
+        _err(f"error: --verify: {path} is {kind}, not a bundle" if kind
+             else f"error: --verify: no such file: {path}")
         return EXIT_USAGE
     home, home_from = hub_env.resolve_home(args.home, env)
     files = HomeLayout(home)

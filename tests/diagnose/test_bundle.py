@@ -211,6 +211,8 @@ def test_watcher_status_and_alerts_are_included_when_present(tmp_path: Path,
         (["--bogus"], {}, "unrecognized"),
         ([], {"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH"),
         (["--verify", "no-such-bundle.zip"], {}, "no such file"),
+        # the runbook's --verify "$(ls -t diag_bundle_*.zip | head -n 1)" with no bundle yet
+        (["--verify", ""], {}, "--verify: . is a folder, not a bundle"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_2(tmp_path: Path, args: list[str],
