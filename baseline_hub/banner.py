@@ -134,5 +134,26 @@ def _shortest(path: Path, cwd: Path | None) -> str:
 
 
 def _shell_word(text: str) -> str:
-    """``text`` as one word of a command line typed into this platform's shell."""
-    return subprocess.list2cmdline([text]) if sys.platform == "win32" else shlex.quote(text)
+    """``text`` as one word of a command line typed into this platform's shell.
+
+    On POSIX a path with a control or format character (an escape sequence in
+    ``SHERATAN_HOME``) is written as bash's ``$'...'`` with each such character as an
+    escape: shown safely, and the same path when the line is pasted back.
+    """
+    if sys.platform == "win32":
+        return subprocess.list2cmdline([text])
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(map(_ansi_c_char, text)) + "'"
+
+
+def _ansi_c_char(char: str) -> str:
+    """One character inside bash's ``$'...'``."""
+    if char in "\\'":
+        return "\\" + char
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from baseline_hub import HubConfig, HubContext, PlaneInfo
+from baseline_hub import banner as banner_module
 from baseline_hub import demo as demo_module
 from baseline_hub.banner import exposure_warning, tool_command
 from baseline_hub.envhelp import hub_variables
@@ -246,3 +248,15 @@ def test_a_symlink_as_the_lock_file_is_refused_and_its_target_kept(hub_home: Pat
     assert result.returncode == 1, result.stderr
     assert "error: cannot lock" in result.stderr and "Traceback" not in result.stderr
     assert victim.read_text() == "keep me\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32" or shutil.which("bash") is None,
+                    reason="bash's $'...' quoting")
+@pytest.mark.parametrize("home", ["/tmp/a home", "/tmp/h \x1b[31mRED\x07", "/tmp/it's",
+                                  "/tmp/ü", "/tmp/x\u202ey", "/tmp/back\\slash\x9b"])
+def test_a_home_in_a_suggested_command_pastes_back_as_the_same_path(home: str) -> None:
+    word = banner_module._shell_word(home)
+    assert word.isprintable() and "\x1b" not in word  # shown safely
+    echoed = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
+                            text=True, check=True, timeout=10).stdout
+    assert echoed == home

@@ -45,7 +45,8 @@ def test_the_banner_and_the_watcher_lines_show_a_home_s_escapes(tmp_path: Path) 
     assert _raw_escapes(output) == []
     shown = str(tmp_path / f"home{SHOWN}")
     assert f"  state          {shown}" in output
-    assert f"--home '{shown}'" in output  # the hub_top command of "Try next:"
+    # the hub_top command of "Try next:", quoted so that it pastes back as the same path
+    assert f"--home $'{shown}'" in output
     assert f"alerts go to {shown}" in output
 
 
