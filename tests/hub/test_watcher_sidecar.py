@@ -82,6 +82,15 @@ def _kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _supervisor_env(home: Path) -> dict[str, str]:
+    """A home as a hub leaves it (its folders), and the environment for a supervisor run
+    without a hub: this checkout's code, no hub settings."""
+    for folder in HomeLayout(home).folders:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return checkout_env({k: v for k, v in os.environ.items()
+                         if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+
+
 def test_the_backoff_doubles_to_its_cap_and_resets_after_a_stable_run() -> None:
     backoff = RestartBackoff()
     delays = [backoff.next_delay(uptime_s=0.5) for _ in range(7)]
@@ -279,10 +288,7 @@ def test_a_hung_watcher_is_killed_and_a_new_one_alerts(hub_home: Path,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     # The supervisor alone, as the hub runs it, with a short hang limit instead of 60 s.
     layout = HomeLayout(hub_home)
-    for folder in layout.folders:  # as the hub makes them
-        folder.mkdir(mode=0o700)
-    env = checkout_env({k: v for k, v in os.environ.items()
-                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    env = _supervisor_env(hub_home)
     said: list[str] = []
     supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, hung_after_s=3.0)
     supervisor.start()
@@ -326,10 +332,7 @@ def test_a_watcher_run_by_a_launcher_under_another_pid_is_known_and_not_killed_a
     launcher.write_text(f'#!/bin/sh\n"{sys.executable}" "$@"\n')  # no exec: a child
     launcher.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(launcher))
-    for folder in HomeLayout(hub_home).folders:
-        folder.mkdir(mode=0o700)
-    env = checkout_env({k: v for k, v in os.environ.items()
-                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    env = _supervisor_env(hub_home)
     said: list[str] = []
     supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, hung_after_s=3.0)
     supervisor.start()
@@ -347,10 +350,7 @@ def test_a_watcher_run_by_a_launcher_under_another_pid_is_known_and_not_killed_a
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP is POSIX")
 def test_a_watcher_that_starts_late_is_said_started_when_it_does(hub_home: Path) -> None:
-    for folder in HomeLayout(hub_home).folders:
-        folder.mkdir(mode=0o700)
-    env = checkout_env({k: v for k, v in os.environ.items()
-                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
+    env = _supervisor_env(hub_home)
     said: list[str] = []
     supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, ready_timeout_s=1.0)
     supervisor.start()
@@ -374,8 +374,7 @@ def test_a_lock_held_by_a_hung_watcher_is_said_as_such_not_as_alerting(hub_home:
     # A watcher left behind by a hub killed with -9, stopped (SIGSTOP) or deadlocked: it holds
     # the lock, so this hub's watcher exits 3, and nothing alerts.
     layout = HomeLayout(hub_home)
-    for folder in layout.folders:
-        folder.mkdir(mode=0o700)
+    env = _supervisor_env(hub_home)
     status = layout.watcher_status
 
     def write_status(updated_at: str) -> None:
@@ -383,8 +382,6 @@ def test_a_lock_held_by_a_hung_watcher_is_said_as_such_not_as_alerting(hub_home:
                                       "updated_at": updated_at}))
 
     write_status("2026-01-01T00:00:00.000000Z")  # long ago
-    env = checkout_env({k: v for k, v in os.environ.items()
-                        if not k.startswith(("HUB_", "OTEL_", "SHERATAN_"))})
     said: list[str] = []
     with InstanceLock(layout.watcher_lock):
         supervisor = WatcherSupervisor(hub_home, env=env, say=said.append, locked_retry_s=1.0)
