@@ -12,7 +12,11 @@ learns within one interval what is still firing (Alertmanager resolves a firing 
 not told about again within its ``resolve_timeout``). A failed post is retried with
 exponential backoff, capped at half the re-send interval; the first post that succeeds after a
 failure sends the whole book, since the Alertmanager may have restarted meanwhile. An
-answer of 400 means Alertmanager rejected alerts as invalid: counted, not retried.
+answer of 400 means Alertmanager rejected alerts as invalid: counted, not retried. A post
+has a deadline for the whole exchange, not only for each read: an endpoint that answers a
+byte at a time would otherwise hold the sender for good. So the sender thread runs its own
+asyncio loop, whose ``wait_for`` cancels a post at its deadline, which a blocking client
+cannot do.
 
 After a restart of the watcher the book is rebuilt in the background from the tail of
 ``alerts.jsonl`` (the durable record; the engine's state is not the sink's business): the
@@ -26,6 +30,7 @@ and each target guard their state with their own lock.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import random
@@ -131,7 +136,7 @@ class _Target:
 
     def __init__(self, url: str, book: _Book, labeler: AlertLabeler, *,
                  resend_interval_s: float, timeout_s: float,
-                 clock: Callable[[], float], transport: httpx.BaseTransport | None) -> None:
+                 clock: Callable[[], float], transport: httpx.AsyncBaseTransport | None) -> None:
         self.name = display_url(url)
         self._endpoint = alerts_endpoint(url)
         self._book = book
@@ -192,12 +197,16 @@ class _Target:
 
     def _run(self) -> None:
         try:
-            with httpx.Client(timeout=self._timeout_s, transport=self._transport) as client:
-                while (work := self._next_work()) is not None:
-                    full, ids = work
-                    self._after(self._send(client, full, ids), full, ids)
+            asyncio.run(self._serve())
         except Exception:  # telemetry never takes the watcher down
             logger.exception("Alertmanager sender for %s stopped", self.name)
+
+    async def _serve(self) -> None:
+        async with httpx.AsyncClient(timeout=self._timeout_s, transport=self._transport) as client:
+            # Waiting for work blocks this thread's loop, which has nothing else to run.
+            while (work := self._next_work()) is not None:
+                full, ids = work
+                self._after(await self._send(client, full, ids), full, ids)
 
     def _next_work(self) -> tuple[bool, list[str]] | None:
         """Waits until something is due: (whether to send the whole book, dirty ids).
@@ -239,24 +248,30 @@ class _Target:
                                   self._max_backoff_s)
             self._retry_at = now + self._backoff_s * random.uniform(0.8, 1.0)
 
-    def _send(self, client: httpx.Client, full: bool, ids: list[str]) -> bool:
+    async def _send(self, client: httpx.AsyncClient, full: bool, ids: list[str]) -> bool:
         alerts = self._book.current() if full else self._book.get(ids)
         try:
             payloads = [self._labeler.to_api(alert) for alert in alerts]
             for start in range(0, len(payloads), MAX_BATCH):
-                if not self._post(client, payloads[start:start + MAX_BATCH]):
+                if not await self._post(client, payloads[start:start + MAX_BATCH]):
                     return False
         except Exception as exc:  # a transport error, or a bug: counted, retried
             self._failed(type(exc).__name__)
             return False
         return True
 
-    def _post(self, client: httpx.Client, batch: list[dict[str, object]]) -> bool:
+    async def _post(self, client: httpx.AsyncClient, batch: list[dict[str, object]]) -> bool:
         timeout = self._timeout_s
         if self._stopping:
             timeout = min(timeout, max(0.05, self._deadline - self._clock()))
-        reply = client.post(self._endpoint, content=msgspec.json.encode(batch), headers=_JSON,
-                            timeout=timeout)
+        try:
+            reply = await asyncio.wait_for(
+                client.post(self._endpoint, content=msgspec.json.encode(batch), headers=_JSON,
+                            timeout=timeout),
+                timeout)
+        except TimeoutError:  # the whole exchange; httpx's own timeouts are per read
+            self._failed(f"no complete answer within {timeout:.1f} s")
+            return False
         self.posts += 1
         if reply.status_code == 400:  # some alerts invalid; Alertmanager kept the others
             self.rejected += 1
@@ -289,17 +304,17 @@ class AlertmanagerSink(AlertSink):
         labeler: builds the API's labels and annotations.
         alerts_path: the watcher's ``alerts.jsonl``; its tail rebuilds what is firing after
             a restart (None: start empty).
-        timeout_s: the longest one POST may take.
+        timeout_s: the longest one POST may take, from connecting to the answer's last byte.
         max_episodes: bound on the book (the queue is a subset of it).
         clock: monotonic seconds (tests pass a fake).
-        transport: an httpx transport (tests); default: the network.
+        transport: an httpx async transport (tests); default: the network.
     """
 
     def __init__(self, config: AlertmanagerConfig, labeler: AlertLabeler, *,
                  alerts_path: Path | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
                  max_episodes: int = DEFAULT_MAX_EPISODES,
                  clock: Callable[[], float] = time.monotonic,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         if not config.urls:
             raise ValueError("AlertmanagerSink needs at least one URL")
         if timeout_s <= 0 or max_episodes < 1:

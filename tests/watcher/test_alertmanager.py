@@ -4,7 +4,9 @@ restart, the replay post, and the option parsing; against a stand-in Alertmanage
 from __future__ import annotations
 
 import argparse
+import itertools
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,6 +191,57 @@ def test_a_down_alertmanager_is_counted_and_gets_the_whole_book_when_back(
     assert [a["annotations"]["alert_id"] for a in fake.alerts()].count("gone") == 1
     assert _target(sink)["last_error"] is None and _target(sink)["pending"] == 0
     sink.close()
+
+
+@pytest.fixture
+def trickling() -> Iterator[str]:
+    """An endpoint that reads a post and answers one byte every 0.2 s, for ever: each read
+    comes well within any read timeout, the answer never ends."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: yes"):
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+
+
+def test_a_post_answered_a_byte_at_a_time_fails_at_its_deadline_and_is_retried(
+        trickling: str) -> None:
+    config = AlertmanagerConfig((trickling,), INSTANCE, 60.0)
+    sink = AlertmanagerSink(config, _labeler(), timeout_s=1.0)
+    sink.emit([_alert("f")])
+    started = time.monotonic()
+    assert wait_for(lambda: _target(sink)["failures"] == 1, 10)
+    took_s = time.monotonic() - started
+    assert _target(sink)["last_error"] == "no complete answer within 1.0 s"
+    assert _target(sink)["pending"] == 1  # kept for the retry
+    assert 0.9 < took_s < 3.0
+    closing = time.monotonic()
+    sink.close()
+    assert time.monotonic() - closing < CLOSE_TIMEOUT_S + 1.0
 
 
 def test_firing_alerts_are_sent_again_every_interval(fake: FakeAlertmanager) -> None:
