@@ -20,13 +20,12 @@ hub, and:
   It is said once, and tried again every minute only, so this hub takes over when it goes.
   Every console line goes through :func:`otel.terminal_safe`: the paths it names come from
   ``SHERATAN_HOME``, which may hold escape sequences.
-- **A hung watcher is replaced.** A watcher writes its status at least every second while it
-  runs, however busy. One whose status has not changed for ``HUNG_AFTER_S`` (since it was
-  started, if it never wrote one) is stopped (SIGSTOP), deadlocked or stuck on a read: it is
-  killed, logged as hung, and restarted like one that died, with the backoff growing as for
-  one that never ran (its checkpoint makes the new one resume exactly where the old one
-  stopped alerting). The clock is the
-  supervisor's own: a pause of the whole machine (a laptop asleep) is not a hang.
+- **A hung watcher is replaced.** A watcher rewrites its status about every second while it
+  runs, however busy, and uses some CPU at every poll. One that shows neither sign of life
+  for ``HUNG_AFTER_S`` (``heartbeat``) is stopped (SIGSTOP), deadlocked or stuck on a read:
+  it is killed once, logged as hung, and restarted like one that died, the backoff counting
+  only the time it was alive (its checkpoint makes the new one resume exactly where the old
+  one stopped alerting). A pause of the whole machine (a laptop asleep) is not a hang.
 - **Stopping shares the hub's budget.** The watcher is asked to stop as soon as the hub is;
   it flushes while the hub shuts its own telemetry down, and is killed if it is not gone
   ``STOP_TIMEOUT_S`` after the request (its checkpoints survive that).
@@ -48,12 +47,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-from otel import atomic_write, open_regular, terminal_safe
+from otel import atomic_write, terminal_safe
 from sheratan_home import HomeLayout
 
+from .heartbeat import HUNG_AFTER_S, Heartbeat, read_status, running_pid, status_age_s
 from .timefmt import iso
 
 logger = logging.getLogger(__name__)
@@ -74,23 +74,9 @@ WATCHER_EXIT_LOCKED = 3
 #: ``python -m watcher``'s exit code for a configuration it refuses (a folder as its audit
 #: log, say): the same one is refused again, so it is not restarted.
 WATCHER_EXIT_USAGE = 2
-#: How long a running watcher's status may stay unchanged before it counts as hung and is
-#: killed: well past the 10 s after which ``hub_top`` shows it silent, so that only a real
-#: hang is cut short.
-HUNG_AFTER_S = 60.0
-#: How often the status is looked at for a hang.
-_HEARTBEAT_CHECK_S = 1.0
-#: A gap this long between two looks means the supervisor itself did not run (the machine
-#: slept): the watcher did not either, so the silence so far does not count.
-_PAUSE_S = 5.0
 _POLL_S = 0.05
-#: How often a running watcher is looked at: whether it exited, and (every
-#: ``_HEARTBEAT_CHECK_S``) whether it hangs.
+#: How often a running watcher is looked at: whether it exited, or hangs.
 _EXIT_POLL_S = 0.2
-#: More than any status the watcher writes (a few hundred bytes): the rest is not read.
-_STATUS_MAX_BYTES = 64 * 1024
-#: What the watcher's status says once it has the lock, its files and its state.
-_RUNNING_STATES = ("following", "waiting_for_log")
 
 
 class RestartBackoff:
@@ -115,90 +101,13 @@ class RestartBackoff:
         return delay
 
 
-class Heartbeat:
-    """Whether a watcher hangs: its status (``state/watcher_status.json``) unchanged for more
-    than ``hung_after_s``.
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """How one watcher's run ended."""
 
-    Only a status written by the watcher (see :func:`_written_by`) counts as its sign of
-    life; until it writes one, the time since it was started counts. Times are the
-    supervisor's monotonic clock, read only here: a gap of ``_PAUSE_S`` between two looks
-    means the supervisor did not run either (the machine slept), and restarts the count.
-    Not thread-safe (one supervisor thread).
-
-    Args:
-        status_path: the watcher's status file.
-        pid: the pid of the process the supervisor started.
-        hung_after_s: the least silence that counts as a hang.
-        since: when it was started (default: now), on ``clock``.
-        clock: monotonic seconds (tests pass their own).
-    """
-
-    def __init__(self, status_path: Path, pid: int, *, hung_after_s: float = HUNG_AFTER_S,
-                 since: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._path = status_path
-        self._pid = pid
-        self._hung_after_s = hung_after_s
-        self._clock = clock
-        self._seen: object = None  # the status's last updated_at
-        self._looked_at = clock()
-        self._alive_at = self._looked_at if since is None else since
-
-    def silent_s(self) -> float | None:
-        """How long the watcher has been silent, once that is long enough to call it hung;
-        else None. Reads the status at most every ``_HEARTBEAT_CHECK_S``."""
-        now = self._clock()
-        if now - self._looked_at < _HEARTBEAT_CHECK_S:
-            return None
-        if now - self._looked_at > _PAUSE_S:
-            self._alive_at = now  # this process was not running either: nothing to judge
-        self._looked_at = now
-        body = _read_json(self._path)
-        if body is not None and _written_by(body, self._pid) and \
-                body.get("updated_at") != self._seen:
-            self._seen = body.get("updated_at")
-            self._alive_at = now
-        silent = now - self._alive_at
-        return silent if silent > self._hung_after_s else None
-
-
-def _written_by(status: Mapping[str, object], pid: int) -> bool:
-    """Whether the watcher started as ``pid`` wrote ``status``: that process, or the
-    interpreter it started (on Windows a venv's ``python.exe`` is a launcher that runs the
-    real interpreter as its child, under another pid)."""
-    return pid in (status.get("pid"), status.get("ppid"))
-
-
-def _running_pid(status: Mapping[str, object] | None, pid: int) -> int | None:
-    """The watcher's own pid once its status, written by it, says it runs: it holds the lock
-    and its files and state are usable (``starting`` means only the lock)."""
-    if status is None or not _written_by(status, pid) or \
-            status.get("state") not in _RUNNING_STATES:
-        return None
-    own = status.get("pid")
-    return own if isinstance(own, int) else None
-
-
-def _read_json(path: Path) -> dict[str, object] | None:
-    """The watcher's status, or None: missing, unreadable, being replaced, not a JSON object,
-    or no regular file. It is opened as ``hub_top`` opens it: a symlink is not followed, a
-    FIFO is not waited on (the supervisor would hang), and on Windows the watcher may replace
-    the file while it is open here."""
-    try:
-        with open_regular(path) as handle:
-            body = json.loads(handle.read(_STATUS_MAX_BYTES))
-    except (OSError, ValueError, RecursionError):  # NotRegularFile is an OSError
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _age_s(updated_at: object) -> float | None:
-    """Seconds since a status's ``updated_at`` (an ISO time), by the wall clock: the status
-    may be another process's; None when there is none."""
-    try:
-        return time.time() - datetime.fromisoformat(str(updated_at)).timestamp()
-    except ValueError:
-        return None
+    code: int | None  # its exit code; None: the hub is stopping
+    pid: int | None  # its own pid, once it said it runs (a launcher's child on Windows)
+    hung_s: float | None = None  # killed as hung, after this long without a sign of life
 
 
 def _utc(epoch_s: float | None) -> str | None:
@@ -226,8 +135,8 @@ class WatcherSupervisor:
         backoff: restart delays (default 1 s doubling to 30 s, reset after a minute).
         ready_timeout_s: how long a new watcher has to confirm that it holds its lock.
         locked_retry_s: the retry interval while another watcher holds the lock.
-        hung_after_s: the least silence of its status after which a watcher is killed as
-            hung (see :class:`Heartbeat`).
+        hung_after_s: the least time without a sign of life after which a watcher is
+            killed as hung (see :class:`heartbeat.Heartbeat`).
     """
 
     def __init__(self, home: Path, *, env: Mapping[str, str],
@@ -255,7 +164,6 @@ class WatcherSupervisor:
         self.restarts = 0
         #: The last watcher's exit: code, when, and why if the supervisor ended it ("hung").
         self._last_exit: tuple[int, float, str | None] | None = None
-        self._hung_pid: int | None = None  # the watcher last killed as hung
         self._started_at = _utc(time.time())
 
     @property
@@ -346,55 +254,52 @@ class WatcherSupervisor:
             proc = self._spawn()
         except OSError as exc:
             self._say(f"watcher: could not start: {exc}")
-            return self._retry_later(None, 0.0)
+            return self._retry_later(None, None, 0.0)
         if proc is None:
             return None
         started = time.monotonic()
         self._write_status("starting", proc.pid)
-        code, confirmed = self._watch(proc, started)
+        run = self._watch(proc, started)
         _close_stdin(proc)
-        if code is None:
+        if run.code is None:
             return None
-        return self._after_exit(proc.pid, code, time.monotonic() - started, confirmed)
+        return self._after_exit(proc.pid, run, time.monotonic() - started)
 
-    def _watch(self, proc: subprocess.Popen[bytes], started: float) -> tuple[int | None, bool]:
+    def _watch(self, proc: subprocess.Popen[bytes], started: float) -> _Run:
         """Until the watcher exits or the hub stops: says once it runs (or that it has not
-        within ``ready_timeout_s``, and when it does later), and kills it when it hangs.
-
-        Returns:
-            Its exit code (reaped: no zombie is left), None once the hub stops; and whether
-            it said it was running.
-        """
-        heartbeat = Heartbeat(HomeLayout(self._home).watcher_status, proc.pid,
-                              hung_after_s=self._hung_after_s, since=started)
-        confirmed = slow_said = False
+        within ``ready_timeout_s``, and when it does later), and kills it once if it hangs."""
+        beat = Heartbeat(HomeLayout(self._home).watcher_status, proc.pid,
+                         hung_after_s=self._hung_after_s, since=started)
+        pid: int | None = None
+        slow_said = False
+        hung_s: float | None = None
         while not self._stopping.is_set():
-            if not confirmed:
-                confirmed = self._confirm(proc, started, late=slow_said)
-                if not confirmed and not slow_said and \
+            if pid is None:
+                pid = self._confirm(proc, started, late=slow_said)
+                if pid is None and not slow_said and \
                         time.monotonic() - started > self._ready_timeout_s:
                     self._say(f"watcher: pid {proc.pid} has not said within "
                               f"{self._ready_timeout_s:.0f} s that it is running; not counted "
                               f"as started until it does")
                     slow_said = True
             try:
-                return proc.wait(timeout=_POLL_S if not confirmed else _EXIT_POLL_S), confirmed
+                code = proc.wait(timeout=_POLL_S if pid is None else _EXIT_POLL_S)
+                return _Run(code, pid, hung_s)
             except subprocess.TimeoutExpired:
                 pass
-            silent_s = heartbeat.silent_s()
-            if silent_s is not None:
-                logger.warning("the audit watcher (pid %d) hangs: its status has not changed "
-                               "for %.0f s; killing it", proc.pid, silent_s)
-                self._hung_pid = proc.pid
-                proc.kill()
-        return None, confirmed
+            if hung_s is None and (hung_s := beat.silent_s()) is not None:
+                proc.kill()  # first: a console that blocks the log line must not delay it
+                logger.warning("the audit watcher (pid %d) hangs: no sign of life (its status "
+                               "and CPU time) for %.0f s; killed it", pid or proc.pid, hung_s)
+        return _Run(None, pid, hung_s)
 
-    def _confirm(self, proc: subprocess.Popen[bytes], started: float, *, late: bool) -> bool:
-        """Whether the watcher now says it runs (it holds the lock, its files and state are
-        usable); if so, says it on the console and in the supervisor's status."""
-        pid = _running_pid(_read_json(HomeLayout(self._home).watcher_status), proc.pid)
+    def _confirm(self, proc: subprocess.Popen[bytes], started: float, *,
+                 late: bool) -> int | None:
+        """The watcher's own pid once it says it runs (it holds the lock, its files and state
+        are usable), said on the console and in the supervisor's status; else None."""
+        pid = running_pid(read_status(HomeLayout(self._home).watcher_status), proc.pid)
         if pid is None:
-            return False
+            return None
         self._locked_said = None
         what = (f"started (pid {pid})" if self.restarts == 0
                 else f"restarted (pid {pid}, restart {self.restarts})")
@@ -402,31 +307,33 @@ class WatcherSupervisor:
             what += f" after {time.monotonic() - started:.0f} s"
         self._say(f"watcher: {what}, alerts go to {HomeLayout(self._home).alerts.resolve()}")
         self._write_status("running", pid)
-        return True
+        return pid
 
-    def _after_exit(self, pid: int, code: int, uptime_s: float, confirmed: bool) -> float | None:
+    def _after_exit(self, started_pid: int, run: _Run, uptime_s: float) -> float | None:
+        code, confirmed = run.code, run.pid is not None
+        assert code is not None
         if self._stopping.is_set():
             return None
         if code == WATCHER_EXIT_USAGE and not confirmed:
             self._say("watcher: not started: it refused its configuration (exit 2, its "
                       "message is above); alerting is off until the hub is started again "
                       "with that fixed")
-            self._note_exit(pid, code)
+            self._note_exit(code, hung=False)
             self._refused = True
             return None
         if code == WATCHER_EXIT_LOCKED and not confirmed:
             self._say_locked()
-            self._note_exit(pid, code)
+            self._note_exit(code, hung=False)
             self._write_status("locked", None, next_in_s=self._locked_retry_s)
             return self._locked_retry_s
-        return self._retry_later((pid, code), uptime_s, confirmed)
+        return self._retry_later(run.pid or started_pid, run, uptime_s)
 
     def _say_locked(self) -> None:
         """Says, once per change, that another watcher holds the lock: running and alerting,
         or hung (its status unchanged for ``hung_after_s``), when nothing alerts until it is
         stopped. The supervisor kills only the watchers it started."""
-        body = _read_json(HomeLayout(self._home).watcher_status) or {}
-        silent_s = _age_s(body.get("updated_at"))
+        body = read_status(HomeLayout(self._home).watcher_status) or {}
+        silent_s = status_age_s(body)
         hung = silent_s is not None and silent_s > self._hung_after_s
         if self._locked_said == ("hung" if hung else "running"):
             return  # said already, not every minute
@@ -442,26 +349,28 @@ class WatcherSupervisor:
                       f"{self._locked_retry_s:.0f} s")
         self._locked_said = "hung" if hung else "running"
 
-    def _retry_later(self, exited: tuple[int, int] | None, uptime_s: float,
-                     confirmed: bool = False) -> float:
-        hung = exited is not None and exited[0] == self._hung_pid
-        delay = self._backoff.next_delay(0.0 if hung else uptime_s)  # a hang is no stable run
+    def _retry_later(self, pid: int | None, run: _Run | None, uptime_s: float) -> float:
+        """Schedules the next watcher after one that could not start (``run`` None) or
+        ended; says why. A hang counts only the time the watcher showed signs of life as its
+        run, for the backoff."""
+        hung_s = run.hung_s if run is not None else None
+        alive_s = uptime_s if hung_s is None else max(0.0, uptime_s - hung_s)
+        delay = self._backoff.next_delay(alive_s)
         self.restarts += 1
-        if exited is None:
+        if run is None or run.code is None:
             why = "could not be started"
         else:
-            pid, code = exited
-            self._note_exit(pid, code)
-            stage = "" if confirmed else " before it said it was running"
-            ended = "was killed as hung" if hung else _describe_exit(code)
+            self._note_exit(run.code, hung=hung_s is not None)
+            stage = "" if run.pid is not None else " before it said it was running"
+            ended = "was killed as hung" if hung_s is not None else _describe_exit(run.code)
             why = f"(pid {pid}) {ended} after {uptime_s:.1f} s{stage}"
         logger.warning("the audit watcher %s; restarting it in %.0f s (restart %d)", why,
                        delay, self.restarts)
         self._write_status("restarting", None, next_in_s=delay)
         return delay
 
-    def _note_exit(self, pid: int, code: int) -> None:
-        self._last_exit = (code, time.time(), "hung" if pid == self._hung_pid else None)
+    def _note_exit(self, code: int, *, hung: bool) -> None:
+        self._last_exit = (code, time.time(), "hung" if hung else None)
 
     def _write_status(self, state: str, pid: int | None, *,
                       next_in_s: float | None = None) -> None:
