@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import enum
 import logging
 import os
@@ -413,10 +414,12 @@ def _follow(config: WatcherConfig, loaded: _Loaded, sinks: list[AlertSink],
 
     between_chunks = _between_chunks(refresh_status if follow else None, flags)
     unread_said = False
+    restored = dataclasses.replace(watcher.counters)  # judged: what this run reads
     while True:
         watcher.poll(between_chunks)
         if not unread_said and (unread := _unreadable(watcher.counters, paths.log,
-                                                      at_least=_JUDGE_AFTER_LINES)):
+                                                      at_least=_JUDGE_AFTER_LINES,
+                                                      since=restored)):
             logging.getLogger(__name__).warning("%s", unread)
             unread_said = True
         if not flags.should_exit:  # a poll cut short left lines unread: no wall clock then
@@ -504,18 +507,21 @@ def _check_format(config: WatcherConfig, out: TextIO) -> int:
 _JUDGE_AFTER_LINES = 10
 
 
-def _unreadable(counters: Counters, log: Path, *, at_least: int = 1) -> str | None:
+def _unreadable(counters: Counters, log: Path, *, at_least: int = 1,
+                since: Counters | None = None) -> str | None:
     """Why most of what was read of ``log`` is no audit event, or None: not JSON (another
     file), or JSON without the contract's ``ts`` and ``event`` (another audit format, which
-    the hub's ``HUB_AUDIT_FORMAT`` names and this watcher was not given). Judged once
-    ``at_least`` lines were read."""
-    read = counters.lines_read
+    the hub's ``HUB_AUDIT_FORMAT`` names and this watcher was not given). Judged on what was
+    read after ``since`` (the counters a checkpoint restored), once ``at_least`` lines were."""
+    base = since if since is not None else Counters()
+    read = counters.lines_read - base.lines_read
+    invalid = counters.invalid_events - base.invalid_events
     if read < at_least:
         return None
-    if read and counters.parse_errors == read:
+    if read and counters.parse_errors - base.parse_errors == read:
         return f"no line of {log} is JSON: is it the hub's audit log?"
-    if read >= _JUDGE_AFTER_LINES and counters.invalid_events * 2 > read:
-        return (f"{counters.invalid_events} of the {read} lines read of {log} are JSON but "
+    if read >= _JUDGE_AFTER_LINES and invalid * 2 > read:
+        return (f"{invalid} of the {read} lines read of {log} are JSON but "
                 f"no audit event: if the hub writes another format, give the watcher the "
                 f"same audit format file (--audit-format, HUB_AUDIT_FORMAT or the home's "
                 f"configs/audit_format.json); lines read meanwhile are not read again")

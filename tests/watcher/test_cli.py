@@ -234,3 +234,16 @@ def test_a_home_reached_through_a_symlink_keeps_its_checkpoint(
     assert not [r for r in caplog.records if "starting over" in r.getMessage()]
     # read on from the checkpoint (counters included): the second burst only, alerts once
     assert [a["state"] for a in read_alerts(home.alerts)] == ["firing", "resolved", "firing"]
+
+
+def test_lines_read_before_a_restart_are_not_judged_again(
+        home: Home, run_cli: CliRunner, caplog: pytest.LogCaptureFixture) -> None:
+    foreign = [orjson.dumps({"time": 1_735_689_600_000 + i, "type": "auth.fail"})
+               for i in range(12)]
+    write_lines(home.log, foreign)
+    assert run_cli("--once").code == 0  # said once here
+    caplog.clear()
+    write_lines(home.log, burst(0, 5))  # the format fixed: good lines from now on
+    result = run_cli("--once")
+    assert result.code == 0 and "invalid=12" in result.out  # the counters carry on
+    assert not [r for r in caplog.records if "no audit event" in r.getMessage()]
