@@ -137,23 +137,20 @@ def _shell_word(text: str) -> str:
     """``text`` as one word of a command line typed into this platform's shell.
 
     On POSIX a path with a control or format character (an escape sequence in
-    ``SHERATAN_HOME``) is written as bash's ``$'...'`` with each such character as an
-    escape: shown safely, and the same path when the line is pasted back.
+    ``SHERATAN_HOME``) is written as bash's ``$'...'``, every byte of it that is not printable
+    ASCII as ``\\xHH`` (the path's own bytes, so in any locale, undecodable ones included):
+    shown safely, and the same path when the line is pasted back.
     """
     if sys.platform == "win32":
         return subprocess.list2cmdline([text])
     if text.isprintable():
         return shlex.quote(text)
-    return "$'" + "".join(map(_ansi_c_char, text)) + "'"
+    return "$'" + "".join(map(_ansi_c_byte, os.fsencode(text))) + "'"
 
 
-def _ansi_c_char(char: str) -> str:
-    """One character inside bash's ``$'...'``."""
+def _ansi_c_byte(byte: int) -> str:
+    """One byte inside bash's ``$'...'``."""
+    char = chr(byte)
     if char in "\\'":
         return "\\" + char
-    if char.isprintable():
-        return char
-    code = ord(char)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char if 0x20 <= byte < 0x7F else f"\\x{byte:02x}"

@@ -253,10 +253,13 @@ def test_a_symlink_as_the_lock_file_is_refused_and_its_target_kept(hub_home: Pat
 @pytest.mark.skipif(sys.platform == "win32" or shutil.which("bash") is None,
                     reason="bash's $'...' quoting")
 @pytest.mark.parametrize("home", ["/tmp/a home", "/tmp/h \x1b[31mRED\x07", "/tmp/it's",
-                                  "/tmp/ü", "/tmp/x\u202ey", "/tmp/back\\slash\x9b"])
-def test_a_home_in_a_suggested_command_pastes_back_as_the_same_path(home: str) -> None:
+                                  "/tmp/ü", "/tmp/ü\x1b", "/tmp/x\u202ey",
+                                  "/tmp/back\\slash\x9b", "/tmp/not-utf8-\udc80\x07"])
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_a_home_in_a_suggested_command_pastes_back_as_the_same_path(home: str,
+                                                                    locale: str) -> None:
     word = banner_module._shell_word(home)
     assert word.isprintable() and "\x1b" not in word  # shown safely
     echoed = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True,
-                            text=True, check=True, timeout=10).stdout
-    assert echoed == home
+                            check=True, timeout=10, env={"LC_ALL": locale}).stdout
+    assert echoed == os.fsencode(home)
