@@ -75,10 +75,10 @@ if TYPE_CHECKING:
     from ._secrets import (
         FINGERPRINT_FILE,
         TOKEN_FILE,
-        TOKEN_FILE_MAX_BYTES,
         KnownSecrets,
         SecretSourceError,
         load_known_secrets,
+        read_token_file,
     )
     from ._telemetry import CountsSource, HubTelemetry, TelemetryUnavailableError
     from ._values import ValueGuard, canonical_ip
@@ -115,10 +115,10 @@ _LAZY = {
     "write_fingerprint": "._fingerprint",
     "FINGERPRINT_FILE": "._secrets",
     "TOKEN_FILE": "._secrets",
-    "TOKEN_FILE_MAX_BYTES": "._secrets",
     "KnownSecrets": "._secrets",
     "SecretSourceError": "._secrets",
     "load_known_secrets": "._secrets",
+    "read_token_file": "._secrets",
     "ValueGuard": "._values",
     "canonical_ip": "._values",
     "Plane": "._instruments",
@@ -154,7 +154,6 @@ __all__ = [
     "PROMETHEUS_CONTENT_TYPE",
     "REDACTED",
     "TOKEN_FILE",
-    "TOKEN_FILE_MAX_BYTES",
     "CountsSource",
     "ExclusiveFileLock",
     "FingerprintError",
@@ -188,6 +187,7 @@ __all__ = [
     "open_shared",
     "read_fingerprint",
     "read_small_regular",
+    "read_token_file",
     "remove_staged",
     "shutdown_together",
     "staged_file",

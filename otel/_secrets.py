@@ -154,15 +154,29 @@ def _read_token_file(path: Path) -> str:
         return ""
 
 
-def _read_named_token_file(path: Path) -> str:
+def read_token_file(path: Path) -> str:
+    """The token in a token file: a regular file (a FIFO is not waited on) of at most
+    ``TOKEN_FILE_MAX_BYTES``, its one line stripped.
+
+    Raises:
+        SecretSourceError: it cannot be read, is no regular file, is too large or empty; the
+            message says which, and leaves naming the file to the caller.
+    """
     try:
         data = read_small_regular(path, TOKEN_FILE_MAX_BYTES)
     except OSError as exc:
-        raise SecretSourceError(f"--token-file {path}: {exc.strerror or exc}") from None
+        raise SecretSourceError(str(exc.strerror or exc)) from None
     if len(data) > TOKEN_FILE_MAX_BYTES:
-        raise SecretSourceError(f"--token-file {path}: larger than {TOKEN_FILE_MAX_BYTES} "
-                                "bytes; a token file holds one line")
+        raise SecretSourceError(f"larger than {TOKEN_FILE_MAX_BYTES} bytes; a token file "
+                                "holds one line")
     token = data.decode("utf-8", "replace").strip()
     if not token:
-        raise SecretSourceError(f"--token-file {path}: the file is empty")
+        raise SecretSourceError("the file is empty")
     return token
+
+
+def _read_named_token_file(path: Path) -> str:
+    try:
+        return read_token_file(path)
+    except SecretSourceError as exc:
+        raise SecretSourceError(f"--token-file {path}: {exc}") from None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from otel import TOKEN_FILE_MAX_BYTES, read_small_regular, terminal_safe
+from otel import SecretSourceError, read_token_file, terminal_safe
 from sheratan_home import HomeLayout
 from sheratan_home import env as hub_env
 from sheratan_ops import hubenv
@@ -104,17 +104,10 @@ def resolve_token(token: str | None, home: Path | None, env: Mapping[str, str]) 
         raise UsageError(f"no token: --token and HUB_TOKEN are unset and {path} cannot be read:"
                          f" {problem} ({home_from}); pass --token or --home")
     try:
-        # A regular file only, read at most this far: a FIFO there would hang the checks.
-        data = read_small_regular(path, TOKEN_FILE_MAX_BYTES)
-    except OSError as exc:
-        raise UsageError(f"no token: --token and HUB_TOKEN are unset and {path} cannot be read"
-                         f" ({exc.strerror}); pass --token or --home") from None
-    if len(data) > TOKEN_FILE_MAX_BYTES:
-        raise UsageError(f"no token: {path} is larger than {TOKEN_FILE_MAX_BYTES} bytes; a "
-                         "token file holds one line")
-    value = data.decode("utf-8", "replace").strip()
-    if not value:
-        raise UsageError(f"no token: {path} is empty")
+        value = read_token_file(path)  # a FIFO there would otherwise hang the checks
+    except SecretSourceError as exc:
+        raise UsageError(f"no token: --token and HUB_TOKEN are unset and {path} cannot be "
+                         f"used ({exc}); pass --token or --home") from None
     # Absolute, so that a 401 from a hub with another home is easy to explain.
     return Token(value, str(path.resolve()))
 
