@@ -84,7 +84,8 @@ if sys.platform == "win32":
                               _OPEN_EXISTING, 0, None)
         if handle == _INVALID_HANDLE:
             # WinError maps the code to the matching OSError subclass (FileNotFoundError...).
-            raise ctypes.WinError(ctypes.get_last_error())
+            error = ctypes.WinError(ctypes.get_last_error())
+            raise _folder_refused(path, error) or error
         fd = msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY)
         return _checked(path, os.fdopen(fd, "rb"))
 
@@ -142,6 +143,14 @@ def _fdopen_regular(path: Path, fd: int) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
+def _folder_refused(path: Path, error: OSError) -> NotRegularFile | None:
+    """What to raise instead of ``error`` when ``path`` is a folder: Windows refuses to open
+    one with "Access is denied", which would send the user to check permissions."""
+    if isinstance(error, PermissionError) and os.path.isdir(path):
+        return NotRegularFile(path, "a folder")
+    return None
+
+
 def _checked(path: Path, handle: BinaryIO) -> BinaryIO:
     mode = os.fstat(handle.fileno()).st_mode
     if not stat.S_ISREG(mode):
@@ -157,7 +166,10 @@ def read_small_regular(path: Path, max_bytes: int) -> bytes:
     Raises:
         OSError: it cannot be read, or is not a regular file (``EINVAL``).
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise _folder_refused(path, exc) or exc from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder
             raise OSError(errno.EINVAL, "not a regular file", str(path))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel import NotRegularFile, open_regular, open_shared
+from otel import NotRegularFile, open_regular, open_shared, read_small_regular
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="symlinks and FIFOs need POSIX")
 
@@ -97,3 +97,24 @@ def test_the_shared_reader_refuses_what_is_no_regular_file_without_blocking(
         path.symlink_to("/dev/zero")  # followed, then refused: endless bytes
     with pytest.raises(NotRegularFile):
         open_shared(path)
+
+
+def test_a_folder_windows_refuses_to_open_is_named_a_folder_not_permission_denied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows opens no folder as a file: "Access is denied", which sends a user to check
+    # permissions. Played here by an os.open that refuses the folder the same way.
+    folder = tmp_path / "alert_rules.json"
+    folder.mkdir()
+    real_open = os.open
+
+    def windows_open(path: object, flags: int, *args: int) -> int:
+        if os.path.isdir(str(path)):
+            raise PermissionError(13, "Access is denied", str(path))
+        return real_open(str(path), flags, *args)
+
+    monkeypatch.setattr(os, "open", windows_open)
+    with pytest.raises(NotRegularFile, match=r"alert_rules\.json is a folder"):
+        read_small_regular(folder, 100)
+    file = tmp_path / "hub_token"
+    file.write_bytes(b"token")
+    assert read_small_regular(file, 100) == b"token"
