@@ -120,7 +120,7 @@ def open_regular(path: Path) -> BinaryIO:
         mode = os.lstat(path).st_mode
         if not stat.S_ISREG(mode):
             raise NotRegularFile(path, kind_of(mode))
-        return _checked(path, open_shared(path))
+        return open_shared(path)  # which refuses what is not a regular file
     flags = os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
