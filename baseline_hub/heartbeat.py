@@ -51,18 +51,19 @@ class Heartbeat:
         hung_after_s: the least silence that counts as a hang.
         since: when it was started (default: now), on ``clock``.
         clock: monotonic seconds (tests pass their own).
-        cpu_s: the watcher's CPU seconds so far, None when unknown (default: its process and
-            its children's, by psutil).
+        cpu_s: the CPU seconds so far of the process with the given pid, None when unknown
+            (default: by psutil). The pid is the one the watcher's status names once it wrote
+            one (a launcher's interpreter on Windows), else ``pid``.
     """
 
     def __init__(self, status_path: Path, pid: int, *, hung_after_s: float = HUNG_AFTER_S,
                  since: float | None = None, clock: Callable[[], float] = time.monotonic,
-                 cpu_s: Callable[[], float | None] | None = None) -> None:
+                 cpu_s: Callable[[int], float | None] | None = None) -> None:
         self._path = status_path
         self._pid = pid
         self._hung_after_s = hung_after_s
         self._clock = clock
-        self._cpu_s = cpu_s if cpu_s is not None else (lambda: process_tree_cpu_s(pid))
+        self._cpu_s = cpu_s if cpu_s is not None else process_cpu_s
         self._seen: tuple[object, float | None] = (None, None)  # updated_at, CPU seconds
         self._looked_at = clock()
         self._alive_at = self._looked_at if since is None else since
@@ -76,7 +77,10 @@ class Heartbeat:
         if now - self._looked_at > _PAUSE_S:
             self._alive_at = now  # this process was not running either: nothing to judge
         self._looked_at = now
-        signs = (self._status_written(), self._cpu_s())
+        body = read_status(self._path)
+        written = body if body is not None and written_by(body, self._pid) else {}
+        own = written.get("pid")
+        signs = (written.get("updated_at"), self._cpu_s(own if isinstance(own, int) else self._pid))
         # A sign moved since the last look (the first look only takes note of it).
         if any(None not in (new, old) and new != old
                for new, old in zip(signs, self._seen, strict=True)):
@@ -85,21 +89,14 @@ class Heartbeat:
         silent = now - self._alive_at
         return silent if silent > self._hung_after_s else None
 
-    def _status_written(self) -> object:
-        """The ``updated_at`` of a status the watcher wrote, or None."""
-        body = read_status(self._path)
-        return body.get("updated_at") if body is not None and written_by(body, self._pid) \
-            else None
 
-
-def process_tree_cpu_s(pid: int) -> float | None:
-    """The CPU seconds of ``pid`` and its children (a launcher's interpreter), or None."""
+def process_cpu_s(pid: int) -> float | None:
+    """The user and system CPU seconds of process ``pid``, or None (gone, or not ours to see).
+    One read of that process: no walk over the machine's processes every second."""
     import psutil  # type: ignore[import-untyped]  # psutil ships no types
 
     try:
-        process = psutil.Process(pid)
-        tree = [process, *process.children(recursive=True)]
-        return sum(sum(p.cpu_times()[:2]) for p in tree)
+        return float(sum(psutil.Process(pid).cpu_times()[:2]))
     except psutil.Error:
         return None
 

@@ -15,7 +15,7 @@ from baseline_hub.heartbeat import Heartbeat
 PID = 4242
 
 
-def _no_cpu() -> float | None:
+def _no_cpu(pid: int) -> float | None:
     return None  # CPU time unknown: only the status tells
 
 
@@ -94,13 +94,20 @@ def test_a_status_written_by_the_interpreter_a_launcher_started_counts(tmp_path:
     # On Windows a venv's python.exe runs the real interpreter as its child: the status
     # names that child's pid, and the supervisor's process as its parent.
     path, clock = tmp_path / "watcher_status.json", _Clock()
-    beat = Heartbeat(path, PID, hung_after_s=3.0, clock=clock, cpu_s=_no_cpu)
+    asked: list[int] = []
+
+    def cpu(pid: int) -> float | None:
+        asked.append(pid)
+        return None
+
+    beat = Heartbeat(path, PID, hung_after_s=3.0, clock=clock, cpu_s=cpu)
     seen = []
     for second in range(10):
         clock.now += 1.0
         _status(path, f"t{second}", pid=PID + 7, ppid=PID)
         seen.append(beat.silent_s())
     assert seen == [None] * 10
+    assert set(asked) == {PID + 7}  # the interpreter's CPU time, not the idle launcher's
 
 
 def test_a_watcher_that_never_writes_is_silent_since_it_was_started(tmp_path: Path) -> None:
@@ -117,11 +124,12 @@ def test_a_watcher_that_cannot_write_its_status_but_uses_cpu_is_alive(tmp_path: 
     _status(path, "t0")
     cpu = [1.0]
 
-    def polling() -> float:
+    def polling(pid: int) -> float:
+        assert pid == PID  # the pid its status names
         cpu[0] += 0.01
         return cpu[0]
 
     beat = Heartbeat(path, PID, hung_after_s=3.0, clock=clock, cpu_s=polling)
     assert _silence(beat, clock, 10) == [None] * 10
-    stopped = Heartbeat(path, PID, hung_after_s=3.0, clock=clock, cpu_s=lambda: 7.0)
+    stopped = Heartbeat(path, PID, hung_after_s=3.0, clock=clock, cpu_s=lambda pid: 7.0)
     assert _silence(stopped, clock, 5)[3:] == [4.0, 5.0]  # SIGSTOP: no CPU either
