@@ -86,8 +86,7 @@ if sys.platform == "win32":
             # WinError maps the code to the matching OSError subclass (FileNotFoundError...).
             error = ctypes.WinError(ctypes.get_last_error())
             raise _folder_refused(path, error) or error
-        fd = msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY)
-        return _checked(path, os.fdopen(fd, "rb"))
+        return _fdopen_regular(path, msvcrt.open_osfhandle(handle, os.O_RDONLY | os.O_BINARY))
 
 else:
 
@@ -151,30 +150,20 @@ def _folder_refused(path: Path, error: OSError) -> NotRegularFile | None:
     return None
 
 
-def _checked(path: Path, handle: BinaryIO) -> BinaryIO:
-    mode = os.fstat(handle.fileno()).st_mode
-    if not stat.S_ISREG(mode):
-        handle.close()
-        raise NotRegularFile(path, kind_of(mode))
-    return handle
-
-
 def read_small_regular(path: Path, max_bytes: int) -> bytes:
-    """Up to ``max_bytes + 1`` bytes of ``path`` (one more, so the caller can tell "too
-    large"), from a regular file only.
+    """All of ``path``, a regular file of at most ``max_bytes`` (a symlink is followed).
 
     Raises:
-        OSError: it cannot be read, or is not a regular file (``EINVAL``).
+        NotRegularFile: it is a FIFO (never waited on), a folder or a device.
+        OSError: it cannot be read, or is larger than ``max_bytes`` (``EFBIG``, read no
+            further).
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise _folder_refused(path, exc) or exc from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as handle:
-        return handle.read(max_bytes + 1)
+    with _fdopen_regular(path, fd) as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"larger than {max_bytes} bytes", str(path))
+    return data

@@ -153,8 +153,6 @@ def read_fingerprint(path: Path) -> TokenFingerprint | None:
     except OSError as exc:
         raise FingerprintError(f"{path}: cannot read the token fingerprint: "
                                f"{exc.strerror or exc}") from None
-    if len(data) > _MAX_FILE_BYTES:
-        raise FingerprintError(f"{path}: too large to be a token fingerprint")
     try:
         return TokenFingerprint.from_json(data)
     except ValueError as exc:

@@ -32,7 +32,7 @@ __all__ = ["FINGERPRINT_FILE", "TOKEN_FILE", "KnownSecrets", "SecretSourceError"
            "load_known_secrets"]
 
 #: A token file holds one line; reading more could only pull in garbage.
-TOKEN_FILE_MAX_BYTES: Final = 4096
+_TOKEN_FILE_MAX_BYTES: Final = 4096
 
 
 class SecretSourceError(ValueError):
@@ -149,26 +149,23 @@ def _usable(candidates: Iterable[str]) -> tuple[tuple[str, ...], int]:
 def _read_token_file(path: Path) -> str:
     """The token in ``path``, or "" when there is none to read."""
     try:
-        return read_small_regular(path, TOKEN_FILE_MAX_BYTES).decode("utf-8", "replace").strip()
-    except OSError:
+        return read_token_file(path)
+    except SecretSourceError:
         return ""
 
 
 def read_token_file(path: Path) -> str:
     """The token in a token file: a regular file (a FIFO is not waited on) of at most
-    ``TOKEN_FILE_MAX_BYTES``, its one line stripped.
+    ``_TOKEN_FILE_MAX_BYTES``, its one line stripped.
 
     Raises:
         SecretSourceError: it cannot be read, is no regular file, is too large or empty; the
             message says which, and leaves naming the file to the caller.
     """
     try:
-        data = read_small_regular(path, TOKEN_FILE_MAX_BYTES)
+        data = read_small_regular(path, _TOKEN_FILE_MAX_BYTES)
     except OSError as exc:
         raise SecretSourceError(str(exc.strerror or exc)) from None
-    if len(data) > TOKEN_FILE_MAX_BYTES:
-        raise SecretSourceError(f"larger than {TOKEN_FILE_MAX_BYTES} bytes; a token file "
-                                "holds one line")
     token = data.decode("utf-8", "replace").strip()
     if not token:
         raise SecretSourceError("the file is empty")

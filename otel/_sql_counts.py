@@ -83,10 +83,7 @@ def load_sql_counts_config(path: Path) -> SqlCountsConfig:
         SqlCountsError: naming the bad field (or the file, when it cannot be read).
     """
     try:
-        data = read_small_regular(path, _MAX_FILE_BYTES)
-        if len(data) > _MAX_FILE_BYTES:
-            raise SqlCountsError(str(path), f"larger than {_MAX_FILE_BYTES} bytes")
-        doc = msgspec.json.decode(data)
+        doc = msgspec.json.decode(read_small_regular(path, _MAX_FILE_BYTES))
     except OSError as exc:
         raise SqlCountsError(str(path), f"cannot read: {exc.strerror or exc}") from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:

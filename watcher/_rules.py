@@ -337,8 +337,6 @@ def load_rules(path: Path) -> RuleSet:
         raw = read_small_regular(path, MAX_RULES_FILE_BYTES)
     except OSError as exc:
         raise RulesError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_RULES_FILE_BYTES:
-        raise RulesError(str(path), f"larger than {MAX_RULES_FILE_BYTES} bytes")
     try:
         data = msgspec.json.decode(raw)
     except DECODE_ERRORS as exc:

@@ -155,8 +155,6 @@ def load_audit_format(path: Path) -> AuditFormat:
         data = read_small_regular(path, _MAX_FILE_BYTES)
     except OSError as exc:
         raise AuditFormatError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    if len(data) > _MAX_FILE_BYTES:
-        raise AuditFormatError(str(path), f"larger than {_MAX_FILE_BYTES} bytes")
     try:
         doc = msgspec.json.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:

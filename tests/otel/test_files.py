@@ -4,6 +4,7 @@ FIFO."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -118,3 +119,12 @@ def test_a_folder_windows_refuses_to_open_is_named_a_folder_not_permission_denie
     file = tmp_path / "hub_token"
     file.write_bytes(b"token")
     assert read_small_regular(file, 100) == b"token"
+
+
+def test_a_small_file_is_read_whole_and_a_larger_one_refused(tmp_path: Path) -> None:
+    path = tmp_path / "audit_format.json"
+    path.write_bytes(b"x" * 100)
+    assert read_small_regular(path, 100) == b"x" * 100
+    with pytest.raises(OSError, match="larger than 99 bytes") as info:
+        read_small_regular(path, 99)
+    assert info.value.errno == errno.EFBIG

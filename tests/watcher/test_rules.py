@@ -247,4 +247,5 @@ def test_anything_named_like_the_homes_rules_file_is_used_so_a_fifo_is_refused_n
     assert active_rules_path(None, home.root) == rules
     result = run_cli("--once")
     assert result.code == 2
-    assert f"invalid rules: {rules}: cannot read: not a regular file" in result.err
+    assert f"invalid rules: {rules}: cannot read: alert_rules.json is a FIFO, not a regular " \
+           "file; not read" in result.err
