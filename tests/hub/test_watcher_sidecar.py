@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from sheratan_home import HomeLayout
 from tests.conftest import REPO, HubProcess, start_hub
 from tests.otlp_receiver import wait_for
 from tests.scripts.conftest import checkout_env
+from tests.tcp import never_answer, tcp_endpoint
 from tests.watcher.conftest import burst, read_alerts, write_lines
 from watcher._lock import InstanceLock
 
@@ -209,29 +208,8 @@ def test_a_hub_beside_a_running_watcher_says_so_and_does_not_retry_in_a_loop(
 @pytest.fixture
 def hanging_collector() -> Iterator[str]:
     """An OTLP endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (TimeoutError, OSError):
-                continue
-            held.append(conn)  # never read, never answered
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=5)
-    for conn in held:
-        conn.close()
-    server.close()
+    with tcp_endpoint(never_answer) as url:
+        yield url
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to the hub")

@@ -4,9 +4,7 @@ restart, the replay post, and the option parsing; against a stand-in Alertmanage
 from __future__ import annotations
 
 import argparse
-import itertools
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.otlp_receiver import wait_for
+from tests.tcp import tcp_endpoint, trickle
 from tests.watcher.conftest import Home, audit, burst, read_alerts, write_lines
 from tests.watcher.fake_alertmanager import FakeAlertmanager
 from watcher import Alert, AlertState, Watcher, WatchPaths, default_rules
@@ -195,37 +194,9 @@ def test_a_down_alertmanager_is_counted_and_gets_the_whole_book_when_back(
 
 @pytest.fixture
 def trickling() -> Iterator[str]:
-    """An endpoint that reads a post and answers one byte every 0.2 s, for ever: each read
-    comes well within any read timeout, the answer never ends."""
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def answer(conn: socket.socket) -> None:
-        with conn:
-            conn.recv(65536)
-            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: yes"):
-                if stop.wait(0.2):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=5)
-    server.close()
+    """An Alertmanager that answers a post one byte every 0.2 s, for ever."""
+    with tcp_endpoint(trickle) as url:
+        yield url
 
 
 def test_a_post_answered_a_byte_at_a_time_fails_at_its_deadline_and_is_retried(
